@@ -1,0 +1,66 @@
+# Two commands for a new machine: `make run` and `make test` (see README.md).
+# Each installs what is missing first; stamp files make a second run fast.
+
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+FORGE := node_modules/.bin/forge
+DATA ?= .notary
+
+.PHONY: run test setup setup-test forge-test pytest lint fmt bench abi clean
+
+run: setup
+	$(PY) scripts/run_local.py --data $(DATA)
+
+test: setup-test forge-test pytest
+
+setup: .venv/.installed node_modules/.installed
+
+setup-test: setup .venv/.installed-test .chromium-ok postgres
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.venv/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+.venv/.installed-test: .venv/.installed pyproject.toml
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+# Browser tests drive Debian's chromium; playwright cannot download one here.
+.chromium-ok:
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	touch $@
+
+# The PostgreSQL half of the suite needs the local server (127.0.0.1:5432, db `test`).
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
+
+forge-test: setup
+	$(FORGE) test
+
+pytest: setup-test
+	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+lint: setup-test
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	$(FORGE) fmt --check
+
+fmt: setup-test
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+	$(FORGE) fmt
+
+bench: setup-test
+	$(PY) scripts/bench_all.py $(if $(QUICK),--quick,)
+
+abi: setup
+	$(PY) -m notary.contract_build --write
+
+clean:
+	rm -rf contracts/out contracts/cache .pytest_cache
