@@ -1,0 +1,1 @@
+"""HTTP API of the disclosure notary (FastAPI over the `notary` data layer)."""

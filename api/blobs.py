@@ -1,0 +1,52 @@
+"""The API's use of the blob store: files on disk via `notary.blobstore`, rows in `blobs`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from notary.blobstore import BlobStore
+from notary.db.models import Blob
+from notary.errors import NotFound
+
+__all__ = ["Blob", "open_path", "put", "read", "stored"]
+
+
+def put(session: Session, root: Path, *, sha256: str, data: bytes, media_type: str) -> Blob:
+    """Store `data` under its hash (once) and make sure its `Blob` row exists."""
+    store = BlobStore(root)
+    if not store.exists(sha256):
+        stored_hash, _ = store.put_bytes(data)
+        assert stored_hash == sha256
+    blob = session.get(Blob, sha256)
+    if blob is None:
+        blob = Blob(
+            sha256=sha256,
+            size=len(data),
+            path=store.relative_path(sha256),
+            media_type=media_type,
+        )
+        session.add(blob)
+    return blob
+
+
+def stored(session: Session, sha256: str) -> Blob:
+    """The `Blob` row for a hash, or NotFound."""
+    blob = session.get(Blob, sha256)
+    if blob is None:
+        raise NotFound(f"no file {sha256}")
+    return blob
+
+
+def open_path(root: Path, blob: Blob) -> Path:
+    """The file of a stored blob (NotFound if the disk lost it)."""
+    path = BlobStore(root).path(blob.sha256)
+    if not path.is_file():
+        raise NotFound(f"file {blob.sha256} is not on disk")
+    return path
+
+
+def read(root: Path, blob: Blob) -> bytes:
+    """A stored blob's bytes."""
+    return open_path(root, blob).read_bytes()

@@ -1,0 +1,60 @@
+"""The API's handle on the database: engine, sessions, migrations on start."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.settings import Settings
+from notary.errors import Unavailable
+
+
+class Database:
+    """Engine and session factory for one app; `start()` migrates and bootstraps."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    def start(self) -> None:
+        """Create the data dirs, run migrations, open the engine, ensure the admin key."""
+        from api import bootstrap
+        from notary.db import migrate, session
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.blobs.mkdir(parents=True, exist_ok=True)
+        if self.settings.run_migrations:
+            migrate.upgrade(self.settings.db_url)
+        self.engine = session.make_engine(self.settings.db_url)
+        self._sessions = session.session_factory(self.engine)
+        with self.session() as s:
+            bootstrap.ensure_admin_key(s, self.settings)
+            s.commit()
+
+    def close(self) -> None:
+        """Dispose of the engine's connections."""
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session; rolled back on error, closed always (commits are explicit)."""
+        if self._sessions is None:
+            raise Unavailable("database not started")
+        s = self._sessions()
+        try:
+            yield s
+        except OperationalError as exc:
+            s.rollback()
+            raise Unavailable(f"database unavailable: {exc.orig}") from exc
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()

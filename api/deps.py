@@ -1,0 +1,101 @@
+"""Request dependencies as `Annotated` aliases: settings, session, caller, roles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.errors import Forbidden, Unauthenticated
+from api.security import lookup_prefix, matches
+from api.settings import Settings
+from notary.db.models import ApiKey, Office
+from notary.db.types import KeyRole, OfficeStatus
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer nk_…`")
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One database session per request."""
+    with request.app.state.db.session() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: an API key (role, office) or nobody (`key_id` None)."""
+
+    key_id: int | None = None
+    role: KeyRole | None = None
+    office_pk: int | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.key_id is None
+
+    def of_office(self, office_pk: int) -> bool:
+        """True for a publisher or auditor key of that office."""
+        return self.office_pk is not None and self.office_pk == office_pk
+
+
+def _caller(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    if credentials is None:
+        return Caller()
+    plain = credentials.credentials
+    row = None
+    if 0 < len(plain) <= 200:
+        row = session.scalars(select(ApiKey).where(ApiKey.prefix == lookup_prefix(plain))).first()
+    if (
+        row is None
+        or row.revoked_at is not None
+        or not matches(plain, row.key_hash, settings.key_secret)
+    ):
+        raise Unauthenticated("invalid or revoked API key")
+    if row.office_pk is not None:
+        status = session.scalar(select(Office.status).where(Office.id == row.office_pk))
+        if status is OfficeStatus.SUSPENDED:
+            raise Forbidden("the key's office is suspended")
+    return Caller(key_id=row.id, role=row.role, office_pk=row.office_pk)
+
+
+def _authenticated(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+    if caller.anonymous:
+        raise Unauthenticated("an API key is required")
+    return caller
+
+
+def _role(*roles: KeyRole):
+    def check(caller: Annotated[Caller, Depends(_authenticated)]) -> Caller:
+        if caller.role not in roles:
+            names = " or ".join(r.value for r in roles)
+            raise Forbidden(f"this needs a {names} key")
+        return caller
+
+    return check
+
+
+MaybeCallerDep = Annotated[Caller, Depends(_caller)]
+"""Anyone, with or without a key (public reads)."""
+CallerDep = Annotated[Caller, Depends(_authenticated)]
+AdminDep = Annotated[Caller, Depends(_role(KeyRole.ADMIN))]
+PublisherDep = Annotated[Caller, Depends(_role(KeyRole.PUBLISHER))]
+AuditorDep = Annotated[Caller, Depends(_role(KeyRole.AUDITOR))]
+OfficeKeyDep = Annotated[Caller, Depends(_role(KeyRole.PUBLISHER, KeyRole.AUDITOR))]

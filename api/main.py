@@ -1,0 +1,90 @@
+"""The app factory: `create_app(settings)` builds the FastAPI service.
+
+Migrations run on start (lifespan); every JSON resource lives under `/api/v1`; HTML pages
+(another engineer's verify pages) plug in through `api.pages` or `extra_routers`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api import errors, pages
+from api.db import Database
+from api.limits import BodyLimit
+from api.routers import API_ROUTERS, health
+from api.schemas import ERROR_RESPONSES
+from api.settings import Settings
+from api.templating import STATIC_DIR
+
+API_PREFIX = "/api/v1"
+FORM_OVERHEAD = 64 * 1024
+"""Room for multipart boundaries and form fields on top of the largest allowed file."""
+
+
+PAGE_MODULES = ("api.verify_pages",)
+"""HTML page modules outside `api.pages` that are included when present."""
+
+
+def page_routers() -> list[APIRouter]:
+    """The `router` of `api.verify_pages` and of every module in `api.pages` (HTML pages)."""
+    names = [m for m in PAGE_MODULES if importlib.util.find_spec(m) is not None]
+    names += [
+        f"{pages.__name__}.{info.name}"
+        for info in sorted(pkgutil.iter_modules(pages.__path__), key=lambda i: i.name)
+    ]
+    found = []
+    for name in names:
+        module = importlib.import_module(name)
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            found.append(router)
+    return found
+
+
+def create_app(
+    settings: Settings | None = None, *, extra_routers: Iterable[APIRouter] = ()
+) -> FastAPI:
+    """Build the service for `settings` (default: from the environment).
+
+    `extra_routers` are included at the site root after the API and the `api.pages` routers.
+    """
+    settings = settings or Settings()
+    database = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database.start()
+        try:
+            yield
+        finally:
+            database.close()
+
+    body_limit = settings.max_upload_bytes + FORM_OVERHEAD
+    app = FastAPI(
+        title="Disclosure notary",
+        version="1",
+        debug=settings.debug,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.add_middleware(BodyLimit, limit=body_limit)
+    errors.install(app)
+    app.include_router(health.router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    for router in [*page_routers(), *extra_routers]:
+        app.include_router(router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

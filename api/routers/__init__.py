@@ -1,0 +1,14 @@
+"""One router per resource; `API_ROUTERS` are mounted under `/api/v1` by the app factory."""
+
+from __future__ import annotations
+
+from api.routers import access_log, certificates, files, offices, receipts, records
+
+API_ROUTERS = (
+    offices.router,
+    records.router,
+    certificates.router,
+    receipts.router,
+    files.router,
+    access_log.router,
+)

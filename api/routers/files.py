@@ -1,0 +1,66 @@
+"""Published bytes by SHA-256, honouring each record's access tier."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+
+from api import blobs
+from api.deps import MaybeCallerDep, SessionDep, SettingsDep
+from api.errors import Forbidden, Unauthenticated
+from api.routers._access import log_ok
+from api.routers.certificates import HOLDER_MEDIA_TYPE
+from notary.db.models import Record, Revision
+from notary.db.types import AccessTier
+from notary.errors import InvalidInput, NotFound
+from notary.revision import parse_bytes32
+
+router = APIRouter(prefix="/files", tags=["files"])
+
+
+@router.get(
+    "/{sha256}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def get_file(
+    sha256: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: MaybeCallerDep,
+) -> FileResponse:
+    """The file, if a record publishing it allows the caller (public; restricted: its office)."""
+    try:
+        digest = parse_bytes32(sha256, "sha256").hex()
+    except InvalidInput:
+        raise NotFound(f"no file {sha256[:80]!r}") from None
+    records = session.scalars(
+        select(Record)
+        .join(Revision, Revision.record_id == Record.record_id)
+        .where(Revision.content_hash == digest)
+        .distinct()
+    ).all()
+    blob = session.get(blobs.Blob, digest)
+    if not records or blob is None or blob.media_type == HOLDER_MEDIA_TYPE:
+        raise NotFound(f"no file {digest}")
+    allowed = next(
+        (
+            r
+            for r in records
+            if r.access_tier is AccessTier.PUBLIC
+            or (r.access_tier is AccessTier.RESTRICTED and caller.of_office(r.office_pk))
+        ),
+        None,
+    )
+    if allowed is None:
+        if all(r.access_tier is AccessTier.INTERNAL for r in records):
+            raise Forbidden("internal records publish no file")
+        if caller.anonymous:
+            raise Unauthenticated("this file is restricted: a key of its office is required")
+        raise Forbidden("this file is restricted to its office")
+    path = blobs.open_path(settings.blobs, blob)
+    log_ok(session, caller, "file", allowed.office_pk, allowed.record_id)
+    session.commit()
+    return FileResponse(path, media_type=blob.media_type or "application/octet-stream")

@@ -1,0 +1,142 @@
+"""Offices and their API keys (governance admin only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import AdminDep, SessionDep, SettingsDep
+from api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, OfficeCreate, OfficePublic
+from api.security import mint_key
+from notary.db.models import ApiKey, Office
+from notary.db.types import KeyRole, OfficeStatus, utcnow
+from notary.errors import Conflict, NotFound
+
+router = APIRouter(prefix="/offices", tags=["offices"])
+
+
+def _public(office: Office) -> OfficePublic:
+    return OfficePublic(
+        id=office.office_id,
+        number=office.number,
+        name=office.name,
+        suspended=office.status is OfficeStatus.SUSPENDED,
+        created_at=office.created_at,
+    )
+
+
+def _key_public(key: ApiKey, office_id: str | None) -> dict:
+    return dict(
+        id=str(key.id),
+        office_id=office_id,
+        role=key.role.value,
+        label=key.label or "",
+        prefix=key.prefix,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+def _office(session: SessionDep, office_id: str) -> Office:
+    office = session.scalars(
+        select(Office).where(Office.office_id == office_id.lower().removeprefix("0x"))
+    ).first()
+    if office is None:
+        raise NotFound(f"no office {office_id[:80]!r}")
+    return office
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=OfficePublic)
+def create_office(body: OfficeCreate, session: SessionDep, caller: AdminDep) -> OfficePublic:
+    """Admit an office (its id and number as registered on chain by governance)."""
+    office = Office(office_id=body.office_id, number=body.number, name=body.name)
+    session.add(office)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("an office with this id or number exists") from None
+    return _public(office)
+
+
+@router.get("", response_model=list[OfficePublic])
+def list_offices(session: SessionDep, caller: AdminDep) -> list[OfficePublic]:
+    """Every office."""
+    return [_public(o) for o in session.scalars(select(Office).order_by(Office.number))]
+
+
+@router.get("/{office_id}", response_model=OfficePublic)
+def get_office(office_id: str, session: SessionDep, caller: AdminDep) -> OfficePublic:
+    """One office."""
+    return _public(_office(session, office_id))
+
+
+@router.post("/{office_id}/suspend", response_model=OfficePublic)
+def suspend_office(office_id: str, session: SessionDep, caller: AdminDep) -> OfficePublic:
+    """Suspend an office: its keys stop working at once."""
+    office = _office(session, office_id)
+    office.status = OfficeStatus.SUSPENDED
+    session.commit()
+    return _public(office)
+
+
+@router.post("/{office_id}/resume", response_model=OfficePublic)
+def resume_office(office_id: str, session: SessionDep, caller: AdminDep) -> OfficePublic:
+    """Lift a suspension."""
+    office = _office(session, office_id)
+    office.status = OfficeStatus.ACTIVE
+    session.commit()
+    return _public(office)
+
+
+@router.post("/{office_id}/keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+def create_key(
+    office_id: str,
+    body: ApiKeyCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: AdminDep,
+) -> ApiKeyCreated:
+    """A new publisher or auditor key for the office; the plain key is in this answer only."""
+    office = _office(session, office_id)
+    new = mint_key(settings.key_secret)
+    key = ApiKey(
+        office_pk=office.id,
+        role=KeyRole(body.role),
+        label=body.label or None,
+        prefix=new.prefix,
+        key_hash=new.key_hash,
+        created_at=utcnow(),
+    )
+    session.add(key)
+    session.commit()
+    return ApiKeyCreated(**_key_public(key, office.office_id), key=new.plain)
+
+
+@router.get("/{office_id}/keys", response_model=list[ApiKeyPublic])
+def list_keys(office_id: str, session: SessionDep, caller: AdminDep) -> list[ApiKeyPublic]:
+    """The office's keys (never the keys themselves)."""
+    office = _office(session, office_id)
+    keys = session.scalars(select(ApiKey).where(ApiKey.office_pk == office.id).order_by(ApiKey.id))
+    return [ApiKeyPublic(**_key_public(k, office.office_id)) for k in keys]
+
+
+@router.post("/{office_id}/keys/{key_id}/revoke", response_model=ApiKeyPublic)
+def revoke_key(
+    office_id: str,
+    key_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    caller: AdminDep,
+) -> ApiKeyPublic:
+    """Revoke a key: it stops working at once; revoking twice is harmless."""
+    office = _office(session, office_id)
+    key = session.get(ApiKey, key_id)
+    if key is None or key.office_pk != office.id:
+        raise NotFound(f"no key {key_id} for this office")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.commit()
+    return ApiKeyPublic(**_key_public(key, office.office_id))

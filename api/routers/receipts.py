@@ -1,0 +1,58 @@
+"""Receipts: a revision's anchor state, optionally waiting for the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import MaybeCallerDep, SettingsDep
+from api.schemas import ReceiptPublic
+from api.services.records import can_see
+from notary.db.models import Record, Revision
+from notary.db.types import AnchorState
+from notary.errors import NotFound
+
+router = APIRouter(prefix="/receipts", tags=["receipts"])
+POLL_S = 0.2
+
+
+def _receipt(request: Request, caller, revision_id: int) -> ReceiptPublic:
+    with request.app.state.db.session() as s:
+        rev = s.get(Revision, revision_id)
+        record = s.get(Record, rev.record_id) if rev is not None else None
+        if rev is None or record is None or not can_see(caller, record):
+            raise NotFound(f"no revision {revision_id}")
+        out = ReceiptPublic(
+            revision_id=str(rev.id),
+            record_id=rev.record_id,
+            version=rev.version,
+            state=rev.anchor_state.value,
+            leaf=rev.leaf,
+            content_hash=rev.content_hash,
+            tx_hash=rev.tx_hash,
+            block_number=rev.block_number,
+            anchored_at=rev.anchored_at,
+        )
+        s.rollback()
+        return out
+
+
+@router.get("/{revision_id}", response_model=ReceiptPublic)
+async def get_receipt(
+    revision_id: Annotated[int, Path(ge=1, le=2**62)],
+    request: Request,
+    caller: MaybeCallerDep,
+    settings: SettingsDep,
+    wait: Annotated[float, Query(ge=0, le=3600, description="seconds to wait for anchoring")] = 0,
+) -> ReceiptPublic:
+    """Pending or anchored (with transaction, block and leaf); `wait` polls up to a cap."""
+    deadline = time.monotonic() + min(wait, settings.receipt_wait_cap_s)
+    while True:
+        receipt = await run_in_threadpool(_receipt, request, caller, revision_id)
+        if receipt.state == AnchorState.ANCHORED.value or time.monotonic() >= deadline:
+            return receipt
+        await asyncio.sleep(POLL_S)

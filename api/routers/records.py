@@ -1,0 +1,293 @@
+"""Records: publish (multipart), read, search, history, revise, revoke, supersede."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from api import idempotency
+from api.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
+from api.pii_guard import guard
+from api.routers._access import log_ok, logged
+from api.schemas import (
+    RecordHistory,
+    RecordPage,
+    RecordPublic,
+    RevokeCreate,
+    SupersedeCreate,
+)
+from api.services import records as svc
+from api.services.views import history, record_public
+from api.settings import Settings
+from api.uploads import DISCLOSURE_TYPES, read_upload
+from notary.db.types import RecordKind
+from notary.errors import InvalidInput
+
+router = APIRouter(prefix="/records", tags=["records"])
+
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+async def guarded_content(
+    settings: Settings, file: UploadFile, *, mask: bool, override: str | None
+) -> svc.NewContent:
+    """Read, type-check and PII-guard an uploaded file."""
+    upload = await read_upload(file, limit=settings.max_upload_bytes, allowed=DISCLOSURE_TYPES)
+    g = guard(
+        upload.data,
+        upload.content_type,
+        mask=mask,
+        override_reason=override,
+        filename=upload.filename,
+    )
+
+    return svc.NewContent(
+        guarded=g,
+        content_type=upload.content_type,
+        sha256=hashlib.sha256(g.data).hexdigest(),
+        sm3=hashlib.new("sm3", g.data).hexdigest(),
+    )
+
+
+def _idem_parts(content: svc.NewContent | None, **fields: Any) -> dict[str, Any]:
+    return {"file": content.sha256 if content else None, **fields}
+
+
+def run_write(
+    session: SessionDep,
+    caller: Any,
+    key: str | None,
+    req_hash: str,
+    do: Any,
+    status_code: int,
+) -> JSONResponse:
+    """Run a write once per Idempotency-Key: replay, or do it and remember the answer."""
+    key = idempotency.check_key(key)
+    if key is not None and (
+        hit := idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
+    ):
+        return hit
+    body = do()
+    if key is not None:
+        idempotency.remember(
+            session,
+            api_key_id=caller.key_id,
+            key=key,
+            req_hash=req_hash,
+            status=status_code,
+            body=body,
+        )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if key is not None and (
+            hit := idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
+        ):
+            return hit
+        raise
+    return JSONResponse(body, status_code=status_code)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=RecordPublic)
+async def publish(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: PublisherDep,
+    file: Annotated[UploadFile, File(description="The exact bytes to publish")],
+    metadata: Annotated[
+        str, Form(description="JSON: title, category, publication_date, reviewer, language, extra")
+    ],
+    tier: Annotated[str | None, Form(description="public, restricted or internal")] = None,
+    mask: Annotated[bool, Form()] = False,
+    pii_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
+    idempotency_key: IdemKey = None,
+) -> JSONResponse:
+    """Publish a new record (version 1); its revision is pending until the worker anchors it."""
+    client = svc.parse_metadata_json(metadata)
+    if client is None:
+        raise InvalidInput("metadata is required")
+    access = svc.tier_of(client, tier)
+    content = await guarded_content(settings, file, mask=mask, override=pii_override_reason)
+    req_hash = idempotency.request_hash(
+        "POST",
+        "/records",
+        _idem_parts(
+            content, metadata=client, tier=access.value, mask=mask, override=pii_override_reason
+        ),
+    )
+
+    def do() -> dict:
+        record, rev = svc.publish(
+            session,
+            settings.blobs,
+            caller,
+            content=content,
+            client_metadata=client,
+            tier=access,
+            override_reason=pii_override_reason,
+        )
+        log_ok(session, caller, "publish", record.office_pk, record.record_id)
+        session.flush()
+        return record_public(session, record, rev).model_dump(mode="json")
+
+    return run_write(session, caller, idempotency_key, req_hash, do, 201)
+
+
+@router.get("", response_model=RecordPage)
+def search(
+    session: SessionDep,
+    caller: MaybeCallerDep,
+    office: Annotated[str | None, Query(max_length=66)] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    date_from: Annotated[dt.date | None, Query(alias="from")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text in the title")] = None,
+    kind: RecordKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> RecordPage:
+    """Search records by office, category, publication date range and title text."""
+    rows, total = svc.search(
+        session,
+        caller,
+        office_id=office,
+        category=category,
+        date_from=date_from,
+        date_to=date_to,
+        q=q,
+        kind=kind,
+        limit=limit,
+        offset=offset,
+    )
+    return RecordPage(
+        items=[record_public(session, r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{record_id}", response_model=RecordPublic)
+def get_record(
+    record_id: str, request: Request, session: SessionDep, caller: MaybeCallerDep
+) -> RecordPublic:
+    """A record and its current revision."""
+    with logged(session, caller, "read", record_id):
+        record = svc.visible_record(session, caller, record_id)
+        out = record_public(session, record)
+        log_ok(session, caller, "read", record.office_pk, record.record_id)
+        session.commit()
+        return out
+
+
+@router.get("/{record_id}/history", response_model=RecordHistory)
+def get_history(
+    record_id: str, request: Request, session: SessionDep, caller: MaybeCallerDep
+) -> RecordHistory:
+    """Every revision with its anchor state, and the revocation or supersession with reasons."""
+    with logged(session, caller, "history", record_id):
+        record = svc.visible_record(session, caller, record_id)
+        out = history(session, record)
+        log_ok(session, caller, "history", record.office_pk, record.record_id)
+        session.commit()
+        return out
+
+
+@router.post("/{record_id}/revisions", status_code=201, response_model=RecordPublic)
+async def revise(
+    record_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    caller: PublisherDep,
+    change_note: Annotated[str, Form(min_length=1, max_length=2000)],
+    file: Annotated[UploadFile | None, File()] = None,
+    metadata: Annotated[str | None, Form()] = None,
+    mask: Annotated[bool, Form()] = False,
+    pii_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
+    idempotency_key: IdemKey = None,
+) -> JSONResponse:
+    """The next version: a new file and/or new metadata, with a change note."""
+    with logged(session, caller, "revise", record_id):
+        client = svc.parse_metadata_json(metadata)
+        if client and "access_tier" in client:
+            raise InvalidInput("the access tier cannot change in a revision")
+        content = None
+        if file is not None:
+            content = await guarded_content(settings, file, mask=mask, override=pii_override_reason)
+        req_hash = idempotency.request_hash(
+            "POST",
+            f"/records/{record_id}/revisions",
+            _idem_parts(
+                content, metadata=client, note=change_note, mask=mask, override=pii_override_reason
+            ),
+        )
+
+        def do() -> dict:
+            record, rev = svc.revise(
+                session,
+                settings.blobs,
+                caller,
+                record_id,
+                content=content,
+                client_metadata=client,
+                change_note=change_note,
+                override_reason=pii_override_reason,
+            )
+            log_ok(session, caller, "revise", record.office_pk, record.record_id)
+            session.flush()
+            return record_public(session, record, rev).model_dump(mode="json")
+
+        return run_write(session, caller, idempotency_key, req_hash, do, 201)
+
+
+@router.post("/{record_id}/revoke", response_model=RecordPublic)
+def revoke(
+    record_id: str,
+    body: RevokeCreate,
+    request: Request,
+    session: SessionDep,
+    caller: PublisherDep,
+    idempotency_key: IdemKey = None,
+) -> JSONResponse:
+    """Revoke with a reason; the reason's SHA-256 is anchored by the worker."""
+    with logged(session, caller, "revoke", record_id):
+        req_hash = idempotency.request_hash(
+            "POST", f"/records/{record_id}/revoke", body.model_dump()
+        )
+
+        def do() -> dict:
+            record = svc.revoke(session, caller, record_id, body.reason)
+            log_ok(session, caller, "revoke", record.office_pk, record.record_id)
+            session.flush()
+            return record_public(session, record).model_dump(mode="json")
+
+        return run_write(session, caller, idempotency_key, req_hash, do, 200)
+
+
+@router.post("/{record_id}/supersede", response_model=RecordPublic)
+def supersede(
+    record_id: str,
+    body: SupersedeCreate,
+    request: Request,
+    session: SessionDep,
+    caller: PublisherDep,
+    idempotency_key: IdemKey = None,
+) -> JSONResponse:
+    """Mark the record replaced by another record of the same office."""
+    with logged(session, caller, "supersede", record_id):
+        req_hash = idempotency.request_hash(
+            "POST", f"/records/{record_id}/supersede", body.model_dump()
+        )
+
+        def do() -> dict:
+            record = svc.supersede(session, caller, record_id, body.by)
+            log_ok(session, caller, "supersede", record.office_pk, record.record_id)
+            session.flush()
+            return record_public(session, record).model_dump(mode="json")
+
+        return run_write(session, caller, idempotency_key, req_hash, do, 200)

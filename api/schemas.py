@@ -1,0 +1,237 @@
+"""Wire schemas: `…Create` for what clients send, `…Public` for what they get back.
+
+Internal columns (key hashes, holder data, blob paths) never appear in a `…Public` schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Role = Literal["publisher", "auditor", "admin"]
+Tier = Literal["public", "restricted", "internal"]
+AnchorState = Literal["pending", "sending", "anchored", "failed"]
+RecordStatus = Literal["current", "replaced", "revoked", "expired"]
+
+Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+Hex32 = Annotated[str, StringConstraints(pattern=r"^(0x)?[0-9a-fA-F]{64}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- offices and keys -------------------------------------------------------------------
+
+
+class OfficeCreate(BaseModel):
+    """An office admitted by governance; `number` is the one the registry assigned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    office_id: Hex32 = Field(description="The registry's bytes32 officeId (64 hex digits).")
+    number: int = Field(ge=1, le=2**32 - 1)
+    name: Name
+
+
+class OfficePublic(_Out):
+    id: str
+    number: int
+    name: str
+    suspended: bool
+    created_at: dt.datetime
+
+
+class SignerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: Address
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["publisher", "auditor"]
+    label: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class ApiKeyPublic(_Out):
+    id: str
+    office_id: str | None
+    role: Role
+    label: str
+    prefix: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    """The only response that ever carries the plain key."""
+
+    key: str
+
+
+# --- records and revisions --------------------------------------------------------------
+
+
+class RevisionPublic(_Out):
+    id: str
+    record_id: str
+    version: int
+    kind: Literal["disclosure", "certificate"]
+    content_hash: str
+    metadata_hash: str
+    leaf: str | None
+    size: int | None
+    content_type: str | None
+    change_note: str | None
+    anchor_state: AnchorState
+    tx_hash: str | None
+    block_number: int | None
+    created_at: dt.datetime
+    anchored_at: dt.datetime | None
+
+
+class RecordPublic(_Out):
+    id: str
+    office_id: str
+    kind: Literal["disclosure", "certificate"]
+    tier: Tier
+    status: RecordStatus
+    title: str
+    category: str
+    published_on: dt.date | None
+    current_version: int
+    current: RevisionPublic
+    superseded_by: str | None
+    revocation_reason: str | None
+    valid_until: dt.datetime | None = None
+    created_at: dt.datetime
+
+
+class RecordPage(BaseModel):
+    items: list[RecordPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class HistoryEvent(BaseModel):
+    """One line of a record's history: a revision, a revocation or a supersession."""
+
+    event: Literal["revision", "revocation", "supersession"]
+    at: dt.datetime
+    version: int | None = None
+    revision: RevisionPublic | None = None
+    reason: str | None = None
+    reason_hash: str | None = None
+    superseded_by: str | None = None
+    anchor_state: AnchorState | None = None
+
+
+class RecordHistory(BaseModel):
+    record: RecordPublic
+    events: list[HistoryEvent]
+
+
+class RevokeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text
+
+
+class SupersedeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+# --- certificates -----------------------------------------------------------------------
+
+
+class CertificatePublic(_Out):
+    record: RecordPublic
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None
+    holder: dict | None = Field(
+        default=None, description="Holder data; present only for the issuing office."
+    )
+
+
+class CertificateIssued(CertificatePublic):
+    """Issue response: the only one that carries the commitment salt."""
+
+    salt: str
+
+
+# --- receipts, access log ---------------------------------------------------------------
+
+
+class ReceiptPublic(BaseModel):
+    revision_id: str
+    record_id: str
+    version: int
+    state: AnchorState
+    leaf: str | None
+    content_hash: str
+    tx_hash: str | None = None
+    block_number: int | None = None
+    anchored_at: dt.datetime | None = None
+
+
+class AccessLogEntryPublic(_Out):
+    seq: int
+    at: dt.datetime
+    key_id: str | None
+    action: str
+    record_id: str | None
+    outcome: str
+    prev_hash: str
+    entry_hash: str
+
+
+class AccessLogPage(BaseModel):
+    items: list[AccessLogEntryPublic]
+    head: str | None
+
+
+class AccessLogVerdict(BaseModel):
+    ok: bool
+    entries: int
+    head: str | None
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    anchored_heads_checked: int = 0
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: what was wrong, and for the PII guard each finding."""
+
+    detail: Any
+    findings: list[dict[str, Any]] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        400: "Bad input",
+        401: "Missing, invalid or revoked API key",
+        403: "The key's role or office may not do this",
+        404: "Unknown id (or not visible to this caller)",
+        409: "Conflicts with the current state (duplicate, reused Idempotency-Key, closed record)",
+        413: "Body or file over the upload limit",
+        415: "Unsupported file type",
+        422: "Invalid request, or personal data found (with findings)",
+        503: "Database or storage unavailable; retry",
+    }.items()
+}
+"""Documented on every `/api/v1` operation, so clients and schemathesis know the error shape."""
+
+
+class Health(BaseModel):
+    status: str

@@ -1,0 +1,1 @@
+"""Use cases behind the routers: each takes a session and a caller, raises `notary.errors`."""

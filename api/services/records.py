@@ -1,0 +1,376 @@
+"""Publishing, revising, revoking and superseding records; finding and reading them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from api import blobs
+from api.deps import Caller
+from api.errors import Forbidden
+from api.pii_guard import Guarded
+from notary.db.models import (
+    Office,
+    PiiOverride,
+    Record,
+    Replacement,
+    Revision,
+    Revocation,
+)
+from notary.db.types import AccessTier, KeyRole, OfficeStatus, RecordKind, RecordStatus, utcnow
+from notary.errors import Conflict, InvalidInput, NotFound
+
+__all__ = ["NotFound"]
+from notary.metadata import Metadata
+from notary.revision import new_record_id, parse_bytes32, reason_hash
+
+CLIENT_METADATA_KEYS = frozenset(
+    {"title", "category", "publication_date", "reviewer", "language", "extra", "access_tier"}
+)
+
+
+def parse_metadata_json(text: str | None) -> dict[str, Any] | None:
+    """The client's metadata form field, parsed strictly into a JSON object."""
+    if text is None or text == "":
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"metadata is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput("metadata must be a JSON object")
+    unknown = set(data) - CLIENT_METADATA_KEYS
+    if unknown:
+        raise InvalidInput(f"unknown metadata member(s): {', '.join(sorted(unknown))}")
+    return data
+
+
+def build_metadata(
+    client: dict[str, Any], *, office: Office, tier: AccessTier, sm3: str
+) -> Metadata:
+    """Full metadata: the client's fields plus what the service knows (office, tier, sm3)."""
+    doc = {k: v for k, v in client.items() if k != "access_tier"}
+    doc.setdefault("language", "zh-CN")
+    doc.update(office=office.name, access_tier=tier.value, sm3=sm3)
+    return Metadata.from_dict(doc)
+
+
+def tier_of(client: dict[str, Any] | None, form_tier: str | None) -> AccessTier:
+    """Access tier from the form field, else the metadata, else public."""
+    value = form_tier or (client or {}).get("access_tier") or "public"
+    try:
+        return AccessTier(value)
+    except ValueError:
+        raise InvalidInput(
+            f"access tier must be public, restricted or internal: {value!r}"
+        ) from None
+
+
+def office_for_writer(session: Session, caller: Caller) -> Office:
+    """The publisher's office, which must be active."""
+    if caller.role is not KeyRole.PUBLISHER or caller.office_pk is None:
+        raise Forbidden("this needs a publisher key")
+    office = session.get(Office, caller.office_pk)
+    if office is None:
+        raise NotFound("the key's office no longer exists")
+    if office.status is OfficeStatus.SUSPENDED:
+        raise Forbidden("the office is suspended")
+    return office
+
+
+def parse_record_id(text: str) -> str:
+    """Normalise a record id from a path (64 hex, optional 0x); NotFound if malformed."""
+    try:
+        return parse_bytes32(text, "record id").hex()
+    except InvalidInput:
+        raise NotFound(f"no record {text[:80]!r}") from None
+
+
+def load_record(session: Session, record_id: str, *, lock: bool = False) -> Record:
+    """The record, or NotFound."""
+    rid = parse_record_id(record_id)
+    stmt = select(Record).where(Record.record_id == rid)
+    if lock:
+        stmt = stmt.with_for_update()
+    record = session.scalars(stmt).first()
+    if record is None:
+        raise NotFound(f"no record {rid}")
+    return record
+
+
+def can_see(caller: Caller, record: Record) -> bool:
+    """Whether the caller may see a record's metadata and history (internal: office only)."""
+    return record.access_tier is not AccessTier.INTERNAL or caller.of_office(record.office_pk)
+
+
+def visible_record(session: Session, caller: Caller, record_id: str) -> Record:
+    """The record if the caller may see it; NotFound otherwise (no existence leak)."""
+    record = load_record(session, record_id)
+    if not can_see(caller, record):
+        raise NotFound(f"no record {record.record_id}")
+    return record
+
+
+def writable_record(session: Session, caller: Caller, record_id: str) -> Record:
+    """The record locked for a change by a publisher of its own office."""
+    office_for_writer(session, caller)
+    record = load_record(session, record_id, lock=True)
+    if record.office_pk != caller.office_pk:
+        raise Forbidden("the record belongs to another office")
+    return record
+
+
+@dataclass(frozen=True, slots=True)
+class NewContent:
+    """Bytes that passed the guard, with their type and hashes."""
+
+    guarded: Guarded
+    content_type: str
+    sha256: str
+    sm3: str
+
+
+def _store_revision(
+    session: Session,
+    blob_root: Path,
+    *,
+    record: Record,
+    version: int,
+    content: NewContent,
+    metadata: Metadata,
+    change_note: str | None,
+    caller: Caller,
+    override_reason: str | None,
+) -> Revision:
+    blobs.put(
+        session,
+        blob_root,
+        sha256=content.sha256,
+        data=content.guarded.data,
+        media_type=content.content_type,
+    )
+    rev = Revision(
+        record_id=record.record_id,
+        version=version,
+        content_hash=content.sha256,
+        sm3=content.sm3,
+        metadata_json=metadata.canonical_json().decode(),
+        metadata_hash=metadata.metadata_hash().hex(),
+        change_note=change_note,
+        accepted_at=utcnow(),
+    )
+    session.add(rev)
+    session.flush()
+    if content.guarded.overridden_findings is not None:
+        session.add(
+            PiiOverride(
+                revision_id=rev.id,
+                findings=content.guarded.overridden_findings,
+                reason=override_reason or "",
+                api_key_id=caller.key_id,
+            )
+        )
+    return rev
+
+
+def publish(
+    session: Session,
+    blob_root: Path,
+    caller: Caller,
+    *,
+    content: NewContent,
+    client_metadata: dict[str, Any],
+    tier: AccessTier,
+    kind: RecordKind = RecordKind.DISCLOSURE,
+    valid_until: dt.datetime | None = None,
+    override_reason: str | None = None,
+) -> tuple[Record, Revision]:
+    """A new record at version 1, its revision pending anchoring."""
+    office = office_for_writer(session, caller)
+    metadata = build_metadata(client_metadata, office=office, tier=tier, sm3=content.sm3)
+    record = Record(
+        record_id=new_record_id(office.number).hex(),
+        office_pk=office.id,
+        kind=kind,
+        access_tier=tier,
+        status=RecordStatus.CURRENT,
+        head_version=1,
+        title=metadata.title,
+        category=metadata.category,
+        published_on=metadata.publication_date,
+        valid_until=valid_until,
+    )
+    record.office = office
+    session.add(record)
+    session.flush()
+    rev = _store_revision(
+        session,
+        blob_root,
+        record=record,
+        version=1,
+        content=content,
+        metadata=metadata,
+        change_note=None,
+        caller=caller,
+        override_reason=override_reason,
+    )
+    return record, rev
+
+
+def revise(
+    session: Session,
+    blob_root: Path,
+    caller: Caller,
+    record_id: str,
+    *,
+    content: NewContent | None,
+    client_metadata: dict[str, Any] | None,
+    change_note: str,
+    override_reason: str | None = None,
+) -> tuple[Record, Revision]:
+    """The next version of a current record: new file and/or metadata, with a change note."""
+    record = writable_record(session, caller, record_id)
+    if record.status is not RecordStatus.CURRENT:
+        raise Conflict(f"record is {record.status.value}; it cannot be revised")
+    head = session.scalars(
+        select(Revision).where(
+            Revision.record_id == record.record_id, Revision.version == record.head_version
+        )
+    ).one()
+    if content is not None and content.sha256 == head.content_hash:
+        raise Conflict("this content is already the record's current version")
+    old = json.loads(head.metadata_json)
+    tier = record.access_tier
+    if content is None:
+        blob = blobs.stored(session, head.content_hash)
+        content = NewContent(
+            guarded=Guarded(
+                data=blobs.read(blob_root, blob), masked=False, overridden_findings=None
+            ),
+            content_type=blob.media_type or "application/octet-stream",
+            sha256=head.content_hash,
+            sm3=head.sm3 or old["sm3"],
+        )
+    base = {k: old[k] for k in ("title", "category", "publication_date", "reviewer", "language")}
+    base["extra"] = old.get("extra", {})
+    base.update(client_metadata or {})
+    metadata = build_metadata(base, office=record.office, tier=tier, sm3=content.sm3)
+    if content.sha256 == head.content_hash and metadata.metadata_hash().hex() == head.metadata_hash:
+        raise Conflict("nothing changed: same content and metadata as the current version")
+    version = record.head_version + 1
+    rev = _store_revision(
+        session,
+        blob_root,
+        record=record,
+        version=version,
+        content=content,
+        metadata=metadata,
+        change_note=change_note,
+        caller=caller,
+        override_reason=override_reason,
+    )
+    record.head_version = version
+    record.title = metadata.title
+    record.category = metadata.category
+    record.published_on = metadata.publication_date
+    record.updated_at = utcnow()
+    return record, rev
+
+
+def revoke(session: Session, caller: Caller, record_id: str, reason: str) -> Record:
+    """Revoke a current record; the reason hash waits for the worker to anchor it."""
+    record = writable_record(session, caller, record_id)
+    if record.status is RecordStatus.REVOKED:
+        raise Conflict("record is already revoked")
+    session.add(
+        Revocation(
+            record_id=record.record_id,
+            reason=reason,
+            reason_hash=reason_hash(reason).hex(),
+            revoked_by_key=caller.key_id,
+            revoked_at=utcnow(),
+        )
+    )
+    record.status = RecordStatus.REVOKED
+    record.replaced_by = None
+    record.updated_at = utcnow()
+    session.flush()
+    session.refresh(record, ["revocation"])
+    return record
+
+
+def supersede(session: Session, caller: Caller, record_id: str, by: str) -> Record:
+    """Mark a record replaced by another current record of the same office."""
+    record = writable_record(session, caller, record_id)
+    other = load_record(session, by)
+    if other.office_pk != record.office_pk:
+        raise Forbidden("a record can only be superseded by a record of the same office")
+    if other.record_id == record.record_id:
+        raise InvalidInput("a record cannot supersede itself")
+    if record.status is not RecordStatus.CURRENT:
+        raise Conflict(f"record is {record.status.value}; it cannot be superseded")
+    if other.status is not RecordStatus.CURRENT:
+        raise Conflict(f"the replacement is {other.status.value}")
+    session.add(
+        Replacement(
+            record_id=record.record_id,
+            by_record_id=other.record_id,
+            replaced_by_key=caller.key_id,
+            replaced_at=utcnow(),
+        )
+    )
+    record.status = RecordStatus.REPLACED
+    record.replaced_by = other.record_id
+    record.updated_at = utcnow()
+    return record
+
+
+def search(
+    session: Session,
+    caller: Caller,
+    *,
+    office_id: str | None,
+    category: str | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    q: str | None,
+    kind: RecordKind | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Record], int]:
+    """Records the caller may see, filtered, newest first."""
+    stmt = select(Record)
+    if caller.office_pk is not None:
+        stmt = stmt.where(
+            or_(Record.access_tier != AccessTier.INTERNAL, Record.office_pk == caller.office_pk)
+        )
+    else:
+        stmt = stmt.where(Record.access_tier != AccessTier.INTERNAL)
+    if office_id:
+        try:
+            oid = parse_bytes32(office_id, "office id").hex()
+        except InvalidInput:
+            return [], 0
+        stmt = stmt.join(Office, Office.id == Record.office_pk).where(Office.office_id == oid)
+    if category:
+        stmt = stmt.where(Record.category == category)
+    if date_from:
+        stmt = stmt.where(Record.published_on >= date_from)
+    if date_to:
+        stmt = stmt.where(Record.published_on <= date_to)
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Record.title.ilike(f"%{escaped}%", escape="\\"))
+    if kind:
+        stmt = stmt.where(Record.kind == kind)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(Record.created_at.desc(), Record.record_id).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total

@@ -1,0 +1,120 @@
+"""Turning rows into `…Public` schemas (the only way rows leave the API)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.schemas import HistoryEvent, RecordHistory, RecordPublic, RevisionPublic
+from notary.db.models import Blob, Record, Replacement, Revision
+from notary.db.types import RecordKind, RecordStatus, utcnow
+
+
+def revision_public(rev: Revision, *, kind: RecordKind, blob: Blob | None = None) -> RevisionPublic:
+    """A revision as clients see it."""
+    return RevisionPublic(
+        id=str(rev.id),
+        record_id=rev.record_id,
+        version=rev.version,
+        kind=kind.value,
+        content_hash=rev.content_hash,
+        metadata_hash=rev.metadata_hash,
+        leaf=rev.leaf,
+        size=blob.size if blob else None,
+        content_type=blob.media_type if blob else None,
+        change_note=rev.change_note,
+        anchor_state=rev.anchor_state.value,
+        tx_hash=rev.tx_hash,
+        block_number=rev.block_number,
+        created_at=rev.accepted_at,
+        anchored_at=rev.anchored_at,
+    )
+
+
+def status_of(record: Record) -> str:
+    """Record status with certificate expiry applied at read time."""
+    if (
+        record.status is RecordStatus.CURRENT
+        and record.valid_until is not None
+        and record.valid_until <= utcnow()
+    ):
+        return RecordStatus.EXPIRED.value
+    return record.status.value
+
+
+def head_revision(session: Session, record: Record) -> Revision:
+    """The record's latest revision."""
+    rev = session.scalars(
+        select(Revision).where(
+            Revision.record_id == record.record_id, Revision.version == record.head_version
+        )
+    ).one()
+    return rev
+
+
+def record_public(session: Session, record: Record, head: Revision | None = None) -> RecordPublic:
+    """A record with its current revision."""
+    head = head or head_revision(session, record)
+    blob = session.get(Blob, head.content_hash)
+    reason = record.revocation.reason if record.revocation is not None else None
+    return RecordPublic(
+        id=record.record_id,
+        office_id=record.office.office_id,
+        kind=record.kind.value,
+        tier=record.access_tier.value,
+        status=status_of(record),
+        title=record.title,
+        category=record.category or "",
+        published_on=record.published_on,
+        current_version=record.head_version,
+        current=revision_public(head, kind=record.kind, blob=blob),
+        superseded_by=record.replaced_by,
+        revocation_reason=reason,
+        valid_until=record.valid_until,
+        created_at=record.created_at,
+    )
+
+
+def history(session: Session, record: Record) -> RecordHistory:
+    """Every revision with its anchor state, then the revocation or replacement."""
+    events: list[HistoryEvent] = []
+    revs = session.scalars(
+        select(Revision).where(Revision.record_id == record.record_id).order_by(Revision.version)
+    ).all()
+    for rev in revs:
+        blob = session.get(Blob, rev.content_hash)
+        events.append(
+            HistoryEvent(
+                event="revision",
+                at=rev.accepted_at,
+                version=rev.version,
+                revision=revision_public(rev, kind=record.kind, blob=blob),
+                anchor_state=rev.anchor_state.value,
+            )
+        )
+    if record.revocation is not None:
+        r = record.revocation
+        events.append(
+            HistoryEvent(
+                event="revocation",
+                at=r.revoked_at,
+                reason=r.reason,
+                reason_hash=r.reason_hash,
+                anchor_state=r.anchor_state.value,
+            )
+        )
+    rep = session.scalars(
+        select(Replacement).where(Replacement.record_id == record.record_id)
+    ).first()
+    if rep is not None:
+        events.append(
+            HistoryEvent(
+                event="supersession",
+                at=rep.replaced_at,
+                superseded_by=rep.by_record_id,
+                reason=None,
+                anchor_state=rep.anchor_state.value,
+            )
+        )
+    head = revs[-1] if revs else head_revision(session, record)
+    return RecordHistory(record=record_public(session, record, head), events=events)

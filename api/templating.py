@@ -1,0 +1,14 @@
+"""Shared Jinja2 templates (`api/templates/`) and static files (`api/static/`) for HTML pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).resolve().parent
+TEMPLATE_DIR = HERE / "templates"
+STATIC_DIR = HERE / "static"
+
+templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+"""Use as `templates.TemplateResponse(request, "verify.html", {...})`."""

@@ -1,0 +1,522 @@
+"""The citizen's verify pages: `/v/<payload>` (what a phone camera opens) and `/verify`.
+
+Server-rendered HTML, no JavaScript, Chinese by default (`?lang=en` for English) and a
+large-font high-contrast mode (`?large=1`). The verdict comes from `verifier` alone, reading
+the chain through the trust list; the office name shown is the registry's, never the code's.
+What the chain cannot say (the title, the revocation reason text, the file of a public
+record) comes from an optional enricher (`app.state.verify_enricher`) backed by the office
+database; without it those parts are simply left out.
+
+Trust list, in order: `app.state.verify_trust`, the file named by `NOTARY_VERIFY_TRUST`,
+`<data_dir>/trust.json`, else the node's own chain config (`notary.config.ChainConfig`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from api.templating import templates
+from verifier.result import StepStatus, Verdict, VerificationResult
+from verifier.trust import TrustList, load_trust
+from verifier.verify import verify_file, verify_image, verify_payload
+
+router = APIRouter(tags=["verify pages"], include_in_schema=False)
+
+RESULT_TTL_S = 2.0
+"""How long a verdict for one code is reused (status changes show within this)."""
+CACHE_ENTRIES = 2048
+CHINA_TZ = timezone(timedelta(hours=8))
+IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordExtras:
+    """What the office database knows that the chain does not (all optional)."""
+
+    title: str | None = None
+    revocation_reason: str | None = None
+    public: bool = False
+    file_bytes: bytes | None = None
+    download_url: str | None = None
+
+
+Enricher = Callable[[VerificationResult], RecordExtras | None]
+
+
+# --- strings ----------------------------------------------------------------------------------
+
+STRINGS: dict[str, dict[str, str]] = {
+    "zh": {
+        "site": "政务公开文件核验",
+        "authentic_current": "真实有效 · 当前版本",
+        "superseded": "真实，但已被新版本取代",
+        "revoked": "已撤销",
+        "expired": "已过期",
+        "unknown": "未找到记录",
+        "tampered": "内容被篡改",
+        "untrusted_issuer": "不受信任的签发方",
+        "invalid_code": "不是有效的核验码",
+        "issued_by_office_status_unchecked": "由发布机关签发 · 状态未核实",
+        "unavailable": "暂时无法连接区块链",
+        "explain_authentic_current": "区块链上的记录证明此文件为发布机关发布的原版，且是最新版本。",
+        "explain_superseded": "此文件确为发布机关发布，但之后已发布新版本，请以新版本为准。",
+        "explain_revoked": "此文件曾由发布机关发布，但已被撤销，不再有效。",
+        "explain_expired": "此证书确为发布机关签发，但有效期已过。",
+        "explain_unknown": "受信任的区块链上没有与此相符的记录。请谨慎对待此文件。",
+        "explain_tampered": "此文件或核验码与区块链上的记录不一致，可能已被修改。请勿信任。",
+        "explain_untrusted_issuer": "此核验码指向的不是受信任的登记簿，"
+        "不能证明文件真实。请勿信任。",
+        "explain_invalid_code": "无法识别此核验码。它可能损坏、不完整或被伪造。",
+        "explain_issued_by_office_status_unchecked": "签名有效，但无法确认当前是否仍然有效。",
+        "explain_unavailable": "暂时无法查询区块链，请稍后再试。",
+        "office": "发布机关",
+        "issuer": "登记簿",
+        "title": "标题",
+        "version": "版本",
+        "current_version": "最新版本",
+        "page": "页码",
+        "anchored_at": "上链时间",
+        "record": "记录编号",
+        "kind": "类型",
+        "disclosure": "政务公开文件",
+        "certificate": "电子证照",
+        "valid_until": "有效期至",
+        "revoked_at": "撤销时间",
+        "reason": "撤销原因",
+        "reason_hash": "撤销原因摘要",
+        "replaced_by": "替代记录",
+        "timeline": "版本历史",
+        "this_version": "本版本",
+        "latest": "最新",
+        "see_current": "查看最新版本",
+        "authentic_page": "原版页面（请与手中纸件比对）",
+        "download": "下载原版文件",
+        "steps": "核验步骤",
+        "check_another": "核验其他文件",
+        "upload_title": "上传文件或照片核验",
+        "upload_help": "选择收到的电子文件（PDF 等），或拍摄带二维码的页面照片。",
+        "upload_button": "开始核验",
+        "large_on": "大字模式",
+        "large_off": "标准字号",
+        "lang_other": "English",
+        "no_file": "请选择一个文件。",
+        "too_large": "文件太大。",
+    },
+    "en": {
+        "site": "Disclosure verification",
+        "authentic_current": "Authentic and current",
+        "superseded": "Authentic but superseded",
+        "revoked": "Revoked",
+        "expired": "Expired",
+        "unknown": "Not found",
+        "tampered": "Tampered",
+        "untrusted_issuer": "Untrusted issuer",
+        "invalid_code": "Not a valid code",
+        "issued_by_office_status_unchecked": "Issued by the office · status not checked",
+        "unavailable": "Chain unreachable",
+        "explain_authentic_current": "The chain shows this is the office's original and the"
+        " latest version.",
+        "explain_superseded": "The office did publish this, but a newer version replaces it.",
+        "explain_revoked": "The office published this, but has revoked it. It is no longer valid.",
+        "explain_expired": "The office issued this certificate, but its validity has ended.",
+        "explain_unknown": "No trusted registry has a matching record. Treat this with caution.",
+        "explain_tampered": "This file or code does not match what was anchored; it may have"
+        " been altered. Do not trust it.",
+        "explain_untrusted_issuer": "This code points to a registry that is not trusted; it"
+        " proves nothing. Do not trust it.",
+        "explain_invalid_code": "This code cannot be read. It may be damaged, incomplete"
+        " or forged.",
+        "explain_issued_by_office_status_unchecked": "The signature is valid, but whether it is"
+        " still in force could not be checked.",
+        "explain_unavailable": "The chain could not be reached. Please try again later.",
+        "office": "Office",
+        "issuer": "Registry",
+        "title": "Title",
+        "version": "Version",
+        "current_version": "Latest version",
+        "page": "Page",
+        "anchored_at": "Anchored",
+        "record": "Record",
+        "kind": "Kind",
+        "disclosure": "Disclosure",
+        "certificate": "Certificate",
+        "valid_until": "Valid until",
+        "revoked_at": "Revoked",
+        "reason": "Reason",
+        "reason_hash": "Reason hash",
+        "replaced_by": "Replaced by",
+        "timeline": "Revision history",
+        "this_version": "this version",
+        "latest": "latest",
+        "see_current": "See the current version",
+        "authentic_page": "The authentic page (compare with the paper in your hand)",
+        "download": "Download the authentic file",
+        "steps": "Checks performed",
+        "check_another": "Check another file",
+        "upload_title": "Check a file or a photo",
+        "upload_help": "Choose the file you received (PDF …) or a photo of a page with its"
+        " QR code.",
+        "upload_button": "Check",
+        "large_on": "Large text",
+        "large_off": "Normal text",
+        "lang_other": "中文",
+        "no_file": "Please choose a file.",
+        "too_large": "The file is too large.",
+    },
+}
+
+VERDICT_LOOK: dict[Verdict, tuple[str, str]] = {
+    Verdict.AUTHENTIC_CURRENT: ("✔", "ok"),
+    Verdict.SUPERSEDED: ("⚠", "warn"),
+    Verdict.REVOKED: ("✘", "bad"),
+    Verdict.EXPIRED: ("⚠", "warn"),
+    Verdict.UNKNOWN: ("?", "neutral"),
+    Verdict.TAMPERED: ("✘", "bad"),
+    Verdict.UNTRUSTED_ISSUER: ("✘", "bad"),
+    Verdict.INVALID_CODE: ("✘", "bad"),
+    Verdict.ISSUED_BY_OFFICE_STATUS_UNCHECKED: ("◐", "warn"),
+    Verdict.UNAVAILABLE: ("?", "neutral"),
+}
+
+STATUS_CODES = {Verdict.INVALID_CODE: 400, Verdict.UNKNOWN: 404, Verdict.UNAVAILABLE: 503}
+STEP_MARKS = {
+    StepStatus.PASS: "✔",
+    StepStatus.FAIL: "✘",
+    StepStatus.SKIP: "–",
+    StepStatus.WARN: "!",
+}
+
+
+# --- trust and caching ------------------------------------------------------------------------
+
+
+def page_trust(request: Request) -> TrustList:
+    """The trust list the pages verify against (see the module docstring for the order)."""
+    state = request.app.state
+    trust = getattr(state, "verify_trust", None)
+    if isinstance(trust, TrustList):
+        return trust
+    settings = getattr(state, "settings", None)
+    data_dir = Path(getattr(settings, "data_dir", ".notary"))
+    path = os.environ.get("NOTARY_VERIFY_TRUST") or (
+        str(data_dir / "trust.json") if (data_dir / "trust.json").exists() else None
+    )
+    if path:
+        trust = load_trust(path)
+    else:
+        from notary.config import ChainConfig
+
+        cfg = ChainConfig.load(data_dir)
+        if not cfg.registry:
+            trust = TrustList(())
+        else:
+            trust = TrustList.single(
+                chain_id=cfg.chain_id, registry=cfg.registry, name="本地政务公证链",
+                rpc_url=cfg.rpc_url,
+            )  # fmt: skip
+    state.verify_trust = trust
+    return trust
+
+
+class _ResultCache:
+    """A small TTL cache of verdicts per code, so a burst of scans costs one chain read."""
+
+    def __init__(self, ttl: float = RESULT_TTL_S, size: int = CACHE_ENTRIES) -> None:
+        self.ttl, self.size = ttl, size
+        self._items: OrderedDict[str, tuple[float, VerificationResult]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], VerificationResult]) -> VerificationResult:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit and hit[0] > now:
+                return hit[1]
+        result = compute()
+        with self._lock:
+            self._items[key] = (now + self.ttl, result)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return result
+
+
+def _cache(request: Request) -> _ResultCache:
+    state = request.app.state
+    cache = getattr(state, "verify_cache", None)
+    if cache is None:
+        default_ttl = float(os.environ.get("NOTARY_VERIFY_CACHE_TTL", RESULT_TTL_S))
+        cache = _ResultCache(getattr(state, "verify_ttl", default_ttl))
+        state.verify_cache = cache
+    return cache
+
+
+def _extras(request: Request, result: VerificationResult) -> RecordExtras:
+    enricher: Enricher | None = getattr(request.app.state, "verify_enricher", None)
+    if enricher is None or result.record_id is None:
+        return RecordExtras()
+    try:
+        return enricher(result) or RecordExtras()
+    except Exception:
+        return RecordExtras()
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def _lang(lang: str | None) -> str:
+    return "en" if (lang or "").lower().startswith("en") else "zh"
+
+
+def _fmt_time(ts: int | None, lang: str) -> str | None:
+    if not ts:
+        return None
+    dt = datetime.fromtimestamp(ts, CHINA_TZ)
+    return dt.strftime("%Y年%m月%d日 %H:%M" if lang == "zh" else "%Y-%m-%d %H:%M (UTC+8)")
+
+
+def _query(lang: str, large: bool, **extra: str) -> str:
+    q: dict[str, str] = {}
+    if lang == "en":
+        q["lang"] = "en"
+    if large:
+        q["large"] = "1"
+    q.update(extra)
+    return ("?" + urlencode(q)) if q else ""
+
+
+def _current_link(result: VerificationResult, lang: str, large: bool) -> str | None:
+    """A verify link for the record's current version, built from the chain's own leaf."""
+    if result.verdict is not Verdict.SUPERSEDED or not result.timeline or not result.registry:
+        return None
+    if result.replaced_by:  # replaced by another record: its id is shown instead
+        return None
+    try:
+        from notary.qr_payload import QrPayload, encode
+
+        latest = result.timeline[-1]
+        payload = QrPayload.for_page(
+            chain_id=int(result.chain_id or 0),
+            registry=result.registry,
+            record_id=bytes.fromhex((result.record_id or "")[2:]),
+            version=latest.version,
+            leaf=bytes.fromhex(latest.leaf[2:]),
+        )
+        return "/v/" + quote(encode(payload), safe="") + _query(lang, large)
+    except Exception:  # a missing link is better than a broken page
+        return None
+
+
+def _render(
+    request: Request,
+    result: VerificationResult,
+    *,
+    lang: str,
+    large: bool,
+    code: str | None = None,
+    status: int | None = None,
+    note: str | None = None,
+) -> HTMLResponse:
+    t = STRINGS[lang]
+    extras = _extras(request, result)
+    icon, tone = VERDICT_LOOK[result.verdict]
+    has_page = bool(
+        code and extras.public and extras.file_bytes and extras.file_bytes[:5] == b"%PDF-"
+    )
+    here = request.url.path
+    context: dict[str, Any] = {
+        "t": t,
+        "lang": lang,
+        "large": large,
+        "r": result,
+        "verdict": result.verdict.value,
+        "icon": icon,
+        "tone": tone,
+        "headline": t[result.verdict.value],
+        "explain": t["explain_" + result.verdict.value],
+        "note": note,
+        "extras": extras,
+        "kind_label": t.get(result.kind or "", result.kind),
+        "anchored_at": _fmt_time(result.anchored_at, lang),
+        "revoked_at": _fmt_time(result.revoked_at, lang),
+        "valid_until": _fmt_time(result.valid_until, lang),
+        "timeline": [
+            {
+                "version": rev.version,
+                "when": _fmt_time(rev.anchored_at, lang),
+                "this": rev.version == result.version,
+                "latest": rev.version == result.current_version,
+            }
+            for rev in reversed(result.timeline)
+        ],
+        "current_link": _current_link(result, lang, large),
+        "page_image": (here.rstrip("/") + "/page.png") if has_page else None,
+        "steps": [(STEP_MARKS[s.status], s) for s in result.steps],
+        "lang_link": here + _query("zh" if lang == "en" else "en", large),
+        "large_link": here + _query(lang, not large),
+        "verify_link": "/verify" + _query(lang, large),
+    }
+    response = templates.TemplateResponse(
+        request,
+        "verify_result.html",
+        context,
+        status_code=status or STATUS_CODES.get(result.verdict, 200),
+    )
+    _secure(response)
+    return response
+
+
+def _secure(response: Response) -> None:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+LangQ = Annotated[str | None, Query(max_length=8)]
+LargeQ = Annotated[str | None, Query(max_length=8)]
+
+
+def _is_large(large: str | None) -> bool:
+    return (large or "").lower() in ("1", "true", "yes", "on")
+
+
+def _connect(request: Request) -> Any:
+    """The registry connector (`app.state.verify_connect`, else the process-wide pool)."""
+    return getattr(request.app.state, "verify_connect", None)
+
+
+def _verify_code(request: Request, code: str) -> VerificationResult:
+    trust, connect = page_trust(request), _connect(request)
+    return _cache(request).get(code, lambda: verify_payload(code, trust, connect=connect))
+
+
+@router.get("/v/{code:path}/page.png")
+def verify_page_image(request: Request, code: str) -> Response:
+    """The authentic page the code names, rendered from the office's file (public only)."""
+    result = _verify_code(request, code)
+    extras = _extras(request, result)
+    data = extras.file_bytes
+    if (
+        result.verdict in (Verdict.INVALID_CODE, Verdict.UNTRUSTED_ISSUER, Verdict.TAMPERED)
+        or not extras.public
+        or not data
+        or data[:5] != b"%PDF-"
+    ):
+        return Response(status_code=404)
+    png = _render_pdf_page(data, (result.page or 1) - 1)
+    if png is None:
+        return Response(status_code=404)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+
+
+def _render_pdf_page(data: bytes, index: int, width_px: int = 720) -> bytes | None:
+    """One PDF page as a PNG about `width_px` wide (pypdfium2)."""
+    try:
+        import pypdfium2 as pdfium
+
+        pdf = pdfium.PdfDocument(data)
+        try:
+            if not 0 <= index < len(pdf):
+                return None
+            page = pdf[index]
+            scale = width_px / max(page.get_width(), 1)
+            image = page.render(scale=scale).to_pil()
+            buf = io.BytesIO()
+            image.save(buf, format="PNG", optimize=True)
+            return buf.getvalue()
+        finally:
+            pdf.close()
+    except Exception:
+        return None
+
+
+@router.get("/v/{code:path}", response_class=HTMLResponse)
+def verify_code_page(
+    request: Request, code: str, lang: LangQ = None, large: LargeQ = None
+) -> HTMLResponse:
+    """What a phone camera opens: the verdict for the code in the URL."""
+    started = time.perf_counter()
+    result = _verify_code(request, code)
+    response = _render(request, result, lang=_lang(lang), large=_is_large(large), code=code)
+    response.headers["Server-Timing"] = f"verify;dur={(time.perf_counter() - started) * 1e3:.2f}"
+    return response
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify_form(request: Request, lang: LangQ = None, large: LargeQ = None) -> HTMLResponse:
+    """The upload form: a file or a photo of a page."""
+    lang_, large_ = _lang(lang), _is_large(large)
+    t = STRINGS[lang_]
+    response = templates.TemplateResponse(
+        request,
+        "verify_form.html",
+        {
+            "t": t,
+            "lang": lang_,
+            "large": large_,
+            "note": None,
+            "action": "/verify" + _query(lang_, large_),
+            "lang_link": "/verify" + _query("zh" if lang_ == "en" else "en", large_),
+            "large_link": "/verify" + _query(lang_, not large_),
+        },
+    )
+    _secure(response)
+    return response
+
+
+@router.post("/verify", response_class=HTMLResponse)
+def verify_upload(
+    request: Request,
+    file: Annotated[UploadFile | None, File()] = None,
+    lang: LangQ = None,
+    large: LargeQ = None,
+) -> HTMLResponse:
+    """Verify an uploaded file (any bytes, stamped PDF) or a photo of a page."""
+    lang_, large_ = _lang(lang), _is_large(large)
+    t = STRINGS[lang_]
+    settings = getattr(request.app.state, "settings", None)
+    limit = int(getattr(settings, "max_upload_bytes", 50 * 1024 * 1024))
+    data = file.file.read(limit + 1) if file is not None else b""
+    if not data or len(data) > limit:
+        response = templates.TemplateResponse(
+            request,
+            "verify_form.html",
+            {
+                "t": t,
+                "lang": lang_,
+                "large": large_,
+                "note": t["no_file"] if not data else t["too_large"],
+                "action": "/verify" + _query(lang_, large_),
+                "lang_link": "/verify" + _query("zh" if lang_ == "en" else "en", large_),
+                "large_link": "/verify" + _query(lang_, not large_),
+            },
+            status_code=400 if not data else 413,
+        )
+        _secure(response)
+        return response
+    trust = page_trust(request)
+    connect = _connect(request)
+    if data.startswith(IMAGE_MAGIC):
+        result = verify_image(data, trust, connect=connect)
+    else:
+        result = verify_file(data, trust, connect=connect)
+    return _render(request, result, lang=lang_, large=large_)

@@ -1,0 +1,187 @@
+"""Content-addressed file storage: every published file kept on disk under its SHA-256.
+
+Layout: `<root>/ab/cd/<sha256>` (the first two pairs of hex digits fan the files out), and
+`<root>/tmp/` for uploads in progress. A file is streamed into `tmp/` (same file system, so
+the final rename is atomic), hashed on the way, fsynced, then renamed to its real name and
+the directory fsynced. A crash at any point leaves at worst an orphan in `tmp/` (removed by
+`clean_temp`), never a half-written file under a real name.
+
+Names are checked before any path is built: exactly 64 lowercase hex digits, so no name can
+climb out of the root. A read-only or full disk raises `StorageUnavailable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from notary.errors import InvalidInput, NotFound, Unavailable
+
+CHUNK_SIZE = 1 << 20
+TEMP_DIR = "tmp"
+_NAME = re.compile(r"[0-9a-f]{64}")
+_UNAVAILABLE_ERRNOS = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EIO}
+)
+
+
+class StorageUnavailable(Unavailable):
+    """The blob store cannot be written (read-only or full disk, permissions, I/O error)."""
+
+
+class BlobTooLarge(InvalidInput):
+    """The stream is longer than the allowed maximum."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"file exceeds the maximum size of {limit} bytes")
+        self.limit = limit
+
+
+class InvalidBlobName(InvalidInput):
+    """A blob name that is not 64 lowercase hex digits."""
+
+
+class BlobNotFound(NotFound):
+    """No stored file with this SHA-256."""
+
+
+def check_name(sha256: str) -> str:
+    """Return `sha256` if it is a valid blob name (64 lowercase hex), else raise."""
+    if not isinstance(sha256, str) or not _NAME.fullmatch(sha256):
+        shown = sha256[:80] if isinstance(sha256, str) else type(sha256).__name__
+        raise InvalidBlobName(f"not a SHA-256 blob name (64 lowercase hex digits): {shown!r}")
+    return sha256
+
+
+class BlobStore:
+    """Files on disk named by their SHA-256 (see the module docstring)."""
+
+    def __init__(
+        self, root: str | os.PathLike[str], *, max_size: int | None = None, fsync: bool = True
+    ) -> None:
+        """`max_size` bounds every `put_stream` (None: no bound); `fsync=False` is for tests."""
+        self.root = Path(root)
+        self.max_size = max_size
+        self.fsync = fsync
+
+    # -- reading --------------------------------------------------------------------------
+
+    def relative_path(self, sha256: str) -> str:
+        """`ab/cd/<sha256>`: where a blob lives under the root (stored in `blobs.path`)."""
+        check_name(sha256)
+        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def path(self, sha256: str) -> Path:
+        """The absolute path a blob has (or would have)."""
+        return self.root / self.relative_path(sha256)
+
+    def exists(self, sha256: str) -> bool:
+        """Whether a blob with this name is stored."""
+        return self.path(sha256).is_file()
+
+    def open(self, sha256: str) -> BinaryIO:
+        """Open a stored blob for reading (binary); the caller closes it."""
+        try:
+            return open(self.path(sha256), "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(f"no stored file {sha256}") from None
+
+    def size(self, sha256: str) -> int:
+        """Size in bytes of a stored blob."""
+        try:
+            return self.path(sha256).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(f"no stored file {sha256}") from None
+
+    def verify(self, sha256: str) -> bool:
+        """Re-hash a stored blob: True if its bytes still match its name.
+
+        A missing blob raises `BlobNotFound` (the audit reports it apart from a changed one).
+        """
+        digest = hashlib.sha256()
+        with self.open(sha256) as f:
+            while chunk := f.read(CHUNK_SIZE):
+                digest.update(chunk)
+        return digest.hexdigest() == sha256
+
+    # -- writing --------------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store bytes already in memory; returns (sha256, size)."""
+        return self.put_stream(io.BytesIO(data))
+
+    def put_stream(self, stream: BinaryIO, *, max_size: int | None = None) -> tuple[str, int]:
+        """Store everything left in `stream`; returns (sha256, size).
+
+        Raises `BlobTooLarge` as soon as more than `max_size` (or the store's bound) bytes
+        arrive, `StorageUnavailable` if the disk refuses; in both cases, and on any error
+        the stream raises, nothing is left behind.
+        """
+        limit = self.max_size if max_size is None else max_size
+        tmp_dir = self.root / TEMP_DIR
+        tmp_path: str | None = None
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp_path = _mkstemp(tmp_dir)
+            digest = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK_SIZE):
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise BlobTooLarge(limit)
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                if self.fsync:
+                    os.fsync(out.fileno())
+            sha256 = digest.hexdigest()
+            final = self.path(sha256)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp_path, 0o444)
+            os.replace(tmp_path, final)  # atomic; an existing copy is the same bytes
+            tmp_path = None
+            if self.fsync:
+                _fsync_dir(final.parent)
+            return sha256, size
+        except OSError as exc:
+            if exc.errno in _UNAVAILABLE_ERRNOS:
+                raise StorageUnavailable(f"blob store {self.root} is not writable: {exc}") from exc
+            raise
+        finally:
+            if tmp_path is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp_path)
+
+    def clean_temp(self, *, older_than_s: float = 3600.0) -> int:
+        """Remove uploads abandoned in `tmp/` (by a crash) older than `older_than_s`."""
+        tmp_dir = self.root / TEMP_DIR
+        cutoff = time.time() - older_than_s
+        removed = 0
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(tmp_dir):
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
+
+
+def _mkstemp(directory: Path) -> tuple[int, str]:
+    return tempfile.mkstemp(prefix="upload-", suffix=".part", dir=directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

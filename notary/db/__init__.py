@@ -1,0 +1,1 @@
+"""The data layer: models, engines and sessions, migrations and repository functions."""

@@ -1,0 +1,821 @@
+"""Data-layer functions: the only code that writes the core tables.
+
+Every function takes the session first and everything else by keyword. None of them
+commits: the caller owns the transaction (`notary.db.session.unit_of_work`), so "create a
+record and its first revision" or "mark a batch anchored" is all or nothing. Errors are the
+package's own: `NotFound`, `Conflict` (state or race), `InvalidInput` (bad values).
+
+Concurrency: revisions of one record are serialised by a row lock on the record
+(`SELECT … FOR UPDATE` on PostgreSQL; on SQLite every write transaction already holds the
+database write lock, see `notary.db.session`), backed by the unique `(record_id, version)`
+constraint, so of two racing "add version 2" calls exactly one wins and the other gets
+`Conflict`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import rfc8785
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from notary.db.models import (
+    ZERO32,
+    AccessLogEntry,
+    AnchorTx,
+    Blob,
+    Office,
+    Record,
+    Replacement,
+    Revision,
+    Revocation,
+)
+from notary.db.types import (
+    AccessTier,
+    AnchorMode,
+    AnchorState,
+    OfficeStatus,
+    RecordKind,
+    RecordStatus,
+    TxPurpose,
+    TxState,
+    hex32,
+    utcnow,
+)
+from notary.errors import Conflict, InvalidInput, NotFound
+
+MAX_SEARCH_LIMIT = 500
+MAX_REASON_CHARS = 2000
+_CHUNK = 1000  # ids per IN (…) list: well under every driver's parameter limit
+_ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
+_HEX = re.compile(r"(?:0[xX])?((?:[0-9a-fA-F]{2})+)")
+ACCESS_LOG_FORMAT = "disclosure-notary/access-log/v1"
+
+
+class OfficeNotFound(NotFound):
+    """No office with this id or number."""
+
+
+class RecordNotFound(NotFound):
+    """No record with this id."""
+
+
+class RevisionNotFound(NotFound):
+    """No revision with this id."""
+
+
+# -- offices -----------------------------------------------------------------------------
+
+
+def create_office(session: Session, *, office_id: Any, number: int, name: str) -> Office:
+    """Add an office already registered on chain (its bytes32 id and assigned number)."""
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number < 2**32:
+        raise InvalidInput(f"office number must be a uint32 above 0, got {number!r}")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise InvalidInput("office name must be 1 to 200 characters")
+    office = Office(office_id=hex32(office_id), number=number, name=name)
+    with _conflict_on_integrity(
+        session, f"office {office.office_id} or number {number} exists already"
+    ):
+        session.add(office)
+    return office
+
+
+def get_office(session: Session, *, office_id: Any = None, number: int | None = None) -> Office:
+    """An office by its bytes32 id or by its number (exactly one of them)."""
+    if (office_id is None) == (number is None):
+        raise InvalidInput("give exactly one of office_id and number")
+    stmt = select(Office).where(
+        Office.office_id == hex32(office_id) if office_id is not None else Office.number == number
+    )
+    office = session.scalars(stmt).one_or_none()
+    if office is None:
+        raise OfficeNotFound(f"no office {office_id if office_id is not None else number}")
+    return office
+
+
+# -- records and revisions ---------------------------------------------------------------
+
+
+def create_record(
+    session: Session,
+    *,
+    record_id: Any,
+    office: Office,
+    kind: RecordKind,
+    access_tier: AccessTier,
+    title: str,
+    content_hash: Any,
+    metadata_json: str,
+    metadata_hash: Any,
+    category: str | None = None,
+    published_on: date | None = None,
+    valid_until: datetime | None = None,
+    sm3: Any = None,
+    leaf: Any = None,
+    change_note: str | None = None,
+    accepted_at: datetime | None = None,
+) -> Revision:
+    """Create a record and its version 1, pending anchoring; returns the revision.
+
+    The record id must start with the office's number (docs/formats.md, "Record id"); a
+    validity end is for certificates only, in whole seconds (the registry's `validUntil`).
+    """
+    record_id = hex32(record_id)
+    kind, access_tier = RecordKind(kind), AccessTier(access_tier)
+    if int(record_id[:8], 16) != office.number:
+        raise InvalidInput(f"record id {record_id} does not start with office {office.number}")
+    if office.status is not OfficeStatus.ACTIVE:
+        raise Conflict(f"office {office.office_id} is suspended")
+    if valid_until is not None:
+        if kind is not RecordKind.CERTIFICATE:
+            raise InvalidInput("only certificates have a validity end")
+        if _aware(valid_until).microsecond:
+            raise InvalidInput("valid_until must be whole seconds (the chain stores seconds)")
+    now = _aware(accepted_at) or utcnow()
+    record = Record(
+        record_id=record_id,
+        office_pk=office.id,
+        kind=kind,
+        access_tier=access_tier,
+        status=RecordStatus.CURRENT,
+        head_version=1,
+        valid_until=valid_until,
+        created_at=now,
+        updated_at=now,
+        **_head_fields(title=title, category=category, published_on=published_on),
+    )
+    revision = _new_revision(
+        record_id=record_id,
+        version=1,
+        content_hash=content_hash,
+        metadata_json=metadata_json,
+        metadata_hash=metadata_hash,
+        sm3=sm3,
+        prev_leaf=ZERO32,
+        leaf=leaf,
+        change_note=change_note,
+        accepted_at=now,
+    )
+    with _conflict_on_integrity(session, f"record {record_id} exists already"):
+        session.add(record)
+        session.flush()
+        session.add(revision)
+    return revision
+
+
+def add_revision(
+    session: Session,
+    *,
+    record_id: Any,
+    version: int,
+    title: str,
+    content_hash: Any,
+    metadata_json: str,
+    metadata_hash: Any,
+    category: str | None = None,
+    published_on: date | None = None,
+    sm3: Any = None,
+    leaf: Any = None,
+    prev_leaf: Any = None,
+    change_note: str | None = None,
+    accepted_at: datetime | None = None,
+) -> Revision:
+    """Add `version` (which must be the head + 1) to an open record, pending anchoring.
+
+    `prev_leaf`, when not given, is taken from the previous revision (None if that leaf is
+    not known yet; the worker fills it). Identical content and metadata to the head is a
+    `Conflict`, as is a closed record or a version that is not next.
+    """
+    record_id = hex32(record_id)
+    record = _lock_open_record(session, record_id=record_id)
+    if record.office.status is not OfficeStatus.ACTIVE:
+        raise Conflict(f"office {record.office.office_id} is suspended")
+    if version != record.head_version + 1:
+        raise Conflict(
+            f"record {record_id}: expected version {record.head_version + 1}, got {version}"
+        )
+    head = session.scalars(
+        select(Revision).where(
+            Revision.record_id == record_id, Revision.version == record.head_version
+        )
+    ).one()
+    if head.content_hash == hex32(content_hash) and head.metadata_hash == hex32(metadata_hash):
+        raise Conflict(f"record {record_id}: identical to the current version {head.version}")
+    if prev_leaf is None:
+        prev_leaf = head.leaf
+    elif head.leaf is not None and hex32(prev_leaf) != head.leaf:
+        raise Conflict(f"record {record_id}: prev_leaf is not the leaf of version {head.version}")
+    now = _aware(accepted_at) or utcnow()
+    revision = _new_revision(
+        record_id=record_id,
+        version=version,
+        content_hash=content_hash,
+        metadata_json=metadata_json,
+        metadata_hash=metadata_hash,
+        sm3=sm3,
+        prev_leaf=prev_leaf,
+        leaf=leaf,
+        change_note=change_note,
+        accepted_at=now,
+    )
+    with _conflict_on_integrity(session, f"record {record_id}: version {version} exists already"):
+        session.add(revision)
+        record.head_version = version
+        record.updated_at = now
+        for key, value in _head_fields(
+            title=title, category=category, published_on=published_on
+        ).items():
+            setattr(record, key, value)
+    return revision
+
+
+def get_record(session: Session, *, record_id: Any) -> Record:
+    """A record with its office, every revision (by version) and its revocation."""
+    record = session.scalars(
+        select(Record)
+        .where(Record.record_id == hex32(record_id))
+        .options(
+            selectinload(Record.office),
+            selectinload(Record.revisions),
+            selectinload(Record.revocation),
+        )
+    ).one_or_none()
+    if record is None:
+        raise RecordNotFound(f"no record {hex32(record_id)}")
+    return record
+
+
+def get_revision(session: Session, *, record_id: Any, version: int) -> Revision:
+    """One revision of a record."""
+    revision = session.scalars(
+        select(Revision).where(Revision.record_id == hex32(record_id), Revision.version == version)
+    ).one_or_none()
+    if revision is None:
+        raise RevisionNotFound(f"no version {version} of record {hex32(record_id)}")
+    return revision
+
+
+def search_records(
+    session: Session,
+    *,
+    office_pk: int | None = None,
+    category: str | None = None,
+    published_from: date | None = None,
+    published_to: date | None = None,
+    title: str | None = None,
+    kind: RecordKind | None = None,
+    status: RecordStatus | None = None,
+    access_tiers: Collection[AccessTier] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Record]:
+    """Records matching every filter given, newest publication first.
+
+    `title` matches a case-insensitive substring; `%`, `_` and other SQL metacharacters in
+    it are literal (bound parameters with an escaped LIKE pattern). Dates are inclusive.
+    """
+    if not 1 <= limit <= MAX_SEARCH_LIMIT or offset < 0:
+        raise InvalidInput(f"limit must be 1..{MAX_SEARCH_LIMIT} and offset non-negative")
+    stmt: Select[tuple[Record]] = select(Record)
+    if office_pk is not None:
+        stmt = stmt.where(Record.office_pk == office_pk)
+    if category is not None:
+        stmt = stmt.where(Record.category == category)
+    if published_from is not None:
+        stmt = stmt.where(Record.published_on >= published_from)
+    if published_to is not None:
+        stmt = stmt.where(Record.published_on <= published_to)
+    if title:
+        stmt = stmt.where(Record.title.icontains(title, autoescape=True))
+    if kind is not None:
+        stmt = stmt.where(Record.kind == RecordKind(kind))
+    if status is not None:
+        stmt = stmt.where(Record.status == RecordStatus(status))
+    if access_tiers is not None:
+        stmt = stmt.where(Record.access_tier.in_([AccessTier(t) for t in access_tiers]))
+    stmt = stmt.order_by(
+        Record.published_on.desc().nulls_last(), Record.created_at.desc(), Record.record_id
+    )
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
+
+
+# -- revocation and replacement ----------------------------------------------------------
+
+
+def record_revocation(
+    session: Session,
+    *,
+    record_id: Any,
+    reason: str,
+    revoked_by_key: int | None = None,
+    revoked_at: datetime | None = None,
+) -> Revocation:
+    """Revoke an open record with a reason; the revocation waits for anchoring.
+
+    `reason_hash` is `sha256(utf8(reason))` (docs/formats.md, "Revocation reason").
+    """
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON_CHARS:
+        raise InvalidInput(f"a revocation needs a reason of 1 to {MAX_REASON_CHARS} characters")
+    record = _lock_open_record(session, record_id=hex32(record_id))
+    revocation = Revocation(
+        record_id=record.record_id,
+        reason=reason,
+        reason_hash=hashlib.sha256(reason.encode("utf-8")).hexdigest(),
+        revoked_at=_aware(revoked_at) or utcnow(),
+        revoked_by_key=revoked_by_key,
+        anchor_state=AnchorState.PENDING,
+    )
+    with _conflict_on_integrity(session, f"record {record.record_id} is revoked already"):
+        session.add(revocation)
+        record.status = RecordStatus.REVOKED
+    return revocation
+
+
+def record_replacement(
+    session: Session,
+    *,
+    record_id: Any,
+    by_record_id: Any,
+    replaced_by_key: int | None = None,
+    replaced_at: datetime | None = None,
+) -> Replacement:
+    """Mark an open record as replaced by another open record of the same office."""
+    record_id, by_record_id = hex32(record_id), hex32(by_record_id)
+    if record_id == by_record_id:
+        raise InvalidInput("a record cannot replace itself")
+    record = _lock_open_record(session, record_id=record_id)
+    by = _lock_open_record(session, record_id=by_record_id)
+    if by.office_pk != record.office_pk:
+        raise Conflict("a record can only be replaced by a record of the same office")
+    replacement = Replacement(
+        record_id=record_id,
+        by_record_id=by_record_id,
+        replaced_at=_aware(replaced_at) or utcnow(),
+        replaced_by_key=replaced_by_key,
+        anchor_state=AnchorState.PENDING,
+    )
+    with _conflict_on_integrity(session, f"record {record_id} is replaced already"):
+        session.add(replacement)
+        record.status = RecordStatus.REPLACED
+        record.replaced_by = by_record_id
+    return replacement
+
+
+# -- the anchoring worker ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoredRevision:
+    """What the worker learnt about one revision from a receipt or an event."""
+
+    revision_id: int
+    leaf: Any
+    log_index: int | None = None
+    merkle_proof: Sequence[Any] | None = None
+
+
+def pending_revisions(
+    session: Session,
+    *,
+    limit: int = 500,
+    states: Collection[AnchorState] = (AnchorState.PENDING,),
+) -> list[Revision]:
+    """Revisions waiting for the worker, oldest first (so version n before n + 1).
+
+    On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED` until the caller's
+    transaction ends, so two workers never take the same revision; on SQLite the write
+    lock of the transaction gives the same guarantee (one writer).
+    """
+    stmt = (
+        select(Revision)
+        .where(Revision.anchor_state.in_([AnchorState(s) for s in states]))
+        .order_by(Revision.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Revision)
+        .options(selectinload(Revision.record))
+    )
+    return list(session.scalars(stmt))
+
+
+def mark_sending(
+    session: Session,
+    *,
+    revision_ids: Sequence[int],
+    tx_hash: Any,
+    raw_tx: str | bytes,
+    nonce: int,
+    signer: str,
+    mode: AnchorMode,
+    batch_root: Any = None,
+) -> AnchorTx:
+    """Record a signed transaction and its revisions *before* it is broadcast.
+
+    Commit this before sending `raw_tx`: after a crash the worker then finds the hash in
+    `anchor_txs`, looks it up on chain and never signs a second anchor for the revisions.
+    Revisions already anchored are a `Conflict`.
+    """
+    if not revision_ids:
+        raise InvalidInput("no revisions to send")
+    if isinstance(nonce, bool) or not isinstance(nonce, int) or nonce < 0:
+        raise InvalidInput(f"nonce must be a non-negative integer, got {nonce!r}")
+    tx = AnchorTx(
+        purpose=TxPurpose.REVISIONS,
+        mode=AnchorMode(mode),
+        signer=_address(signer),
+        nonce=nonce,
+        tx_hash=hex32(tx_hash),
+        raw_tx=_hex(raw_tx),
+        state=TxState.SIGNED,
+        batch_root=None if batch_root is None else hex32(batch_root),
+        item_count=len(revision_ids),
+    )
+    states = _lock_states(session, revision_ids)
+    anchored = [rid for rid, state in states.items() if state is AnchorState.ANCHORED]
+    if anchored:
+        raise Conflict(f"revision(s) already anchored: {anchored[:10]}")
+    with _conflict_on_integrity(session, f"transaction {tx.tx_hash} is recorded already"):
+        session.add(tx)
+    for chunk in _chunks(revision_ids):
+        session.execute(
+            update(Revision)
+            .where(Revision.id.in_(chunk))
+            .values(
+                anchor_state=AnchorState.SENDING,
+                anchor_mode=tx.mode,
+                tx_hash=tx.tx_hash,
+                batch_root=tx.batch_root,
+                anchor_error=None,
+            )
+            .execution_options(synchronize_session="fetch")
+        )
+    return tx
+
+
+def mark_tx_sent(session: Session, *, tx_hash: Any) -> None:
+    """Note that the node accepted a recorded transaction into its pool."""
+    session.execute(
+        update(AnchorTx)
+        .where(AnchorTx.tx_hash == hex32(tx_hash), AnchorTx.state == TxState.SIGNED)
+        .values(state=TxState.SENT, sent_at=utcnow())
+    )
+
+
+def mark_anchored(
+    session: Session,
+    *,
+    tx_hash: Any,
+    block_number: int,
+    revisions: Sequence[AnchoredRevision],
+    batch_root: Any = None,
+    anchored_at: datetime | None = None,
+) -> None:
+    """Record the anchors of `revisions` in transaction `tx_hash` (from a receipt or events).
+
+    Idempotent for the same transaction and leaf (reconciliation may see an anchor twice);
+    a revision already anchored by *another* transaction, or whose known leaf differs, is a
+    `Conflict` — that would mean it is on chain twice or the database disagrees with it.
+    """
+    tx_hash, root = hex32(tx_hash), None if batch_root is None else hex32(batch_root)
+    if isinstance(block_number, bool) or not isinstance(block_number, int) or block_number < 0:
+        raise InvalidInput(f"block_number must be a non-negative integer, got {block_number!r}")
+    when = _aware(anchored_at) or utcnow()
+    by_id = {a.revision_id: a for a in revisions}
+    current = _lock_rows(session, list(by_id))
+    rows: list[dict[str, Any]] = []
+    for rid, anchor in by_id.items():
+        state, known_tx, known_leaf = current[rid]
+        leaf = hex32(anchor.leaf)
+        if known_leaf is not None and known_leaf != leaf:
+            raise Conflict(f"revision {rid}: leaf {leaf} differs from the recorded {known_leaf}")
+        if state is AnchorState.ANCHORED:
+            if known_tx != tx_hash:
+                raise Conflict(f"revision {rid} is anchored already in {known_tx}")
+            continue
+        rows.append(
+            {
+                "id": rid,
+                "anchor_state": AnchorState.ANCHORED,
+                "tx_hash": tx_hash,
+                "block_number": block_number,
+                "log_index": anchor.log_index,
+                "leaf": leaf,
+                "merkle_proof": None
+                if anchor.merkle_proof is None
+                else [hex32(p) for p in anchor.merkle_proof],
+                "anchored_at": when,
+                "anchor_error": None,
+            }
+            | ({} if root is None else {"batch_root": root})
+        )
+    if rows:
+        with _conflict_on_integrity(session, "a leaf is recorded for another revision already"):
+            session.execute(update(Revision), rows)
+    session.execute(
+        update(AnchorTx)
+        .where(AnchorTx.tx_hash == tx_hash)
+        .values(state=TxState.CONFIRMED, block_number=block_number, confirmed_at=when)
+    )
+    _expire_revisions(session, by_id)  # bulk UPDATE by primary key bypasses loaded objects
+
+
+def mark_failed(
+    session: Session, *, revision_ids: Sequence[int], error: str, tx_hash: Any = None
+) -> None:
+    """Record that the chain refused the revisions (a revert), with the decoded reason."""
+    states = _lock_states(session, revision_ids)
+    anchored = [rid for rid, state in states.items() if state is AnchorState.ANCHORED]
+    if anchored:
+        raise Conflict(f"revision(s) already anchored cannot fail: {anchored[:10]}")
+    for chunk in _chunks(revision_ids):
+        session.execute(
+            update(Revision)
+            .where(Revision.id.in_(chunk))
+            .values(anchor_state=AnchorState.FAILED, anchor_error=error[:4000])
+            .execution_options(synchronize_session="fetch")
+        )
+    if tx_hash is not None:
+        session.execute(
+            update(AnchorTx)
+            .where(AnchorTx.tx_hash == hex32(tx_hash))
+            .values(state=TxState.FAILED, error=error[:4000])
+        )
+
+
+def unconfirmed_txs(session: Session, *, signer: str | None = None) -> list[AnchorTx]:
+    """Transactions recorded but not yet settled (`signed`/`sent`), by nonce: reconcile these."""
+    stmt = select(AnchorTx).where(AnchorTx.state.in_([TxState.SIGNED, TxState.SENT]))
+    if signer is not None:
+        stmt = stmt.where(AnchorTx.signer == _address(signer))
+    return list(session.scalars(stmt.order_by(AnchorTx.signer, AnchorTx.nonce, AnchorTx.id)))
+
+
+# -- blobs and the access log ------------------------------------------------------------
+
+
+def add_blob(
+    session: Session, *, sha256: Any, size: int, path: str, media_type: str | None = None
+) -> Blob:
+    """Register a stored file (idempotent: the same content is one row)."""
+    sha256 = hex32(sha256)
+    blob = session.get(Blob, sha256)
+    if blob is not None:
+        if blob.size != size:
+            raise Conflict(f"blob {sha256} is recorded with size {blob.size}, not {size}")
+        return blob
+    blob = Blob(sha256=sha256, size=size, path=path, media_type=media_type)
+    with _conflict_on_integrity(session, f"blob {sha256} was added concurrently"):
+        session.add(blob)
+    return blob
+
+
+def access_log_hash(
+    *,
+    prev_hash: str,
+    office_id: str,
+    seq: int,
+    at: datetime,
+    api_key_id: int | None,
+    action: str,
+    record_id: str | None,
+    outcome: str,
+) -> str:
+    """`entry_hash = sha256(prev_hash (32 bytes) || RFC 8785 JSON of the entry)`, as hex.
+
+    The JSON object has the members `format` ("disclosure-notary/access-log/v1"), `office`
+    (bytes32 hex), `seq`, `at` (UTC, `YYYY-MM-DDTHH:MM:SS.ffffffZ`), `key` (API key id or
+    null), `action`, `record` (hex or null) and `outcome`.
+    """
+    body = {
+        "format": ACCESS_LOG_FORMAT,
+        "office": office_id,
+        "seq": seq,
+        "at": _utc_text(at),
+        "key": api_key_id,
+        "action": action,
+        "record": record_id,
+        "outcome": outcome,
+    }
+    return hashlib.sha256(bytes.fromhex(prev_hash) + rfc8785.dumps(body)).hexdigest()
+
+
+def append_access_log(
+    session: Session,
+    *,
+    office: Office,
+    action: str,
+    outcome: str,
+    record_id: Any = None,
+    api_key_id: int | None = None,
+    at: datetime | None = None,
+    retries: int = 5,
+) -> AccessLogEntry:
+    """Append one entry to `office`'s hash-chained access log.
+
+    Appenders of one office are serialised by a lock on the office row (held until the
+    transaction ends: keep appending transactions short), and the chain cannot fork anyway
+    (unique `(office, prev_hash)` and primary key `(office, seq)`). Append in a transaction
+    of its own if the request's transaction may roll back, or the entry goes with it.
+    """
+    if not action or len(action) > 64 or not outcome or len(outcome) > 32:
+        raise InvalidInput("action must be 1 to 64 characters and outcome 1 to 32")
+    record = None if record_id is None else hex32(record_id)
+    when = _aware(at) or utcnow()
+    # Appenders of one office queue on its row (NO KEY UPDATE: inserts that reference the
+    # office are not blocked); the unique constraints and the retry below are the backstop.
+    session.execute(select(Office.id).where(Office.id == office.id).with_for_update(key_share=True))
+    for _ in range(retries):
+        last = session.execute(
+            select(AccessLogEntry.seq, AccessLogEntry.entry_hash)
+            .where(AccessLogEntry.office_pk == office.id)
+            .order_by(AccessLogEntry.seq.desc())
+            .limit(1)
+        ).one_or_none()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, ZERO32)
+        entry = AccessLogEntry(
+            office_pk=office.id,
+            seq=seq,
+            at=when,
+            api_key_id=api_key_id,
+            action=action,
+            record_id=record,
+            outcome=outcome,
+            prev_hash=prev,
+            entry_hash=access_log_hash(
+                prev_hash=prev,
+                office_id=office.office_id,
+                seq=seq,
+                at=when,
+                api_key_id=api_key_id,
+                action=action,
+                record_id=record,
+                outcome=outcome,
+            ),
+        )
+        try:
+            with session.begin_nested():
+                session.add(entry)
+            return entry
+        except IntegrityError:
+            continue  # another appender took this seq: re-read the head
+    raise Conflict(f"access log of office {office.office_id}: head kept moving, gave up")
+
+
+def count_access_log(session: Session, *, office_pk: int) -> int:
+    """Number of entries in an office's access log."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(AccessLogEntry)
+            .where(AccessLogEntry.office_pk == office_pk)
+        )
+        or 0
+    )
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+@contextmanager
+def _conflict_on_integrity(session: Session, message: str) -> Iterator[None]:
+    """Run the block and flush it in a savepoint; a constraint violation becomes `Conflict`.
+
+    The savepoint keeps the caller's transaction usable after the violation.
+    """
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message) from exc
+
+
+def _lock_open_record(session: Session, *, record_id: str) -> Record:
+    record = session.scalars(
+        select(Record)
+        .where(Record.record_id == record_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if record is None:
+        raise RecordNotFound(f"no record {record_id}")
+    if record.status is not RecordStatus.CURRENT:
+        raise Conflict(f"record {record_id} is {record.status.value}")
+    return record
+
+
+def _lock_states(session: Session, ids: Sequence[int]) -> dict[int, AnchorState]:
+    return {rid: state for rid, (state, _, _) in _lock_rows(session, ids).items()}
+
+
+def _lock_rows(
+    session: Session, ids: Sequence[int]
+) -> dict[int, tuple[AnchorState, str | None, str | None]]:
+    """Lock revisions by id; (state, tx_hash, leaf) for each; unknown ids are `NotFound`."""
+    found: dict[int, tuple[AnchorState, str | None, str | None]] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(Revision.id, Revision.anchor_state, Revision.tx_hash, Revision.leaf)
+            .where(Revision.id.in_(chunk))
+            .with_for_update()
+        )
+        found.update({r.id: (r.anchor_state, r.tx_hash, r.leaf) for r in rows})
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise RevisionNotFound(f"no revision(s) {missing[:10]}")
+    return found
+
+
+def _expire_revisions(session: Session, ids: Collection[int]) -> None:
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Revision) and obj.id in ids:
+            session.expire(obj)
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    ids = list(ids)
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _new_revision(
+    *,
+    record_id: str,
+    version: int,
+    content_hash: Any,
+    metadata_json: str,
+    metadata_hash: Any,
+    sm3: Any,
+    prev_leaf: Any,
+    leaf: Any,
+    change_note: str | None,
+    accepted_at: datetime,
+) -> Revision:
+    if not isinstance(metadata_json, str):
+        raise InvalidInput("metadata_json must be the canonical JSON text")
+    metadata_hash = hex32(metadata_hash)
+    if hashlib.sha256(metadata_json.encode("utf-8")).hexdigest() != metadata_hash:
+        raise InvalidInput("metadata_hash is not the SHA-256 of metadata_json")
+    return Revision(
+        record_id=record_id,
+        version=version,
+        content_hash=hex32(content_hash),
+        sm3=None if sm3 is None else hex32(sm3),
+        metadata_json=metadata_json,
+        metadata_hash=metadata_hash,
+        prev_leaf=None if prev_leaf is None else hex32(prev_leaf),
+        leaf=None if leaf is None else hex32(leaf),
+        change_note=change_note,
+        accepted_at=accepted_at,
+        anchor_state=AnchorState.PENDING,
+    )
+
+
+def _head_fields(*, title: str, category: str | None, published_on: date | None) -> dict[str, Any]:
+    if not isinstance(title, str) or not title.strip() or len(title) > 500:
+        raise InvalidInput("title must be 1 to 500 characters")
+    if category is not None and (not category.strip() or len(category) > 100):
+        raise InvalidInput("category must be 1 to 100 characters")
+    if published_on is not None and (
+        isinstance(published_on, datetime) or not isinstance(published_on, date)
+    ):
+        raise InvalidInput("published_on must be a date")
+    return {"title": title, "category": category, "published_on": published_on}
+
+
+def _address(value: str) -> str:
+    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
+        raise InvalidInput(f"not an address: {value!r}")
+    return value.lower()
+
+
+def _hex(value: str | bytes) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    match = _HEX.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise InvalidInput("raw transaction must be bytes or hex")
+    return match.group(1).lower()
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Refuse naive datetimes up front (a wall-clock time without a zone is ambiguous)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput("naive datetime: give a timezone-aware (UTC) timestamp")
+    return value.astimezone(UTC)
+
+
+def _utc_text(at: datetime) -> str:
+    aware = _aware(at)
+    assert aware is not None
+    return aware.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

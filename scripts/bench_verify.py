@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Benchmark the citizen's verify page: 50 concurrent clients on `/v/<payload>`.
+
+Starts its own anvil and a real uvicorn server (`api.main:create_app`, embedded defaults),
+anchors `--records` records, then has `--clients` concurrent HTTP clients open their verify
+URLs for `--seconds`. The verdict cache is off by default (`--cache-ttl 0`), so every request
+reads the chain: the cold path, as when many citizens scan different codes.
+
+Prints a table and writes JSON with exactly `verify_p50_ms`, `verify_p99_ms` (latency of a
+page as the client sees it, loopback) and `verify_per_s` (pages served per second).
+
+    .venv/bin/python scripts/bench_verify.py --json bench/results/verify.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from notary.contract_build import load_artifact  # noqa: E402
+from notary.localchain import LocalChain, free_port  # noqa: E402
+from notary.qr_payload import QrPayload, verify_url  # noqa: E402
+from notary.revision import Kind, Revision, compute_leaf, new_record_id  # noqa: E402
+from verifier.trust import TrustList  # noqa: E402
+
+
+def anchor_records(chain: LocalChain, count: int) -> tuple[str, list[QrPayload]]:
+    """Deploy a registry, register one office and anchor `count` records (v1, some v2)."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(chain.url))
+    admin, signer = w3.eth.accounts[0], w3.eth.accounts[1]
+    art = load_artifact()
+    tx = {"from": admin, "gasPrice": 0}
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    address = w3.eth.wait_for_transaction_receipt(factory.constructor(admin).transact(tx))[
+        "contractAddress"
+    ]
+    reg = w3.eth.contract(address=address, abi=art["abi"])
+    office = hashlib.sha256(b"bench office").digest()
+    w3.eth.wait_for_transaction_receipt(
+        reg.functions.registerOffice(office, "示范市政务服务数据管理局").transact(tx)
+    )
+    w3.eth.wait_for_transaction_receipt(reg.functions.grantSigner(office, signer).transact(tx))
+    number = reg.functions.office(office).call()[0]
+    payloads = []
+    hashes = []
+    for i in range(count):
+        rid = new_record_id(number)
+        prev = bytes(32)
+        versions = 2 if i % 3 == 0 else 1  # a third are superseded pages
+        for v in range(1, versions + 1):
+            rev = Revision(
+                record_id=rid, version=v, kind=Kind.DISCLOSURE, valid_until=0,
+                content_hash=hashlib.sha256(f"{i}/{v}".encode()).digest(),
+                metadata_hash=bytes(32), prev_leaf=prev,
+            )  # fmt: skip
+            hashes.append(reg.functions.anchor(rev.as_tuple()).transact({**tx, "from": signer}))
+            leaf = compute_leaf(rev, chain_id=chain.chain_id, registry=address)
+            if v == 1:
+                payloads.append(
+                    QrPayload.for_page(
+                        chain_id=chain.chain_id, registry=address, record_id=rid,
+                        version=1, leaf=leaf, page=1, pages=4,
+                    )  # fmt: skip
+                )
+            prev = leaf
+            w3.eth.wait_for_transaction_receipt(hashes[-1])
+    return address, payloads
+
+
+def start_server(data_dir: Path, trust_file: Path, port: int, ttl: float) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        NOTARY_DATA_DIR=str(data_dir),
+        NOTARY_VERIFY_TRUST=str(trust_file),
+        NOTARY_VERIFY_CACHE_TTL=str(ttl),
+    )
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+
+
+async def run_clients(base: str, urls: list[str], clients: int, seconds: float):
+    import httpx
+
+    latencies: list[float] = []
+    server: list[float] = []
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+
+        async def one(k: int, deadline: float) -> None:
+            i = k
+            while time.perf_counter() < deadline:
+                url = urls[i % len(urls)]
+                i += clients
+                t0 = time.perf_counter()
+                r = await http.get(url)
+                latencies.append((time.perf_counter() - t0) * 1e3)
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                timing = r.headers.get("server-timing", "")
+                if "dur=" in timing:
+                    server.append(float(timing.split("dur=")[1]))
+
+        for url in urls[: min(len(urls), 20)]:  # warm up connections and the page's imports
+            await http.get(url)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(k, t0 + seconds) for k in range(clients)))
+        elapsed = time.perf_counter() - t0
+    return latencies, server, statuses, elapsed
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if values else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", metavar="PATH", help="write the figures here")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--records", type=int, default=120)
+    parser.add_argument("--cache-ttl", type=float, default=0.0, help="verdict cache TTL (s)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp, LocalChain() as chain:
+        address, payloads = anchor_records(chain, args.records)
+        trust_file = Path(tmp) / "trust.json"
+        trust_file.write_text(
+            TrustList.single(
+                chain_id=chain.chain_id, registry=address, name="bench", rpc_url=chain.url
+            ).to_json()
+        )
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(Path(tmp) / "data", trust_file, port, args.cache_ttl)
+        try:
+            import httpx
+
+            for _ in range(200):
+                try:
+                    httpx.get(base + "/verify", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            host = f"127.0.0.1:{port}"
+            urls = [verify_url(host, p, scheme="http")[len(base) :] for p in payloads]
+            lat, srv, statuses, elapsed = asyncio.run(
+                run_clients(base, urls, args.clients, args.seconds)
+            )
+        finally:
+            server.terminate()
+            server.wait(10)
+
+    figures = {
+        "verify_p50_ms": round(pct(lat, 50), 2),
+        "verify_p99_ms": round(pct(lat, 99), 2),
+        "verify_per_s": round(len(lat) / elapsed, 1),
+    }
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"verify page: {args.clients} clients, {args.seconds:.0f} s, "
+                  f"{len(payloads)} codes, cache TTL {args.cache_ttl} s")  # fmt: skip
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("requests", str(len(lat)))
+    table.add_row("statuses", json.dumps(statuses))
+    table.add_row("client p50 ms", f"{figures['verify_p50_ms']:.2f}")
+    table.add_row("client p99 ms", f"{figures['verify_p99_ms']:.2f}")
+    table.add_row("handler p50 ms (Server-Timing)", f"{pct(srv, 50):.2f}")
+    table.add_row("handler p99 ms (Server-Timing)", f"{pct(srv, 99):.2f}")
+    table.add_row("pages / s", f"{figures['verify_per_s']:.1f}")
+    Console().print(table)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

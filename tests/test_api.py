@@ -1,0 +1,552 @@
+"""HTTP API suite: real app, real SQLite and PostgreSQL, real files in temp dirs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import rfc8785
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from api.main import create_app
+from api.settings import DEMO_ADMIN_KEY, Settings
+from notary.pii import resident_id_check_digit
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
+MD = {
+    "title": "2026 budget of the district",
+    "category": "budget",
+    "publication_date": "2026-01-15",
+    "reviewer": "Li Wei",
+    "language": "zh-CN",
+}
+
+
+def valid_resident_id(first17: str = "11010519900307123") -> str:
+    """An 18-digit resident ID with a correct GB 11643 check digit."""
+    return first17 + resident_id_check_digit(first17)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def api_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database per test: a SQLite file or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'api.sqlite3'}"
+        return
+    name = f"api_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+    except psycopg.OperationalError as exc:  # pragma: no cover - CI always has PostgreSQL
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=db_url,
+        admin_key=ADMIN_KEY,
+        key_secret="k" * 32,
+        receipt_wait_cap_s=1.0,
+        **overrides,
+    )
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class Office:
+    id: str
+    number: int
+    publisher: dict[str, str]
+    auditor: dict[str, str]
+    publisher_key_id: str
+
+
+class Api:
+    """A TestClient with helpers for the common calls."""
+
+    def __init__(self, client: TestClient, settings: Settings) -> None:
+        self.c = client
+        self.settings = settings
+        self.admin = bearer(ADMIN_KEY)
+        self._n = 0
+
+    def office(self) -> Office:
+        self._n += 1
+        oid = hashlib.sha256(f"office-{self._n}".encode()).hexdigest()
+        r = self.c.post(
+            "/api/v1/offices",
+            json={"office_id": oid, "number": self._n, "name": f"Office {self._n}"},
+            headers=self.admin,
+        )
+        assert r.status_code == 201, r.text
+        keys = {}
+        for role in ("publisher", "auditor"):
+            k = self.c.post(f"/api/v1/offices/{oid}/keys", json={"role": role}, headers=self.admin)
+            assert k.status_code == 201, k.text
+            keys[role] = k.json()
+        return Office(
+            oid, self._n, bearer(keys["publisher"]["key"]), bearer(keys["auditor"]["key"]),
+            keys["publisher"]["id"],
+        )
+
+    def publish(
+        self, office: Office, data: bytes = b"plain text release", *, tier: str = "public",
+        ctype: str = "text/plain", md: dict | None = None, headers: dict | None = None,
+        **form: str,
+    ):
+        return self.c.post(
+            "/api/v1/records",
+            files={"file": ("release.txt", data, ctype)},
+            data={"metadata": json.dumps(md or MD), "tier": tier, **form},
+            headers={**office.publisher, **(headers or {})},
+        )
+
+    def published(self, office: Office, data: bytes = b"plain text release", **kw) -> dict:
+        r = self.publish(office, data, **kw)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+@pytest.fixture
+def api(api_db_url: str, tmp_path: Path) -> Iterator[Api]:
+    settings = make_settings(api_db_url, tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        yield Api(client, settings)
+
+
+def sql(api: Api, statement: str, **params: object) -> list:
+    engine = create_engine(api.settings.db_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), params)
+            return list(result) if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+# --- settings and health ------------------------------------------------------------------
+
+
+def test_production_refuses_demo_key_and_debug(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="demo admin key"):
+        Settings(mode="production", data_dir=tmp_path, admin_key=DEMO_ADMIN_KEY, key_secret="s" * 40)
+    with pytest.raises(ValueError, match="debug"):
+        Settings(mode="production", data_dir=tmp_path, admin_key="a" * 30, key_secret="s" * 40, debug=True)
+    with pytest.raises(ValueError, match="KEY_SECRET"):
+        Settings(mode="production", data_dir=tmp_path, admin_key="a" * 30)
+    ok = Settings(mode="production", data_dir=tmp_path, admin_key="a" * 30, key_secret="s" * 40)
+    assert ok.db_url.startswith("sqlite:///") and ok.max_upload_bytes == 50 * 1024 * 1024
+
+
+def test_health_and_ready(api: Api) -> None:
+    assert api.c.get("/healthz").json() == {"status": "ok"}
+    assert api.c.get("/readyz").status_code == 200
+
+
+# --- keys and roles -----------------------------------------------------------------------
+
+
+def test_key_is_shown_once_and_stored_hashed(api: Api) -> None:
+    office = api.office()
+    listed = api.c.get(f"/api/v1/offices/{office.id}/keys", headers=api.admin).json()
+    assert listed and all("key" not in k for k in listed)
+    plain = office.publisher["Authorization"].split()[1]
+    rows = sql(api, "SELECT key_hash FROM api_keys")
+    assert all(plain not in r[0] for r in rows)
+
+
+def test_revoked_key_is_refused(api: Api) -> None:
+    office = api.office()
+    assert api.publish(office).status_code == 201
+    r = api.c.post(
+        f"/api/v1/offices/{office.id}/keys/{office.publisher_key_id}/revoke", headers=api.admin
+    )
+    assert r.status_code == 200 and r.json()["revoked_at"]
+    assert api.publish(office).status_code == 401
+
+
+def test_wrong_or_missing_key(api: Api) -> None:
+    assert api.c.get("/api/v1/offices").status_code == 401
+    assert api.c.get("/api/v1/offices", headers=bearer("nk_000000000000_nope")).status_code == 401
+    office = api.office()
+    assert api.c.get("/api/v1/offices", headers=office.publisher).status_code == 403
+    assert api.c.get("/api/v1/offices", headers=office.auditor).status_code == 403
+    r = api.c.post(
+        "/api/v1/records", files={"file": ("a.txt", b"x", "text/plain")},
+        data={"metadata": json.dumps(MD)}, headers=office.auditor,
+    )
+    assert r.status_code == 403
+    r = api.c.post(
+        "/api/v1/records", files={"file": ("a.txt", b"x", "text/plain")},
+        data={"metadata": json.dumps(MD)}, headers=api.admin,
+    )
+    assert r.status_code == 403
+
+
+def test_suspended_office_cannot_publish(api: Api) -> None:
+    office = api.office()
+    assert api.c.post(f"/api/v1/offices/{office.id}/suspend", headers=api.admin).status_code == 200
+    assert api.publish(office).status_code == 403
+    assert api.c.post(f"/api/v1/offices/{office.id}/resume", headers=api.admin).status_code == 200
+    assert api.publish(office).status_code == 201
+
+
+def test_duplicate_office_is_409(api: Api) -> None:
+    office = api.office()
+    r = api.c.post(
+        "/api/v1/offices", json={"office_id": office.id, "number": 99, "name": "x"},
+        headers=api.admin,
+    )
+    assert r.status_code == 409
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+def test_publish_get_history_and_search(api: Api) -> None:
+    office = api.office()
+    rec = api.published(office, b"budget figures")
+    assert rec["status"] == "current" and rec["current"]["anchor_state"] == "pending"
+    assert rec["current"]["content_hash"] == hashlib.sha256(b"budget figures").hexdigest()
+    assert rec["id"][:8] == f"{office.number:08x}"
+    got = api.c.get(f"/api/v1/records/{rec['id']}").json()
+    assert got["current"]["metadata_hash"] == rec["current"]["metadata_hash"]
+    other = api.published(office, b"guide", md={**MD, "title": "Service guide", "category": "guide",
+                                                "publication_date": "2025-06-01"})
+    found = api.c.get("/api/v1/records", params={"category": "budget"}).json()
+    assert [r["id"] for r in found["items"]] == [rec["id"]]
+    found = api.c.get("/api/v1/records", params={"q": "guide"}).json()
+    assert [r["id"] for r in found["items"]] == [other["id"]]
+    found = api.c.get("/api/v1/records", params={"from": "2026-01-01", "to": "2026-12-31"}).json()
+    assert [r["id"] for r in found["items"]] == [rec["id"]]
+    found = api.c.get("/api/v1/records", params={"office": office.id}).json()
+    assert found["total"] == 2
+    hist = api.c.get(f"/api/v1/records/{rec['id']}/history").json()
+    assert [e["event"] for e in hist["events"]] == ["revision"]
+
+
+def test_revise_then_duplicate_content_is_409(api: Api) -> None:
+    office = api.office()
+    rec = api.published(office, b"v1")
+    url = f"/api/v1/records/{rec['id']}/revisions"
+    r = api.c.post(url, files={"file": ("a.txt", b"v2", "text/plain")},
+                   data={"change_note": "fix typo"}, headers=office.publisher)
+    assert r.status_code == 201 and r.json()["current_version"] == 2
+    r = api.c.post(url, files={"file": ("a.txt", b"v2", "text/plain")},
+                   data={"change_note": "again"}, headers=office.publisher)
+    assert r.status_code == 409
+    r = api.c.post(url, data={"change_note": "title", "metadata": json.dumps({"title": "New"})},
+                   headers=office.publisher)
+    assert r.status_code == 201 and r.json()["title"] == "New" and r.json()["current_version"] == 3
+    hist = api.c.get(f"/api/v1/records/{rec['id']}/history").json()
+    notes = [e["revision"]["change_note"] for e in hist["events"]]
+    assert notes == [None, "fix typo", "title"]
+    assert sql(api, "SELECT count(*) FROM revisions")[0][0] == 3
+
+
+def test_revoke_records_reason_hash_and_blocks_revision(api: Api) -> None:
+    office = api.office()
+    rec = api.published(office)
+    r = api.c.post(f"/api/v1/records/{rec['id']}/revoke", json={"reason": "wrong figures"},
+                   headers=office.publisher)
+    assert r.status_code == 200 and r.json()["status"] == "revoked"
+    hist = api.c.get(f"/api/v1/records/{rec['id']}/history").json()
+    revocation = hist["events"][-1]
+    assert revocation["event"] == "revocation" and revocation["reason"] == "wrong figures"
+    assert revocation["reason_hash"] == hashlib.sha256(b"wrong figures").hexdigest()
+    assert revocation["anchor_state"] == "pending"
+    r = api.c.post(f"/api/v1/records/{rec['id']}/revisions",
+                   files={"file": ("a.txt", b"other", "text/plain")},
+                   data={"change_note": "x"}, headers=office.publisher)
+    assert r.status_code == 409
+    again = api.c.post(f"/api/v1/records/{rec['id']}/revoke", json={"reason": "x"},
+                       headers=office.publisher)
+    assert again.status_code == 409
+
+
+def test_supersede_by_another_record(api: Api) -> None:
+    office = api.office()
+    old, new = api.published(office, b"old"), api.published(office, b"new")
+    r = api.c.post(f"/api/v1/records/{old['id']}/supersede", json={"by": new["id"]},
+                   headers=office.publisher)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "replaced" and r.json()["superseded_by"] == new["id"]
+    hist = api.c.get(f"/api/v1/records/{old['id']}/history").json()
+    assert hist["events"][-1]["event"] == "supersession"
+    assert hist["events"][-1]["superseded_by"] == new["id"]
+
+
+def test_cross_office_writes_are_refused(api: Api) -> None:
+    a, b = api.office(), api.office()
+    rec = api.published(a, b"of office a")
+    mine = api.published(b, b"of office b")
+    base = f"/api/v1/records/{rec['id']}"
+    r = api.c.post(f"{base}/revisions", files={"file": ("a.txt", b"hijack", "text/plain")},
+                   data={"change_note": "x"}, headers=b.publisher)
+    assert r.status_code == 403
+    assert api.c.post(f"{base}/revoke", json={"reason": "x"}, headers=b.publisher).status_code == 403
+    r = api.c.post(f"{base}/supersede", json={"by": mine["id"]}, headers=b.publisher)
+    assert r.status_code == 403
+    r = api.c.post(f"/api/v1/records/{mine['id']}/supersede", json={"by": rec["id"]},
+                   headers=b.publisher)
+    assert r.status_code == 403
+    after = api.c.get(base).json()
+    assert after["status"] == "current" and after["current_version"] == 1
+
+
+# --- access tiers -------------------------------------------------------------------------
+
+TIER_MATRIX = {
+    # caller: (public, restricted, internal) file status
+    "anonymous": (200, 401, 403),
+    "own_publisher": (200, 200, 403),
+    "own_auditor": (200, 200, 403),
+    "other_publisher": (200, 403, 403),
+    "other_auditor": (200, 403, 403),
+    "admin": (200, 403, 403),
+}
+
+
+@pytest.mark.parametrize("caller", sorted(TIER_MATRIX))
+def test_files_honour_access_tier_for_each_role(api: Api, caller: str) -> None:
+    own, other = api.office(), api.office()
+    headers = {
+        "anonymous": {}, "own_publisher": own.publisher, "own_auditor": own.auditor,
+        "other_publisher": other.publisher, "other_auditor": other.auditor, "admin": api.admin,
+    }[caller]
+    for tier, expected in zip(("public", "restricted", "internal"), TIER_MATRIX[caller], strict=True):
+        body = f"{tier} file".encode()
+        rec = api.published(own, body, tier=tier)
+        r = api.c.get(f"/api/v1/files/{hashlib.sha256(body).hexdigest()}", headers=headers)
+        assert r.status_code == expected, (tier, r.text)
+        if expected == 200:
+            assert r.content == body
+        else:
+            assert "detail" in r.json()
+        meta = api.c.get(f"/api/v1/records/{rec['id']}", headers=headers)
+        sees_internal = caller.startswith("own_")
+        assert meta.status_code == (404 if tier == "internal" and not sees_internal else 200)
+
+
+# --- idempotency --------------------------------------------------------------------------
+
+
+def test_idempotent_publish_returns_first_result(api: Api) -> None:
+    office = api.office()
+    first = api.publish(office, b"once", headers={"Idempotency-Key": "k-1"})
+    again = api.publish(office, b"once", headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert sql(api, "SELECT count(*) FROM records")[0][0] == 1
+    clash = api.publish(office, b"different", headers={"Idempotency-Key": "k-1"})
+    assert clash.status_code == 409
+    assert sql(api, "SELECT count(*) FROM revisions")[0][0] == 1
+
+
+def test_idempotent_revision_never_creates_a_second_revision(api: Api) -> None:
+    office = api.office()
+    rec = api.published(office, b"v1")
+    url = f"/api/v1/records/{rec['id']}/revisions"
+    hdrs = {**office.publisher, "Idempotency-Key": "rev-2"}
+    args = {"files": {"file": ("a.txt", b"v2", "text/plain")}, "data": {"change_note": "n"}}
+    r1 = api.c.post(url, headers=hdrs, **args)
+    r2 = api.c.post(url, headers=hdrs, **args)
+    assert r1.status_code == r2.status_code == 201 and r1.json() == r2.json()
+    assert sql(api, "SELECT count(*) FROM revisions")[0][0] == 2
+
+
+# --- error paths --------------------------------------------------------------------------
+
+
+def test_upload_over_limit_is_413(api_db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(api_db_url, tmp_path / "data", max_upload_bytes=1000)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, settings)
+        office = api.office()
+        assert api.publish(office, b"x" * 1000).status_code == 201
+        r = api.publish(office, b"y" * 1001)
+        assert r.status_code == 413 and "limit" in r.json()["detail"]
+        huge = api.publish(office, b"z" * 400_000)
+        assert huge.status_code == 413 and "detail" in huge.json()
+        assert sql(api, "SELECT count(*) FROM records")[0][0] == 1
+
+
+def test_declared_length_over_limit_is_refused_before_reading(api: Api) -> None:
+    office = api.office()
+    limit = api.settings.max_upload_bytes
+
+    def body():  # a generator: the server must answer before consuming it
+        yield b"--x\r\n"
+        raise AssertionError("body was read")
+
+    r = api.c.post(
+        "/api/v1/records", content=body(),
+        headers={**office.publisher, "Content-Type": "multipart/form-data; boundary=x",
+                 "Content-Length": str(limit * 2)},
+    )
+    assert r.status_code == 413
+
+
+def test_wrong_content_type_is_415(api: Api) -> None:
+    office = api.office()
+    assert api.publish(office, b"\x89PNG....", ctype="image/png").status_code == 415
+    assert api.publish(office, b"not a pdf", ctype="application/pdf").status_code == 415
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/records/" + "ab" * 32,
+        "/api/v1/records/not-an-id",
+        "/api/v1/records/" + "ab" * 32 + "/history",
+        "/api/v1/files/" + "cd" * 32,
+        "/api/v1/files/xyz",
+        "/api/v1/receipts/987654",
+        "/api/v1/certificates/" + "ab" * 32,
+    ],
+)
+def test_unknown_ids_are_404(api: Api, path: str) -> None:
+    r = api.c.get(path)
+    assert r.status_code == 404 and "detail" in r.json()
+
+
+def test_bad_metadata_is_400_and_changes_nothing(api: Api) -> None:
+    office = api.office()
+    assert api.publish(office, md={**MD, "publication_date": "2026-13-40"}).status_code == 400
+    assert api.publish(office, md={**MD, "bogus": 1}).status_code == 400
+    r = api.c.post("/api/v1/records", files={"file": ("a.txt", b"x", "text/plain")},
+                   data={"metadata": "{not json"}, headers=office.publisher)
+    assert r.status_code == 400
+    assert sql(api, "SELECT count(*) FROM records")[0][0] == 0
+
+
+# --- PII guard ----------------------------------------------------------------------------
+
+
+def test_pii_blocks_with_masked_previews(api: Api) -> None:
+    office = api.office()
+    rid = valid_resident_id()
+    r = api.publish(office, f"联系人身份证号 {rid}。".encode())
+    assert r.status_code == 422
+    body = r.json()
+    assert body["findings"] and body["findings"][0]["kind"] == "id_card"
+    assert rid not in r.text and "*" in body["findings"][0]["masked_preview"]
+    assert sql(api, "SELECT count(*) FROM records")[0][0] == 0
+
+
+def test_pii_invalid_check_digit_is_not_blocked(api: Api) -> None:
+    office = api.office()
+    good = valid_resident_id()
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    assert api.publish(office, f"编号 {bad}".encode()).status_code == 201
+
+
+def test_pii_mask_publishes_masked_bytes(api: Api) -> None:
+    office = api.office()
+    rid = valid_resident_id()
+    original = f"联系人身份证号 {rid}。".encode()
+    r = api.publish(office, original, mask="true")
+    assert r.status_code == 201, r.text
+    stored = api.c.get(f"/api/v1/files/{r.json()['current']['content_hash']}").content
+    assert rid.encode() not in stored and hashlib.sha256(stored).hexdigest() == r.json()["current"]["content_hash"]
+    assert r.json()["current"]["content_hash"] != hashlib.sha256(original).hexdigest()
+
+
+def test_pii_override_is_recorded(api: Api) -> None:
+    office = api.office()
+    r = api.publish(office, f"持卡人 {valid_resident_id()}".encode(),
+                    pii_override_reason="court order 2026-17 requires the full number")
+    assert r.status_code == 201, r.text
+    rows = sql(api, "SELECT reason, findings FROM pii_overrides")
+    assert len(rows) == 1 and rows[0][0].startswith("court order")
+
+
+# --- certificates -------------------------------------------------------------------------
+
+
+def test_certificate_salt_is_shown_once_and_holder_only_to_issuer(api: Api) -> None:
+    a, b = api.office(), api.office()
+    holder = {"name": "张三", "id_number": valid_resident_id(), "licence": "BL-2026-001"}
+    r = api.c.post(
+        "/api/v1/certificates",
+        data={"holder": json.dumps(holder), "metadata": json.dumps({**MD, "title": "Licence"}),
+              "valid_until": "2031-01-01T00:00:00Z"},
+        headers=a.publisher,
+    )
+    assert r.status_code == 201, r.text
+    issued = r.json()
+    salt = bytes.fromhex(issued["salt"])
+    assert len(salt) == 32
+    commitment = hashlib.sha256(rfc8785.dumps({"holder": holder, "salt": salt.hex()})).hexdigest()
+    assert issued["record"]["current"]["content_hash"] == commitment
+    assert issued["record"]["kind"] == "certificate"
+    cid = issued["record"]["id"]
+    mine = api.c.get(f"/api/v1/certificates/{cid}", headers=a.auditor).json()
+    assert mine["holder"] == holder and "salt" not in mine
+    for headers in ({}, b.publisher, api.admin):
+        theirs = api.c.get(f"/api/v1/certificates/{cid}", headers=headers)
+        assert theirs.status_code == 200 and theirs.json()["holder"] is None
+        assert issued["salt"] not in theirs.text
+    # The stored preimage (salt inside) is never served as a file, not even to the issuer.
+    assert api.c.get(f"/api/v1/files/{commitment}", headers=a.auditor).status_code == 404
+
+
+# --- receipts -----------------------------------------------------------------------------
+
+
+def test_receipt_pending_then_anchored(api: Api) -> None:
+    office = api.office()
+    rec = api.published(office)
+    rev_id = rec["current"]["id"]
+    r = api.c.get(f"/api/v1/receipts/{rev_id}", params={"wait": 0.3})
+    assert r.status_code == 200 and r.json()["state"] == "pending"
+    sql(
+        api,
+        "UPDATE revisions SET anchor_state='anchored', tx_hash=:tx, block_number=7, leaf=:leaf "
+        "WHERE id=:id",
+        tx="aa" * 32, leaf="bb" * 32, id=int(rev_id),
+    )
+    r = api.c.get(f"/api/v1/receipts/{rev_id}", params={"wait": 5}).json()
+    assert r["state"] == "anchored" and r["tx_hash"] == "aa" * 32 and r["block_number"] == 7
+    assert r["leaf"] == "bb" * 32
+
+
+# --- access log ---------------------------------------------------------------------------
+
+
+def test_access_log_chain_verifies_and_detects_tampering(api: Api) -> None:
+    office = api.office()
+    rec = api.published(office)
+    api.c.get(f"/api/v1/records/{rec['id']}")
+    api.c.get(f"/api/v1/records/{rec['id']}/history", headers=office.auditor)
+    api.c.post(f"/api/v1/records/{rec['id']}/revoke", json={"reason": "x"}, headers=api.office().publisher)
+    log = api.c.get("/api/v1/access-log", headers=office.auditor).json()
+    actions = [(e["action"], e["outcome"]) for e in log["items"]]
+    assert actions == [("publish", "ok"), ("read", "ok"), ("history", "ok"), ("revoke", "403")]
+    assert log["items"][0]["key_id"] and log["items"][1]["key_id"] is None
+    assert api.c.get("/api/v1/access-log", headers=office.publisher).status_code == 403
+    ok = api.c.get("/api/v1/access-log/verify", headers=office.auditor).json()
+    assert ok["ok"] and ok["entries"] == 4 and ok["head"] == log["head"]
+    sql(api, "UPDATE access_log SET outcome='ok' WHERE seq=4")
+    bad = api.c.get("/api/v1/access-log/verify", headers=office.auditor).json()
+    assert not bad["ok"] and bad["first_bad_seq"] == 4
+    sql(api, "UPDATE access_log SET outcome='403' WHERE seq=4")
+    sql(api, "DELETE FROM access_log WHERE seq=2")
+    gone = api.c.get("/api/v1/access-log/verify", headers=office.auditor).json()
+    assert not gone["ok"] and gone["first_bad_seq"] == 2

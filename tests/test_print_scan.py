@@ -1,0 +1,322 @@
+"""The print-and-scan loop (the test that matters most), then the forged corpus.
+
+A real multi-page Chinese PDF is anchored on anvil, stamped with real verify URLs, rendered
+to PNG at 150 dpi, degraded as a phone photo of a printout would be (scaled down, slightly
+rotated, blurred, JPEG at quality 50) and decoded by the verifier: every page must come out
+authentic and current. Then every forgery in the corpus must never come out authentic.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import secrets
+
+import pypdfium2 as pdfium
+import pytest
+import qrcode
+from PIL import Image, ImageFilter
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen import canvas
+
+from notary.qr_payload import QrPayload, encode, verify_url
+from notary.stamp import stamp_pdf
+from verifier.certificate import holder_commitment
+from verifier.chainsource import RegistryPool
+from verifier.result import Verdict
+from verifier.verify import verify_file, verify_image, verify_image_each
+
+HOST = "verify.example.gov.cn"
+DPI = 150
+PAGES = 3
+
+
+def chinese_pdf(title: str, pages: int = PAGES, *, extra: str = "") -> bytes:
+    """A multi-page A4 PDF with Chinese text (reportlab, STSong-Light)."""
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    for n in range(1, pages + 1):
+        c.setFont("STSong-Light", 20)
+        c.drawString(72, 760, title)
+        c.setFont("STSong-Light", 12)
+        for i, line in enumerate(
+            [
+                f"第 {n} 页：关于二〇二六年度部门预算公开的说明{extra}",
+                "一、部门基本情况：本部门负责全市政务服务和数据管理工作。",
+                "二、收支预算总体情况：收入预算 1,234.56 万元，支出预算 1,234.56 万元。",
+                "三、政府采购预算情况：政府采购预算 321.00 万元。",
+            ]
+        ):
+            c.drawString(72, 720 - 22 * i, line)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def stamp(data: bytes, payload: QrPayload) -> bytes:
+    """Stamp every page with the real verify URL of `payload` for that page."""
+    return stamp_pdf(
+        data, make_payload=lambda page, pages: verify_url(HOST, payload.with_page(page, pages))
+    )
+
+
+def render_pages(pdf: bytes, dpi: int = DPI) -> list[Image.Image]:
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return [page.render(scale=dpi / 72).to_pil().convert("RGB") for page in doc]
+    finally:
+        doc.close()
+
+
+def degrade(img: Image.Image, *, scale=0.8, angle=2.0, blur=0.7, quality=50) -> bytes:
+    """What printing, photographing and messaging do to a page, roughly."""
+    img = img.resize((int(img.width * scale), int(img.height * scale)), Image.LANCZOS)
+    img = img.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor="white")
+    img = img.filter(ImageFilter.GaussianBlur(blur))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def qr_png(text: str) -> bytes:
+    img = qrcode.make(text, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def reg(verifier_registry):
+    return verifier_registry
+
+
+@pytest.fixture
+def connect():
+    return RegistryPool()
+
+
+def publish(reg, data: bytes, *, record_id=None, **anchor_kw) -> tuple[bytes, QrPayload]:
+    rid, version, leaf = reg.anchor(data, record_id=record_id, **anchor_kw)
+    payload = QrPayload.for_page(
+        chain_id=reg.chain_id,
+        registry=reg.address,
+        record_id=rid,
+        version=version,
+        leaf=leaf,
+    )
+    return rid, payload
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "wear",
+    [
+        {"scale": 1.0, "angle": 0.0, "blur": 0.0, "quality": 90},
+        {"scale": 0.8, "angle": 2.0, "blur": 0.7, "quality": 50},
+        {"scale": 0.7, "angle": -3.0, "blur": 0.5, "quality": 50},
+    ],
+    ids=["clean", "worn", "smaller-rotated"],
+)
+def test_every_printed_and_scanned_page_verifies_as_authentic_current(reg, connect, wear):
+    original = chinese_pdf("二〇二六年度部门预算")
+    rid, payload = publish(reg, original)
+    stamped = stamp(original, payload)
+    assert stamped.startswith(original)
+    trust = reg.trust()
+    whole = verify_file(stamped, trust, connect=connect)
+    assert whole.verdict is Verdict.AUTHENTIC_CURRENT, whole
+    assert whole.steps[0].name == "read_stamp"
+    images = render_pages(stamped)
+    assert len(images) == PAGES
+    for number, page in enumerate(images, start=1):
+        result = verify_image(degrade(page, **wear), trust, connect=connect)
+        assert result.verdict is Verdict.AUTHENTIC_CURRENT, (number, result.reason)
+        assert (result.page, result.page_count) == (number, PAGES)
+        assert result.record_id == "0x" + rid.hex()
+        assert result.office_name == reg.OFFICE_NAME
+
+
+# --- the forged corpus ------------------------------------------------------------------------
+
+
+def test_edited_bytes_with_the_original_code_are_tampered(reg, connect):
+    original = chinese_pdf("采购结果公示")
+    _, payload = publish(reg, original)
+    stamped = stamp(original, payload)
+    trust = reg.trust()
+    # 1. One byte of the original part changed inside the stamped file.
+    at = stamped.index(b"stream") + 10
+    edited = stamped[:at] + bytes([stamped[at] ^ 0x01]) + stamped[at + 1 :]
+    r = verify_file(edited, trust, connect=connect)
+    assert r.verdict is Verdict.TAMPERED, r
+    # 2. A re-typeset, edited document stamped with the original's verify URLs.
+    forged = stamp(chinese_pdf("采购结果公示", extra="（中标金额已改）"), payload)
+    r = verify_file(forged, trust, connect=connect)
+    assert r.verdict is Verdict.TAMPERED, r
+    assert any(s.name == "check_content" and s.status.value == "fail" for s in r.steps)
+
+
+def test_code_copied_onto_another_document_is_tampered(reg, connect):
+    real = chinese_pdf("行政许可决定书")
+    _, payload = publish(reg, real)
+    other = chinese_pdf("一份从未发布的文件")
+    reg.anchor(b"unrelated")  # the chain has other content too
+    r = verify_file(stamp(other, payload), reg.trust(), connect=connect)
+    assert r.verdict is Verdict.TAMPERED
+
+
+def test_code_naming_another_registry_or_chain_is_untrusted(reg, connect):
+    original = chinese_pdf("政策解读")
+    rid, payload = publish(reg, original)
+    trust = reg.trust()
+    leaf = reg.leaves[rid]
+    forged_registry = QrPayload.for_page(
+        chain_id=reg.chain_id, registry="0x" + secrets.token_hex(20), record_id=rid,
+        version=1, leaf=leaf,
+    )  # fmt: skip
+    forged_chain = QrPayload.for_page(
+        chain_id=reg.chain_id + 7, registry=reg.address, record_id=rid, version=1, leaf=leaf
+    )
+    for forged in (forged_registry, forged_chain):
+        r = verify_file(stamp(original, forged), trust, connect=connect)
+        assert r.verdict is Verdict.UNTRUSTED_ISSUER, r
+        page = render_pages(stamp(original, forged))[0]
+        assert verify_image(degrade(page), trust, connect=connect).verdict is (
+            Verdict.UNTRUSTED_ISSUER
+        )
+
+
+def test_truncated_and_bit_flipped_codes_are_never_authentic(reg, connect):
+    _, payload = publish(reg, b"any bytes")
+    trust = reg.trust()
+    url = verify_url(HOST, payload)
+    assert verify_image(qr_png(url), trust, connect=connect).verdict is Verdict.AUTHENTIC_CURRENT
+    raw = payload.to_bytes()
+    forged_texts = [url[:-n] for n in (1, 4, 11, 30)]
+    for i in range(0, len(raw) * 8, 7):
+        flipped = bytearray(raw)
+        flipped[i // 8] ^= 1 << (i % 8)
+        forged_texts.append(
+            f"https://{HOST}/v/" + base64.urlsafe_b64encode(flipped).rstrip(b"=").decode()
+        )
+    for text in forged_texts:
+        r = verify_image(qr_png(text), trust, connect=connect)
+        assert r.verdict is not Verdict.AUTHENTIC_CURRENT, text
+    assert verify_image(qr_png(url[:-4]), trust, connect=connect).verdict is Verdict.INVALID_CODE
+
+
+def test_revoked_record_scans_as_revoked(reg, connect):
+    original = chinese_pdf("已撤销的通知")
+    rid, payload = publish(reg, original)
+    stamped = stamp(original, payload)
+    reg.revoke(rid, "通知内容有误")
+    trust = reg.trust()
+    assert verify_file(stamped, trust, connect=connect).verdict is Verdict.REVOKED
+    r = verify_image(degrade(render_pages(stamped)[1]), trust, connect=connect)
+    assert r.verdict is Verdict.REVOKED
+    assert r.revoked_reason_hash == "0x" + hashlib.sha256("通知内容有误".encode()).hexdigest()
+
+
+def test_superseded_version_scans_as_superseded_pointing_to_current(reg, connect):
+    v1 = chinese_pdf("服务指南", extra="（第一版）")
+    rid, payload1 = publish(reg, v1)
+    stamped1 = stamp(v1, payload1)
+    v2 = chinese_pdf("服务指南", extra="（第二版）")
+    _, payload2 = publish(reg, v2, record_id=rid)
+    stamped2 = stamp(v2, payload2)
+    trust = reg.trust()
+    r = verify_image(degrade(render_pages(stamped1)[0]), trust, connect=connect)
+    assert r.verdict is Verdict.SUPERSEDED
+    assert (r.version, r.current_version) == (1, 2)
+    assert r.timeline[-1].content_hash == "0x" + hashlib.sha256(v2).hexdigest()
+    assert verify_file(stamped1, trust, connect=connect).verdict is Verdict.SUPERSEDED
+    assert verify_file(stamped2, trust, connect=connect).verdict is Verdict.AUTHENTIC_CURRENT
+
+
+def _certificate(reg, *, valid_until: int):
+    cert = chinese_pdf("营业执照", pages=1, extra=" 持证人身份证号 110105********1234")
+    salt = secrets.token_bytes(16)
+    rid, version, leaf = reg.anchor(
+        cert, kind=1, valid_until=valid_until, content_hash=holder_commitment(salt, cert)
+    )
+    payload = QrPayload.for_page(
+        chain_id=reg.chain_id, registry=reg.address, record_id=rid, version=version, leaf=leaf,
+        salt=salt,
+    )  # fmt: skip
+    return cert, payload
+
+
+def test_expired_certificate_is_expired(reg, connect):
+    now = reg.w3.eth.get_block("latest")["timestamp"]
+    cert, payload = _certificate(reg, valid_until=now + 600)
+    stamped = stamp(cert, payload)
+    trust = reg.trust()
+    assert verify_file(stamped, trust, connect=connect, now=now).verdict is (
+        Verdict.AUTHENTIC_CURRENT
+    )
+    assert verify_file(stamped, trust, connect=connect, now=now + 601).verdict is Verdict.EXPIRED
+    page = degrade(render_pages(stamped)[0])
+    assert verify_image(page, trust, connect=connect, now=now + 601).verdict is Verdict.EXPIRED
+
+
+def test_certificate_with_the_wrong_salt_is_tampered(reg, connect):
+    now = reg.w3.eth.get_block("latest")["timestamp"]
+    cert, payload = _certificate(reg, valid_until=now + 10**6)
+    wrong = QrPayload(
+        chain_id=payload.chain_id, registry_prefix=payload.registry_prefix,
+        record_id=payload.record_id, version=payload.version, page=1, pages=1,
+        leaf_prefix=payload.leaf_prefix, salt=secrets.token_bytes(16),
+    )  # fmt: skip
+    r = verify_file(stamp(cert, wrong), reg.trust(), connect=connect)
+    assert r.verdict is Verdict.TAMPERED, r
+    assert verify_file(stamp(cert, payload), reg.trust(), connect=connect).verdict is (
+        Verdict.AUTHENTIC_CURRENT
+    )
+
+
+def test_photo_with_a_real_and_a_forged_code_reports_the_forgery(reg, connect):
+    _, payload = publish(reg, b"some release")
+    good = Image.open(io.BytesIO(qr_png(verify_url(HOST, payload))))
+    forged = QrPayload.for_page(
+        chain_id=reg.chain_id, registry="0x" + secrets.token_hex(20),
+        record_id=payload.record_id, version=1, leaf=bytes(32),
+    )  # fmt: skip
+    bad = Image.open(io.BytesIO(qr_png(verify_url(HOST, forged))))
+    sheet = Image.new("RGB", (good.width + bad.width + 40, max(good.height, bad.height)), "white")
+    sheet.paste(good, (0, 0))
+    sheet.paste(bad, (good.width + 40, 0))
+    out = io.BytesIO()
+    sheet.save(out, format="PNG")
+    each = verify_image_each(out.getvalue(), reg.trust(), connect=connect)
+    assert sorted(r.verdict.value for r in each) == ["authentic_current", "untrusted_issuer"]
+    assert verify_image(out.getvalue(), reg.trust(), connect=connect).verdict is (
+        Verdict.UNTRUSTED_ISSUER
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, b"\xff\xd8\xff" + b"x" * 100],
+)
+def test_unreadable_images_are_invalid_code(reg, connect, data):
+    r = verify_image(data, reg.trust(), connect=connect)
+    assert r.verdict is Verdict.INVALID_CODE
+
+
+def test_blank_page_has_no_code(reg, connect):
+    out = io.BytesIO()
+    Image.new("RGB", (600, 800), "white").save(out, format="PNG")
+    r = verify_image(out.getvalue(), reg.trust(), connect=connect)
+    assert r.verdict is Verdict.INVALID_CODE and "no QR code" in r.reason
+
+
+def test_bare_payload_in_a_code_also_verifies(reg, connect):
+    _, payload = publish(reg, b"bare")
+    r = verify_image(qr_png(encode(payload)), reg.trust(), connect=connect)
+    assert r.verdict is Verdict.AUTHENTIC_CURRENT

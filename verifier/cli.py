@@ -1,0 +1,189 @@
+"""`verifier`: check a file, a photo of a page, or a verify URL against the chain.
+
+    verifier check FILE    any bytes; a stamped PDF is checked through its own QR codes
+    verifier scan IMAGE    a photo or scan of a page (PNG, JPEG …)
+    verifier url URL       a verify URL or bare payload (optionally --file FILE to compare)
+
+Trust comes from `--trust FILE` (a trust list, see verifier.trust) or from one registry
+given as `--rpc URL --registry ADDR --name NAME [--chain-id N]`.
+
+Exit codes (one per verdict, 0 only for "authentic and current"):
+
+    0  authentic_current                    the chain backs it and it is current
+    10 superseded                           authentic, but a later version exists
+    11 revoked                              authentic, but revoked by the office
+    12 expired                              authentic certificate past its validity
+    13 unknown                              no such record, version or content
+    14 tampered                             bytes or code differ from the anchor
+    15 untrusted_issuer                     registry/chain not in the trust list
+    16 invalid_code                         not a valid code, or no code found
+    17 issued_by_office_status_unchecked    offline: signature ok, status unchecked
+    18 unavailable                          the chain could not be reached
+    2  usage error (bad arguments, unreadable trust list or input file)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from verifier.result import EXIT_CODES, StepStatus, Verdict, VerificationResult
+from verifier.trust import TrustList, TrustListError, load_trust
+
+USAGE_ERROR = 2
+
+_MARKS = {
+    StepStatus.PASS: ("✔", "green"),
+    StepStatus.FAIL: ("✘", "red"),
+    StepStatus.SKIP: ("–", "dim"),
+    StepStatus.WARN: ("!", "yellow"),
+}
+_HEADLINES = {
+    Verdict.AUTHENTIC_CURRENT: ("✔ AUTHENTIC AND CURRENT", "bold white on green"),
+    Verdict.SUPERSEDED: ("⚠ AUTHENTIC BUT SUPERSEDED", "bold black on yellow"),
+    Verdict.REVOKED: ("✘ REVOKED", "bold white on red"),
+    Verdict.EXPIRED: ("⚠ EXPIRED", "bold black on yellow"),
+    Verdict.UNKNOWN: ("? UNKNOWN", "bold white on grey37"),
+    Verdict.TAMPERED: ("✘ TAMPERED", "bold white on red"),
+    Verdict.UNTRUSTED_ISSUER: ("✘ UNTRUSTED ISSUER", "bold white on red"),
+    Verdict.INVALID_CODE: ("✘ NOT A VALID CODE", "bold white on red"),
+    Verdict.ISSUED_BY_OFFICE_STATUS_UNCHECKED: (
+        "◐ ISSUED BY OFFICE — STATUS NOT CHECKED",
+        "bold black on yellow",
+    ),
+    Verdict.UNAVAILABLE: ("? CHAIN UNREACHABLE", "bold white on grey37"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    epilog = "exit codes: " + ", ".join(f"{c} {v.value}" for v, c in EXIT_CODES.items())
+    parser = argparse.ArgumentParser(
+        prog="verifier",
+        description="Independently verify a disclosure or certificate against the chain: "
+        "needs only an RPC URL and a trust list, never the office's server or database.",
+        epilog=epilog + ", 2 usage error",
+    )
+    trust = parser.add_argument_group("trust (one of)")
+    trust.add_argument("--trust", metavar="FILE", help="trust list JSON file")
+    trust.add_argument("--rpc", metavar="URL", help="JSON-RPC URL of the chain")
+    trust.add_argument("--registry", metavar="ADDR", help="registry contract address")
+    trust.add_argument("--name", metavar="NAME", help="display name of that registry")
+    trust.add_argument("--chain-id", type=int, default=None, help="chain id (default: ask --rpc)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="check a file (stamped PDF or any bytes)")
+    check.add_argument("path", metavar="FILE")
+    scan = sub.add_parser("scan", help="check a photo or scan of a page")
+    scan.add_argument("path", metavar="IMAGE")
+    url = sub.add_parser("url", help="check a verify URL or bare payload")
+    url.add_argument("url", metavar="URL")
+    url.add_argument("--file", metavar="FILE", help="also check that FILE is the anchored content")
+    return parser
+
+
+def _trust(args: argparse.Namespace) -> TrustList:
+    if args.trust:
+        if args.rpc:
+            # An RPC URL given with a trust list overrides the list's own URLs.
+            lst = load_trust(args.trust)
+            return TrustList.of(
+                type(e)(e.chain_id, e.registry, e.name, args.rpc, e.signers) for e in lst
+            )
+        return load_trust(args.trust)
+    if not (args.rpc and args.registry and args.name):
+        raise TrustListError("give --trust FILE, or all of --rpc, --registry and --name")
+    chain_id = args.chain_id
+    if chain_id is None:
+        from notary.localchain import rpc_call  # one raw probe, no web3
+
+        try:
+            chain_id = int(str(rpc_call(args.rpc, "eth_chainId", timeout=5.0)), 16)
+        except Exception as exc:  # unreachable node: a usage problem here
+            raise TrustListError(f"cannot ask {args.rpc} for its chain id: {exc}") from exc
+    return TrustList.single(
+        chain_id=chain_id, registry=args.registry, name=args.name, rpc_url=args.rpc
+    )
+
+
+def _when(ts: int | None) -> str:
+    if not ts:
+        return "—"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def render(result: VerificationResult, console: object | None = None) -> None:
+    """Print the verdict, the facts and the trail of steps with rich."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = console if isinstance(console, Console) else Console()
+    headline, style = _HEADLINES[result.verdict]
+    con.print(f" {headline} ", style=style)
+    con.print(result.reason)
+    facts = Table(show_header=False, box=None, pad_edge=False)
+    facts.add_column(style="bold")
+    facts.add_column()
+    rows = [
+        ("issuer (trust list)", result.issuer_name),
+        ("office (registry)", result.office_name),
+        ("record", result.record_id),
+        ("version", result.version),
+        ("current version", result.current_version),
+        ("page", f"{result.page}/{result.page_count}" if result.page else None),
+        ("kind", result.kind),
+        ("content sha256", result.content_hash),
+        ("anchored", _when(result.anchored_at) if result.anchored_at else None),
+        ("replaced by", result.replaced_by),
+        ("revocation reason hash", result.revoked_reason_hash),
+        ("revoked", _when(result.revoked_at) if result.revoked_at else None),
+        ("valid until", _when(result.valid_until) if result.valid_until else None),
+    ]
+    for key, value in rows:
+        if value is not None:
+            facts.add_row(key, str(value))
+    con.print(facts)
+    trail = Table(title="steps", show_lines=False)
+    trail.add_column("", width=2)
+    trail.add_column("step")
+    trail.add_column("detail", overflow="fold")
+    for step in result.steps:
+        mark, colour = _MARKS[step.status]
+        trail.add_row(f"[{colour}]{mark}[/]", step.name, step.detail)
+    con.print(trail)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `verifier` command; returns the documented exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        trust = _trust(args)
+    except TrustListError as exc:
+        print(f"verifier: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    from verifier.verify import verify_file, verify_image, verify_payload
+
+    try:
+        if args.command == "check":
+            result = verify_file(Path(args.path).read_bytes(), trust)
+        elif args.command == "scan":
+            result = verify_image(Path(args.path).read_bytes(), trust)
+        else:
+            data = Path(args.file).read_bytes() if args.file else None
+            result = verify_payload(args.url, trust, data)
+    except OSError as exc:
+        print(f"verifier: cannot read input: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        render(result)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The verifier's view of a QR payload: parsed strictly by `notary.qr_payload`, then flattened.
+
+Parsing is the notary's (one format, one parser, golden vectors); this module only turns a
+URL or bare payload into the few typed fields the verification steps read, and turns every
+parse failure into `PayloadError` (→ the INVALID_CODE verdict).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MAX_CODE_CHARS = 4096
+"""Anything longer than this cannot be one of our codes (they fit a version-10 QR)."""
+
+
+class PayloadError(ValueError):
+    """The text is not a valid code of this system."""
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadView:
+    """The fields of a parsed payload that verification uses (`raw` is the QrPayload)."""
+
+    raw: Any
+    host: str | None
+    chain_id: int
+    registry_prefix: bytes
+    record_id: bytes
+    version: int
+    page: int
+    page_count: int
+    leaf_prefix: bytes
+    salt: bytes | None
+    signature: bytes | None
+
+
+def parse_code(text: str) -> PayloadView:
+    """Parse a verify URL or bare payload into a `PayloadView`; PayloadError if invalid."""
+    if not isinstance(text, str):
+        raise PayloadError("a code must be text")
+    text = text.strip()
+    if not text:
+        raise PayloadError("empty code")
+    if len(text) > MAX_CODE_CHARS:
+        raise PayloadError("code is far too long to be a verify code")
+    try:
+        from notary import qr_payload as qp  # the one parser of the format
+
+        if "/" in text or ":" in text:
+            link = qp.parse_verify_url(text)
+            host, payload = link.host, link.payload
+        else:
+            host, payload = None, qp.decode(text)
+    except ImportError as exc:
+        raise PayloadError(f"payload parser unavailable: {exc}") from exc
+    except Exception as exc:  # strict parser: any failure means "not a code"
+        raise PayloadError(str(exc) or type(exc).__name__) from exc
+    return PayloadView(
+        raw=payload,
+        host=host,
+        chain_id=payload.chain_id,
+        registry_prefix=payload.registry_prefix,
+        record_id=payload.record_id,
+        version=payload.version,
+        page=payload.page,
+        page_count=payload.pages,
+        leaf_prefix=payload.leaf_prefix,
+        salt=payload.salt,
+        signature=payload.signature,
+    )
