@@ -59,7 +59,15 @@ def _caller(
 ) -> Caller:
     if credentials is None:
         return Caller()
-    plain = credentials.credentials
+    try:
+        return _lookup(session, settings, credentials.credentials)
+    finally:
+        # End the auth transaction at once: on SQLite it holds the write lock, which must
+        # not be held while the body is read or while another session (receipts) runs.
+        session.rollback()
+
+
+def _lookup(session: Session, settings: Settings, plain: str) -> Caller:
     row = None
     if 0 < len(plain) <= 200:
         row = session.scalars(select(ApiKey).where(ApiKey.prefix == lookup_prefix(plain))).first()

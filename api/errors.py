@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from notary.blobstore import BlobTooLarge
@@ -84,6 +85,13 @@ async def _notary_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body(exc), status_code=status, headers=headers)
 
 
+async def _statement_error(request: Request, exc: Exception) -> JSONResponse:
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, NotaryError):  # a column type refused a value (e.g. a malformed id)
+        return await _notary_error(request, orig)
+    return await _unexpected(request, exc)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     return JSONResponse(
@@ -105,6 +113,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register the exception handlers on `app`."""
     app.add_exception_handler(NotaryError, _notary_error)
+    app.add_exception_handler(StatementError, _statement_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -124,27 +124,58 @@ class ValueOutOfRange(RegistryRevert, InvalidInput):
 
 
 REVERTS: dict[str, tuple[type[RegistryRevert], str]] = {
-    # Solidity error name:       (Python class, message template over the decoded values)
-    "OfficeAlreadyRegistered": (OfficeAlreadyRegistered, "office id {officeId} is zero or already registered"),
+    # Solidity error name: (Python class, message template over the decoded values)
+    "OfficeAlreadyRegistered": (
+        OfficeAlreadyRegistered,
+        "office id {officeId} is zero or already registered",
+    ),
     "OfficeUnknown": (OfficeUnknown, "no office with id {officeId}"),
     "OfficeSuspended": (OfficeSuspended, "office {officeId} is suspended"),
     "OfficeNotSuspended": (OfficeNotSuspended, "office {officeId} is not suspended"),
     "SignerNotAuthorised": (SignerNotAuthorised, "{signer} is not an active signer of any office"),
     "SignerAlreadyActive": (SignerAlreadyActive, "{signer} already signs for office {officeId}"),
     "SignerNotActive": (SignerNotActive, "{signer} is not an active signer of office {officeId}"),
-    "RecordOfOtherOffice": (RecordOfOtherOffice, "record {recordId} does not belong to the signer's office (number {signerOffice})"),
-    "VersionOutOfOrder": (VersionOutOfOrder, "record {recordId}: expected version {expected}, got {got}"),
-    "PrevLeafMismatch": (PrevLeafMismatch, "record {recordId}: prevLeaf {got} is not the head's leaf (prefix {headPrefix})"),
+    "RecordOfOtherOffice": (
+        RecordOfOtherOffice,
+        "record {recordId} does not belong to the signer's office (number {signerOffice})",
+    ),
+    "VersionOutOfOrder": (
+        VersionOutOfOrder,
+        "record {recordId}: expected version {expected}, got {got}",
+    ),
+    "PrevLeafMismatch": (
+        PrevLeafMismatch,
+        "record {recordId}: prevLeaf {got} is not the head's leaf (prefix {headPrefix})",
+    ),
     "RecordClosed": (RecordClosed, "record {recordId} is {status} and can no longer change"),
     "RecordUnknown": (RecordUnknown, "no anchored record {recordId}"),
-    "InvalidReplacement": (InvalidReplacement, "record {byRecordId} cannot replace {recordId}: it must be another open record of the same office"),
+    "InvalidReplacement": (
+        InvalidReplacement,
+        "record {byRecordId} cannot replace {recordId}: "
+        "it must be another open record of the same office",
+    ),
     "BatchAlreadyAnchored": (BatchAlreadyAnchored, "batch root {root} was anchored already"),
-    "EmptyInput": (EmptyInput, "empty input: an empty list or name, or a zero root, count, head or reason hash"),
-    "ValidityOnDisclosure": (ValidityOnDisclosure, "record {recordId}: a disclosure cannot have a validity end"),
-    "AccessControlUnauthorizedAccount": (NotGovernance, "{account} lacks role {neededRole}: only governance may do this"),
-    "AccessControlBadConfirmation": (BadRoleConfirmation, "an account can only renounce its own roles"),
-    "SafeCastOverflowedUintDowncast": (ValueOutOfRange, "value {value} does not fit in {bits} bits"),
-}  # fmt: skip
+    "EmptyInput": (
+        EmptyInput,
+        "empty input: an empty list or name, or a zero root, count, head or reason hash",
+    ),
+    "ValidityOnDisclosure": (
+        ValidityOnDisclosure,
+        "record {recordId}: a disclosure cannot have a validity end",
+    ),
+    "AccessControlUnauthorizedAccount": (
+        NotGovernance,
+        "{account} lacks role {neededRole}: only governance may do this",
+    ),
+    "AccessControlBadConfirmation": (
+        BadRoleConfirmation,
+        "an account can only renounce its own roles",
+    ),
+    "SafeCastOverflowedUintDowncast": (
+        ValueOutOfRange,
+        "value {value} does not fit in {bits} bits",
+    ),
+}
 
 
 def revert_from_data(

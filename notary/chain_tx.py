@@ -41,6 +41,8 @@ from notary.chain_types import SignedTx
 from notary.config import ChainConfig
 from notary.errors import NotaryError
 
+MAX_POLL_INTERVAL = 1.0
+"""Receipt polling starts at `poll_interval` and slows down by half each time up to this."""
 FEE_CACHE_SECONDS = 1.0
 """How long a fee quote from the node is reused (base fees move at most 12.5 % a block)."""
 
@@ -67,7 +69,9 @@ def node_errors(what: str) -> Iterator[None]:
     except NotaryError:
         raise  # ours already (`Unavailable` is itself a ConnectionError)
     except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError) as exc:
-        raise NodeUnavailable(f"{what}: the chain node did not answer ({type(exc).__name__})") from exc
+        raise NodeUnavailable(
+            f"{what}: the chain node did not answer ({type(exc).__name__})"
+        ) from exc
 
 
 @dataclass(slots=True)
@@ -238,7 +242,8 @@ class TxSender:
 
         A transport timeout is not an error here (the node may have taken it; `wait`
         re-broadcasts). A node that definitely refuses the transaction raises `TxRejected`
-        and the key's local nonce is re-read from the node.
+        (`NonceConsumed` when another transaction already used its nonce), and the key's
+        local nonce is re-read from the node.
         """
         try:
             self._send_raw(signed)
@@ -248,9 +253,16 @@ class TxSender:
             message = rpc_error_message(exc)
             if _ALREADY_KNOWN.search(message):
                 return signed.tx_hash
-            if _NONCE_TOO_LOW.search(message) and self._receipt(signed.tx_hash) is not None:
-                return signed.tx_hash
             self.reset_nonce(signed.sender)
+            if _NONCE_TOO_LOW.search(message):
+                if self._receipt(signed.tx_hash) is not None:
+                    return signed.tx_hash  # ours, mined already
+                raise NonceConsumed(
+                    f"transaction {signed.tx_hash} cannot be sent: another transaction of "
+                    f"{signed.sender} used nonce {signed.nonce}",
+                    tx_hash=signed.tx_hash,
+                    nonce=signed.nonce,
+                ) from exc
             raise TxRejected(f"the node refused transaction {signed.tx_hash}: {message}") from exc
         return signed.tx_hash
 
@@ -259,10 +271,9 @@ class TxSender:
             self.web3.eth.send_raw_transaction(signed.raw)
 
     def _rebroadcast(self, signed: SignedTx) -> None:
-        try:
+        # "already known", "nonce too low" or a hiccup: the caller checks the nonce next.
+        with contextlib.suppress(NodeUnavailable, Web3RPCError):
             self._send_raw(signed)
-        except (NodeUnavailable, Web3RPCError):
-            pass  # "already known", "nonce too low" or a hiccup: the caller checks the nonce
 
     def _receipt(self, tx_hash: str) -> dict[str, Any] | None:
         try:
@@ -288,6 +299,7 @@ class TxSender:
         start = time.monotonic()
         last_sent = start if sent_at is None else sent_at
         deadline = start + cfg.receipt_timeout
+        interval = cfg.poll_interval
         while True:
             receipt = self._tolerant(self._receipt, signed.tx_hash)
             if receipt:
@@ -305,7 +317,8 @@ class TxSender:
                     tx_hash=signed.tx_hash,
                     nonce=signed.nonce,
                 )
-            time.sleep(cfg.poll_interval)
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            interval = min(max(cfg.poll_interval, MAX_POLL_INTERVAL), interval * 1.5)
 
     def _tolerant(self, fn: Callable[[str], Any], arg: str) -> Any:
         """Call `fn(arg)`; a node hiccup while waiting counts as "not yet" (False)."""

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, Literal, Self, get_args
 from urllib.parse import urlparse
 
-
 from notary.atomic import atomic_write_bytes
 from notary.errors import InvalidInput
 from notary.revision import parse_address, to_checksum_address

@@ -63,25 +63,36 @@ def anchor_records(chain: LocalChain, count: int) -> tuple[str, list[QrPayload]]
         versions = 2 if i % 3 == 0 else 1  # a third are superseded pages
         for v in range(1, versions + 1):
             rev = Revision(
-                record_id=rid, version=v, kind=Kind.DISCLOSURE, valid_until=0,
+                record_id=rid,
+                version=v,
+                kind=Kind.DISCLOSURE,
+                valid_until=0,
                 content_hash=hashlib.sha256(f"{i}/{v}".encode()).digest(),
-                metadata_hash=bytes(32), prev_leaf=prev,
-            )  # fmt: skip
+                metadata_hash=bytes(32),
+                prev_leaf=prev,
+            )
             hashes.append(reg.functions.anchor(rev.as_tuple()).transact({**tx, "from": signer}))
             leaf = compute_leaf(rev, chain_id=chain.chain_id, registry=address)
             if v == 1:
                 payloads.append(
                     QrPayload.for_page(
-                        chain_id=chain.chain_id, registry=address, record_id=rid,
-                        version=1, leaf=leaf, page=1, pages=4,
-                    )  # fmt: skip
+                        chain_id=chain.chain_id,
+                        registry=address,
+                        record_id=rid,
+                        version=1,
+                        leaf=leaf,
+                        page=1,
+                        pages=4,
+                    )
                 )
             prev = leaf
             w3.eth.wait_for_transaction_receipt(hashes[-1])
     return address, payloads
 
 
-def start_server(data_dir: Path, trust_file: Path, port: int, ttl: float) -> subprocess.Popen:
+def start_server(
+    data_dir: Path, trust_file: Path, port: int, ttl: float, workers: int
+) -> subprocess.Popen:
     env = dict(
         os.environ,
         NOTARY_DATA_DIR=str(data_dir),
@@ -89,9 +100,21 @@ def start_server(data_dir: Path, trust_file: Path, port: int, ttl: float) -> sub
         NOTARY_VERIFY_CACHE_TTL=str(ttl),
     )
     cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api.main:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--workers",
+        str(workers),
+    ]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
 
 
@@ -136,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--records", type=int, default=120)
     parser.add_argument("--cache-ttl", type=float, default=0.0, help="verdict cache TTL (s)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp, LocalChain() as chain:
@@ -148,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start_server(Path(tmp) / "data", trust_file, port, args.cache_ttl)
+        server = start_server(Path(tmp) / "data", trust_file, port, args.cache_ttl, args.workers)
         try:
             import httpx
 
@@ -175,8 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"verify page: {args.clients} clients, {args.seconds:.0f} s, "
-                  f"{len(payloads)} codes, cache TTL {args.cache_ttl} s")  # fmt: skip
+    table = Table(
+        title=f"verify page: {args.clients} clients, {args.seconds:.0f} s, "
+        f"{len(payloads)} codes, cache TTL {args.cache_ttl} s, "
+        f"{args.workers} worker(s)"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("requests", str(len(lat)))

@@ -45,12 +45,14 @@ class VerifierRegistry:
         self.admin, self.signer = self.w3.eth.accounts[0], self.w3.eth.accounts[1]
         artifact = load_artifact()
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-        receipt = self._wait(factory.constructor(self.admin).transact({"from": self.admin, "gasPrice": 0}))
+        deploy = factory.constructor(self.admin).transact({"from": self.admin, "gasPrice": 0})
+        receipt = self._wait(deploy)
         self.address = receipt["contractAddress"]
         self.contract = self.w3.eth.contract(address=self.address, abi=artifact["abi"])
         self.chain_id = chain.chain_id
         self.office_id = b"\x0f" * 32
-        self._tx(self.contract.functions.registerOffice(self.office_id, self.OFFICE_NAME), self.admin)
+        fns = self.contract.functions
+        self._tx(fns.registerOffice(self.office_id, self.OFFICE_NAME), self.admin)
         self._tx(self.contract.functions.grantSigner(self.office_id, self.signer), self.admin)
         self.office_number = self.contract.functions.office(self.office_id).call()[0]
         self.leaves: dict[bytes, bytes] = {}
@@ -61,7 +63,7 @@ class VerifierRegistry:
         assert receipt["status"] == 1, receipt
         return receipt
 
-    def _tx(self, fn, sender: str | None = None) -> dict:  # noqa: ANN001
+    def _tx(self, fn, sender: str | None = None) -> dict:
         return self._wait(fn.transact({"from": sender or self.signer, "gasPrice": 0}))
 
     def new_record_id(self) -> bytes:
@@ -111,7 +113,7 @@ class VerifierRegistry:
     def replace(self, record_id: bytes, by_record_id: bytes) -> None:
         self._tx(self.contract.functions.replace(record_id, by_record_id))
 
-    def trust(self, name: str = "示范区域公证链"):  # noqa: ANN201 - verifier.trust.TrustList
+    def trust(self, name: str = "示范区域公证链"):  # -> verifier.trust.TrustList
         from verifier.trust import TrustList
 
         return TrustList.single(
@@ -137,7 +139,6 @@ from db_fixtures import (  # noqa: E402, F401 - fixtures are found by name in th
     pg_database,
     sqlite_template,
 )
-
 
 # --- chain client fixtures (issue 4): the registry driven through notary.chain ---------------
 

@@ -102,8 +102,8 @@ def pg_reset(url: str) -> None:
             for table in list(tables):
                 conn.exec_driver_sql(f"DELETE FROM {table}")
             conn.exec_driver_sql(
-                "SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), 1, false) "
-                "FROM pg_sequences WHERE schemaname = 'public'"
+                "SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), "
+                "1, false) FROM pg_sequences WHERE schemaname = 'public'"
             )
     finally:
         engine.dispose()

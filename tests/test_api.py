@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from api.main import create_app
 from api.settings import DEMO_ADMIN_KEY, Settings
+from notary.db import migrate
 from notary.pii import resident_id_check_digit
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -35,21 +37,50 @@ def valid_resident_id(first17: str = "11010519900307123") -> str:
     return first17 + resident_id_check_digit(first17)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def api_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database per test: a SQLite file or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'api.sqlite3'}"
-        return
-    name = f"api_{uuid.uuid4().hex[:12]}"
+def _pg_admin() -> psycopg.Connection:
     try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+        return psycopg.connect(PG_ADMIN, autocommit=True)
     except psycopg.OperationalError as exc:  # pragma: no cover - CI always has PostgreSQL
         pytest.skip(f"PostgreSQL not reachable: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+
+
+@pytest.fixture(scope="session")
+def api_db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Migrated-once template databases (SQLite file, PostgreSQL template) to copy per test."""
+    sqlite_file = tmp_path_factory.mktemp("api-template") / "template.sqlite3"
+    migrate.upgrade(f"sqlite:///{sqlite_file}")
+    templates = {"sqlite": str(sqlite_file)}
+    name = f"api_tpl_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        migrate.upgrade(f"postgresql://postgres@127.0.0.1:5432/{name}")
+        templates["postgresql"] = name
+    except psycopg.OperationalError:  # pragma: no cover
+        pass
+    yield templates
+    if "postgresql" in templates:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def api_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, api_db_templates: dict[str, str]
+) -> Iterator[str]:
+    """A fresh, migrated database per test: a copied SQLite file or a PostgreSQL clone."""
+    if request.param == "sqlite":
+        target = tmp_path / "api.sqlite3"
+        shutil.copyfile(api_db_templates["sqlite"], target)
+        yield f"sqlite:///{target}"
+        return
+    if "postgresql" not in api_db_templates:  # pragma: no cover
+        pytest.skip("PostgreSQL not reachable")
+    name = f"api_{uuid.uuid4().hex[:12]}"
+    with _pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{api_db_templates["postgresql"]}"')
     yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+    with _pg_admin() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -101,13 +132,22 @@ class Api:
             assert k.status_code == 201, k.text
             keys[role] = k.json()
         return Office(
-            oid, self._n, bearer(keys["publisher"]["key"]), bearer(keys["auditor"]["key"]),
+            oid,
+            self._n,
+            bearer(keys["publisher"]["key"]),
+            bearer(keys["auditor"]["key"]),
             keys["publisher"]["id"],
         )
 
     def publish(
-        self, office: Office, data: bytes = b"plain text release", *, tier: str = "public",
-        ctype: str = "text/plain", md: dict | None = None, headers: dict | None = None,
+        self,
+        office: Office,
+        data: bytes = b"plain text release",
+        *,
+        tier: str = "public",
+        ctype: str = "text/plain",
+        md: dict | None = None,
+        headers: dict | None = None,
         **form: str,
     ):
         return self.c.post(
@@ -145,9 +185,17 @@ def sql(api: Api, statement: str, **params: object) -> list:
 
 def test_production_refuses_demo_key_and_debug(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="demo admin key"):
-        Settings(mode="production", data_dir=tmp_path, admin_key=DEMO_ADMIN_KEY, key_secret="s" * 40)
+        Settings(
+            mode="production", data_dir=tmp_path, admin_key=DEMO_ADMIN_KEY, key_secret="s" * 40
+        )
     with pytest.raises(ValueError, match="debug"):
-        Settings(mode="production", data_dir=tmp_path, admin_key="a" * 30, key_secret="s" * 40, debug=True)
+        Settings(
+            mode="production",
+            data_dir=tmp_path,
+            admin_key="a" * 30,
+            key_secret="s" * 40,
+            debug=True,
+        )
     with pytest.raises(ValueError, match="KEY_SECRET"):
         Settings(mode="production", data_dir=tmp_path, admin_key="a" * 30)
     ok = Settings(mode="production", data_dir=tmp_path, admin_key="a" * 30, key_secret="s" * 40)
@@ -188,13 +236,17 @@ def test_wrong_or_missing_key(api: Api) -> None:
     assert api.c.get("/api/v1/offices", headers=office.publisher).status_code == 403
     assert api.c.get("/api/v1/offices", headers=office.auditor).status_code == 403
     r = api.c.post(
-        "/api/v1/records", files={"file": ("a.txt", b"x", "text/plain")},
-        data={"metadata": json.dumps(MD)}, headers=office.auditor,
+        "/api/v1/records",
+        files={"file": ("a.txt", b"x", "text/plain")},
+        data={"metadata": json.dumps(MD)},
+        headers=office.auditor,
     )
     assert r.status_code == 403
     r = api.c.post(
-        "/api/v1/records", files={"file": ("a.txt", b"x", "text/plain")},
-        data={"metadata": json.dumps(MD)}, headers=api.admin,
+        "/api/v1/records",
+        files={"file": ("a.txt", b"x", "text/plain")},
+        data={"metadata": json.dumps(MD)},
+        headers=api.admin,
     )
     assert r.status_code == 403
 
@@ -210,7 +262,8 @@ def test_suspended_office_cannot_publish(api: Api) -> None:
 def test_duplicate_office_is_409(api: Api) -> None:
     office = api.office()
     r = api.c.post(
-        "/api/v1/offices", json={"office_id": office.id, "number": 99, "name": "x"},
+        "/api/v1/offices",
+        json={"office_id": office.id, "number": 99, "name": "x"},
         headers=api.admin,
     )
     assert r.status_code == 409
@@ -227,8 +280,11 @@ def test_publish_get_history_and_search(api: Api) -> None:
     assert rec["id"][:8] == f"{office.number:08x}"
     got = api.c.get(f"/api/v1/records/{rec['id']}").json()
     assert got["current"]["metadata_hash"] == rec["current"]["metadata_hash"]
-    other = api.published(office, b"guide", md={**MD, "title": "Service guide", "category": "guide",
-                                                "publication_date": "2025-06-01"})
+    other = api.published(
+        office,
+        b"guide",
+        md={**MD, "title": "Service guide", "category": "guide", "publication_date": "2025-06-01"},
+    )
     found = api.c.get("/api/v1/records", params={"category": "budget"}).json()
     assert [r["id"] for r in found["items"]] == [rec["id"]]
     found = api.c.get("/api/v1/records", params={"q": "guide"}).json()
@@ -245,14 +301,25 @@ def test_revise_then_duplicate_content_is_409(api: Api) -> None:
     office = api.office()
     rec = api.published(office, b"v1")
     url = f"/api/v1/records/{rec['id']}/revisions"
-    r = api.c.post(url, files={"file": ("a.txt", b"v2", "text/plain")},
-                   data={"change_note": "fix typo"}, headers=office.publisher)
+    r = api.c.post(
+        url,
+        files={"file": ("a.txt", b"v2", "text/plain")},
+        data={"change_note": "fix typo"},
+        headers=office.publisher,
+    )
     assert r.status_code == 201 and r.json()["current_version"] == 2
-    r = api.c.post(url, files={"file": ("a.txt", b"v2", "text/plain")},
-                   data={"change_note": "again"}, headers=office.publisher)
+    r = api.c.post(
+        url,
+        files={"file": ("a.txt", b"v2", "text/plain")},
+        data={"change_note": "again"},
+        headers=office.publisher,
+    )
     assert r.status_code == 409
-    r = api.c.post(url, data={"change_note": "title", "metadata": json.dumps({"title": "New"})},
-                   headers=office.publisher)
+    r = api.c.post(
+        url,
+        data={"change_note": "title", "metadata": json.dumps({"title": "New"})},
+        headers=office.publisher,
+    )
     assert r.status_code == 201 and r.json()["title"] == "New" and r.json()["current_version"] == 3
     hist = api.c.get(f"/api/v1/records/{rec['id']}/history").json()
     notes = [e["revision"]["change_note"] for e in hist["events"]]
@@ -263,28 +330,36 @@ def test_revise_then_duplicate_content_is_409(api: Api) -> None:
 def test_revoke_records_reason_hash_and_blocks_revision(api: Api) -> None:
     office = api.office()
     rec = api.published(office)
-    r = api.c.post(f"/api/v1/records/{rec['id']}/revoke", json={"reason": "wrong figures"},
-                   headers=office.publisher)
+    r = api.c.post(
+        f"/api/v1/records/{rec['id']}/revoke",
+        json={"reason": "wrong figures"},
+        headers=office.publisher,
+    )
     assert r.status_code == 200 and r.json()["status"] == "revoked"
     hist = api.c.get(f"/api/v1/records/{rec['id']}/history").json()
     revocation = hist["events"][-1]
     assert revocation["event"] == "revocation" and revocation["reason"] == "wrong figures"
     assert revocation["reason_hash"] == hashlib.sha256(b"wrong figures").hexdigest()
     assert revocation["anchor_state"] == "pending"
-    r = api.c.post(f"/api/v1/records/{rec['id']}/revisions",
-                   files={"file": ("a.txt", b"other", "text/plain")},
-                   data={"change_note": "x"}, headers=office.publisher)
+    r = api.c.post(
+        f"/api/v1/records/{rec['id']}/revisions",
+        files={"file": ("a.txt", b"other", "text/plain")},
+        data={"change_note": "x"},
+        headers=office.publisher,
+    )
     assert r.status_code == 409
-    again = api.c.post(f"/api/v1/records/{rec['id']}/revoke", json={"reason": "x"},
-                       headers=office.publisher)
+    again = api.c.post(
+        f"/api/v1/records/{rec['id']}/revoke", json={"reason": "x"}, headers=office.publisher
+    )
     assert again.status_code == 409
 
 
 def test_supersede_by_another_record(api: Api) -> None:
     office = api.office()
     old, new = api.published(office, b"old"), api.published(office, b"new")
-    r = api.c.post(f"/api/v1/records/{old['id']}/supersede", json={"by": new["id"]},
-                   headers=office.publisher)
+    r = api.c.post(
+        f"/api/v1/records/{old['id']}/supersede", json={"by": new["id"]}, headers=office.publisher
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "replaced" and r.json()["superseded_by"] == new["id"]
     hist = api.c.get(f"/api/v1/records/{old['id']}/history").json()
@@ -297,14 +372,21 @@ def test_cross_office_writes_are_refused(api: Api) -> None:
     rec = api.published(a, b"of office a")
     mine = api.published(b, b"of office b")
     base = f"/api/v1/records/{rec['id']}"
-    r = api.c.post(f"{base}/revisions", files={"file": ("a.txt", b"hijack", "text/plain")},
-                   data={"change_note": "x"}, headers=b.publisher)
+    r = api.c.post(
+        f"{base}/revisions",
+        files={"file": ("a.txt", b"hijack", "text/plain")},
+        data={"change_note": "x"},
+        headers=b.publisher,
+    )
     assert r.status_code == 403
-    assert api.c.post(f"{base}/revoke", json={"reason": "x"}, headers=b.publisher).status_code == 403
+    assert (
+        api.c.post(f"{base}/revoke", json={"reason": "x"}, headers=b.publisher).status_code == 403
+    )
     r = api.c.post(f"{base}/supersede", json={"by": mine["id"]}, headers=b.publisher)
     assert r.status_code == 403
-    r = api.c.post(f"/api/v1/records/{mine['id']}/supersede", json={"by": rec["id"]},
-                   headers=b.publisher)
+    r = api.c.post(
+        f"/api/v1/records/{mine['id']}/supersede", json={"by": rec["id"]}, headers=b.publisher
+    )
     assert r.status_code == 403
     after = api.c.get(base).json()
     assert after["status"] == "current" and after["current_version"] == 1
@@ -327,10 +409,16 @@ TIER_MATRIX = {
 def test_files_honour_access_tier_for_each_role(api: Api, caller: str) -> None:
     own, other = api.office(), api.office()
     headers = {
-        "anonymous": {}, "own_publisher": own.publisher, "own_auditor": own.auditor,
-        "other_publisher": other.publisher, "other_auditor": other.auditor, "admin": api.admin,
+        "anonymous": {},
+        "own_publisher": own.publisher,
+        "own_auditor": own.auditor,
+        "other_publisher": other.publisher,
+        "other_auditor": other.auditor,
+        "admin": api.admin,
     }[caller]
-    for tier, expected in zip(("public", "restricted", "internal"), TIER_MATRIX[caller], strict=True):
+    for tier, expected in zip(
+        ("public", "restricted", "internal"), TIER_MATRIX[caller], strict=True
+    ):
         body = f"{tier} file".encode()
         rec = api.published(own, body, tier=tier)
         r = api.c.get(f"/api/v1/files/{hashlib.sha256(body).hexdigest()}", headers=headers)
@@ -396,9 +484,13 @@ def test_declared_length_over_limit_is_refused_before_reading(api: Api) -> None:
         raise AssertionError("body was read")
 
     r = api.c.post(
-        "/api/v1/records", content=body(),
-        headers={**office.publisher, "Content-Type": "multipart/form-data; boundary=x",
-                 "Content-Length": str(limit * 2)},
+        "/api/v1/records",
+        content=body(),
+        headers={
+            **office.publisher,
+            "Content-Type": "multipart/form-data; boundary=x",
+            "Content-Length": str(limit * 2),
+        },
     )
     assert r.status_code == 413
 
@@ -430,8 +522,12 @@ def test_bad_metadata_is_400_and_changes_nothing(api: Api) -> None:
     office = api.office()
     assert api.publish(office, md={**MD, "publication_date": "2026-13-40"}).status_code == 400
     assert api.publish(office, md={**MD, "bogus": 1}).status_code == 400
-    r = api.c.post("/api/v1/records", files={"file": ("a.txt", b"x", "text/plain")},
-                   data={"metadata": "{not json"}, headers=office.publisher)
+    r = api.c.post(
+        "/api/v1/records",
+        files={"file": ("a.txt", b"x", "text/plain")},
+        data={"metadata": "{not json"},
+        headers=office.publisher,
+    )
     assert r.status_code == 400
     assert sql(api, "SELECT count(*) FROM records")[0][0] == 0
 
@@ -464,14 +560,20 @@ def test_pii_mask_publishes_masked_bytes(api: Api) -> None:
     r = api.publish(office, original, mask="true")
     assert r.status_code == 201, r.text
     stored = api.c.get(f"/api/v1/files/{r.json()['current']['content_hash']}").content
-    assert rid.encode() not in stored and hashlib.sha256(stored).hexdigest() == r.json()["current"]["content_hash"]
+    assert (
+        rid.encode() not in stored
+        and hashlib.sha256(stored).hexdigest() == r.json()["current"]["content_hash"]
+    )
     assert r.json()["current"]["content_hash"] != hashlib.sha256(original).hexdigest()
 
 
 def test_pii_override_is_recorded(api: Api) -> None:
     office = api.office()
-    r = api.publish(office, f"持卡人 {valid_resident_id()}".encode(),
-                    pii_override_reason="court order 2026-17 requires the full number")
+    r = api.publish(
+        office,
+        f"持卡人 {valid_resident_id()}".encode(),
+        pii_override_reason="court order 2026-17 requires the full number",
+    )
     assert r.status_code == 201, r.text
     rows = sql(api, "SELECT reason, findings FROM pii_overrides")
     assert len(rows) == 1 and rows[0][0].startswith("court order")
@@ -485,8 +587,11 @@ def test_certificate_salt_is_shown_once_and_holder_only_to_issuer(api: Api) -> N
     holder = {"name": "张三", "id_number": valid_resident_id(), "licence": "BL-2026-001"}
     r = api.c.post(
         "/api/v1/certificates",
-        data={"holder": json.dumps(holder), "metadata": json.dumps({**MD, "title": "Licence"}),
-              "valid_until": "2031-01-01T00:00:00Z"},
+        data={
+            "holder": json.dumps(holder),
+            "metadata": json.dumps({**MD, "title": "Licence"}),
+            "valid_until": "2031-01-01T00:00:00Z",
+        },
         headers=a.publisher,
     )
     assert r.status_code == 201, r.text
@@ -520,7 +625,9 @@ def test_receipt_pending_then_anchored(api: Api) -> None:
         api,
         "UPDATE revisions SET anchor_state='anchored', tx_hash=:tx, block_number=7, leaf=:leaf "
         "WHERE id=:id",
-        tx="aa" * 32, leaf="bb" * 32, id=int(rev_id),
+        tx="aa" * 32,
+        leaf="bb" * 32,
+        id=int(rev_id),
     )
     r = api.c.get(f"/api/v1/receipts/{rev_id}", params={"wait": 5}).json()
     assert r["state"] == "anchored" and r["tx_hash"] == "aa" * 32 and r["block_number"] == 7
@@ -535,7 +642,9 @@ def test_access_log_chain_verifies_and_detects_tampering(api: Api) -> None:
     rec = api.published(office)
     api.c.get(f"/api/v1/records/{rec['id']}")
     api.c.get(f"/api/v1/records/{rec['id']}/history", headers=office.auditor)
-    api.c.post(f"/api/v1/records/{rec['id']}/revoke", json={"reason": "x"}, headers=api.office().publisher)
+    api.c.post(
+        f"/api/v1/records/{rec['id']}/revoke", json={"reason": "x"}, headers=api.office().publisher
+    )
     log = api.c.get("/api/v1/access-log", headers=office.auditor).json()
     actions = [(e["action"], e["outcome"]) for e in log["items"]]
     assert actions == [("publish", "ok"), ("read", "ok"), ("history", "ok"), ("revoke", "403")]

@@ -8,6 +8,7 @@ front of the real anvil adds it: the chain behind it is real, only the limit is 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -29,11 +30,12 @@ from notary.chain_errors import (
     NonceConsumed,
     RegistryNotFound,
     SignerNotAuthorised,
+    TxRejected,
     TxTimeout,
     VersionOutOfOrder,
     WrongChain,
 )
-from notary.chain_events import OfficeRegistered, RevisionAnchored
+from notary.chain_events import OfficeRegistered
 from notary.chain_logs import is_range_refusal
 from notary.config import CONFIG_FILE_NAME, ChainConfig, ConfigError, GasPolicy
 from notary.errors import Conflict, InvalidInput, NotFound, Unavailable
@@ -45,7 +47,9 @@ REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
 
 def _rev(record_id: bytes, version: int = 1, prev_leaf: bytes = ZERO) -> Revision:
-    return Revision(record_id, version, Kind.DISCLOSURE, 0, os.urandom(32), os.urandom(32), prev_leaf)
+    return Revision(
+        record_id, version, Kind.DISCLOSURE, 0, os.urandom(32), os.urandom(32), prev_leaf
+    )
 
 
 def _leaf(client: RegistryClient, rev: Revision) -> bytes:
@@ -59,7 +63,11 @@ def _leaf(client: RegistryClient, rev: Revision) -> bytes:
 
 def test_default_config_is_the_embedded_chain() -> None:
     config = ChainConfig()
-    assert (config.rpc_url, config.chain_id, config.registry) == ("http://127.0.0.1:8545", 31337, None)
+    assert (config.rpc_url, config.chain_id, config.registry) == (
+        "http://127.0.0.1:8545",
+        31337,
+        None,
+    )
     assert (config.confirmations, config.log_page_size, config.gas.policy) == (0, 1000, "node")
 
 
@@ -121,7 +129,7 @@ def test_bad_environment_and_files_name_their_source(tmp_path: Path) -> None:
 
 
 def test_connect_refuses_a_node_of_another_chain(chain_config: ChainConfig) -> None:
-    with pytest.raises(WrongChain, match="serves chain 31337.*expects chain 1"):
+    with pytest.raises(WrongChain, match=r"serves chain 31337.*expects chain 1"):
         RegistryClient.connect(chain_config.replace(chain_id=1))
 
 
@@ -293,6 +301,23 @@ def test_another_transaction_taking_the_nonce_is_detected(
     assert isinstance(info.value, Conflict)
     assert (info.value.tx_hash, info.value.nonce) == (first.tx_hash, first.nonce)
     assert client.wait(other).tx_hash == other.tx_hash
+    with pytest.raises(NonceConsumed):
+        client.broadcast(first)  # e.g. an outbox rebroadcasting it after a restart
+
+
+def test_a_transaction_the_node_refuses_is_rejected_and_frees_its_nonce(
+    chain_config: ChainConfig, registry_office: Any
+) -> None:
+    # The office's fresh key holds no ether: fine at gas price 0, refused at 1 gwei.
+    paying = _client_with(chain_config, gas=GasPolicy("fixed", gas_price=10**9))
+    signed = paying.prepare_anchor(registry_office.signer, _rev(registry_office.record_id()))
+    with pytest.raises(TxRejected, match=r"(?i)insufficient funds") as info:
+        paying.broadcast(signed)
+    assert isinstance(info.value, Unavailable)
+    free = _client_with(chain_config)
+    retry = free.prepare_anchor(registry_office.signer, _rev(registry_office.record_id()))
+    assert retry.nonce == signed.nonce
+    free.send(retry)
 
 
 def test_no_receipt_in_time_is_a_timeout_naming_the_transaction(
@@ -445,7 +470,7 @@ def test_logs_shrink_the_range_when_the_node_refuses_and_grow_back(
     assert all(hi - lo + 1 <= 50 for lo, hi in served)
     # The served pages tile the range exactly once: nothing skipped, nothing read twice.
     assert served[0][0] == start and served[-1][1] == head
-    assert all(b[0] == a[1] + 1 for a, b in zip(served, served[1:], strict=False))
+    assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(served))
     assert reader.logs.page_size <= 50
     assert len(refused) <= 8  # it settles under the limit instead of hitting it every page
 
@@ -464,8 +489,8 @@ def test_a_node_that_times_out_on_large_ranges_gets_smaller_ones(
 ) -> None:
     start = registry_client.config.start_block
     hashes = _spread_anchors(registry_client, registry_office, 3, 30)
-    proxy.slow_range, proxy.stall = 40, 1.0
-    reader = _client_with(registry_client.config, rpc_url=proxy.url, rpc_timeout=0.3)
+    proxy.slow_range, proxy.stall = 40, 2.5
+    reader = _client_with(registry_client.config, rpc_url=proxy.url, rpc_timeout=1.0)
     assert [e.tx_hash for e in reader.iter_logs(start, event_names=["RevisionAnchored"])] == hashes
     assert any(outcome == "stalled" for *_, outcome in proxy.requests)
     assert reader.logs.page_size <= 40

@@ -400,7 +400,7 @@ def hand_made_pdf(encoding: str, codes: bytes) -> bytes:
         ("Identity-H", lambda s: b"".join((ord(c) - 31).to_bytes(2, "big") for c in s)),
     ],
 )
-def test_cid_font_text_without_tounicode_is_read(encoding: str, encode) -> None:  # noqa: ANN001
+def test_cid_font_text_without_tounicode_is_read(encoding: str, encode) -> None:
     text = "ID 11010519491231002X" if encoding == "Identity-H" else "身份证11010519491231002X"
     [finding] = scan_document(hand_made_pdf(encoding, encode(text)), "application/pdf")
     assert (finding.page, finding.kind) == (1, PiiKind.ID_CARD)
@@ -510,7 +510,7 @@ def test_entity_tricks_are_refused_cleanly(payload: str) -> None:
         mask_document(payload.encode(), "application/xml")
 
 
-def test_external_dtd_is_not_fetched_and_plain_content_is_still_scanned(tmp_path) -> None:  # noqa: ANN001
+def test_external_dtd_is_not_fetched_and_plain_content_is_still_scanned(tmp_path) -> None:
     dtd = tmp_path / "x.dtd"
     dtd.write_text('<!ENTITY phone "13812345678">')
     doc = f'<!DOCTYPE r SYSTEM "{dtd.as_uri()}"><r>无</r>'.encode()
@@ -537,7 +537,7 @@ def test_malformed_xml_is_unreadable() -> None:
         (lambda s: b"\xff\xfe" + s.encode("utf-16-le"), "text/plain"),
     ],
 )
-def test_plain_text_is_masked_in_its_own_encoding(encode, content_type: str | None) -> None:  # noqa: ANN001
+def test_plain_text_is_masked_in_its_own_encoding(encode, content_type: str | None) -> None:
     number = make_id()
     text = f"申请人身份证号码{number}，手机13812345678，住上海市黄浦区南京东路100号。\r\n"
     data = encode(text)

@@ -173,13 +173,16 @@ def test_code_copied_onto_another_document_is_tampered(reg, connect):
 
 def test_code_naming_another_registry_or_chain_is_untrusted(reg, connect):
     original = chinese_pdf("政策解读")
-    rid, payload = publish(reg, original)
+    rid, _ = publish(reg, original)
     trust = reg.trust()
     leaf = reg.leaves[rid]
     forged_registry = QrPayload.for_page(
-        chain_id=reg.chain_id, registry="0x" + secrets.token_hex(20), record_id=rid,
-        version=1, leaf=leaf,
-    )  # fmt: skip
+        chain_id=reg.chain_id,
+        registry="0x" + secrets.token_hex(20),
+        record_id=rid,
+        version=1,
+        leaf=leaf,
+    )
     forged_chain = QrPayload.for_page(
         chain_id=reg.chain_id + 7, registry=reg.address, record_id=rid, version=1, leaf=leaf
     )
@@ -246,9 +249,13 @@ def _certificate(reg, *, valid_until: int):
         cert, kind=1, valid_until=valid_until, content_hash=holder_commitment(salt, cert)
     )
     payload = QrPayload.for_page(
-        chain_id=reg.chain_id, registry=reg.address, record_id=rid, version=version, leaf=leaf,
+        chain_id=reg.chain_id,
+        registry=reg.address,
+        record_id=rid,
+        version=version,
+        leaf=leaf,
         salt=salt,
-    )  # fmt: skip
+    )
     return cert, payload
 
 
@@ -269,10 +276,15 @@ def test_certificate_with_the_wrong_salt_is_tampered(reg, connect):
     now = reg.w3.eth.get_block("latest")["timestamp"]
     cert, payload = _certificate(reg, valid_until=now + 10**6)
     wrong = QrPayload(
-        chain_id=payload.chain_id, registry_prefix=payload.registry_prefix,
-        record_id=payload.record_id, version=payload.version, page=1, pages=1,
-        leaf_prefix=payload.leaf_prefix, salt=secrets.token_bytes(16),
-    )  # fmt: skip
+        chain_id=payload.chain_id,
+        registry_prefix=payload.registry_prefix,
+        record_id=payload.record_id,
+        version=payload.version,
+        page=1,
+        pages=1,
+        leaf_prefix=payload.leaf_prefix,
+        salt=secrets.token_bytes(16),
+    )
     r = verify_file(stamp(cert, wrong), reg.trust(), connect=connect)
     assert r.verdict is Verdict.TAMPERED, r
     assert verify_file(stamp(cert, payload), reg.trust(), connect=connect).verdict is (
@@ -284,9 +296,12 @@ def test_photo_with_a_real_and_a_forged_code_reports_the_forgery(reg, connect):
     _, payload = publish(reg, b"some release")
     good = Image.open(io.BytesIO(qr_png(verify_url(HOST, payload))))
     forged = QrPayload.for_page(
-        chain_id=reg.chain_id, registry="0x" + secrets.token_hex(20),
-        record_id=payload.record_id, version=1, leaf=bytes(32),
-    )  # fmt: skip
+        chain_id=reg.chain_id,
+        registry="0x" + secrets.token_hex(20),
+        record_id=payload.record_id,
+        version=1,
+        leaf=bytes(32),
+    )
     bad = Image.open(io.BytesIO(qr_png(verify_url(HOST, forged))))
     sheet = Image.new("RGB", (good.width + bad.width + 40, max(good.height, bad.height)), "white")
     sheet.paste(good, (0, 0))

@@ -130,7 +130,11 @@ def test_anchoring_v1_then_v2_moves_the_head(
     leaf1 = _leaf(client, v1)
     assert client.compute_leaf(v1) == leaf1
     head = client.head(record_id)
-    assert (head.version, head.status, head.anchored_block) == (1, RecordStatus.ACTIVE, r1.block_number)
+    assert (head.version, head.status, head.anchored_block) == (
+        1,
+        RecordStatus.ACTIVE,
+        r1.block_number,
+    )
     assert head.office_id == registry_office.office_id
     assert head.matches(leaf1) and client.is_current(record_id, leaf1)
 
@@ -227,9 +231,7 @@ def test_replace_stores_the_forward_pointer(
     assert head.status is RecordStatus.REPLACED and head.replaced_by == new
 
 
-def test_access_log_head_is_anchored(
-    registry_client: RegistryClient, registry_office: Any
-) -> None:
+def test_access_log_head_is_anchored(registry_client: RegistryClient, registry_office: Any) -> None:
     head = os.urandom(32)
     (event,) = registry_client.anchor_access_log(registry_office.signer, head, 42).events
     assert isinstance(event, AccessLogAnchored)
@@ -348,9 +350,7 @@ def test_unknown_office_is_not_found(registry_client: RegistryClient, governance
         assert isinstance(info.value, NotFound) and info.value.office_id == office_id
 
 
-def test_only_governance_may_govern(
-    registry_client: RegistryClient, registry_office: Any
-) -> None:
+def test_only_governance_may_govern(registry_client: RegistryClient, registry_office: Any) -> None:
     stranger = registry_office.signer
     with pytest.raises(NotGovernance) as info:
         registry_client.register_office(stranger, os.urandom(32), "rogue office")

@@ -92,6 +92,12 @@ def assert_stamped_correctly(original: bytes, stamped: bytes) -> None:
         assert [code.text for code in codes] == [expected[index]], f"page {index + 1}"
 
 
+def link_rect(stamped: bytes, index: int = 0) -> list[float]:
+    """The /Rect of the stamp's link (the code's square) on page `index`."""
+    link = PdfReader(io.BytesIO(stamped)).pages[index]["/Annots"][-1].get_object()
+    return [float(v) for v in link["/Rect"]]
+
+
 def ink_under_stamp(original: bytes, stamped: bytes, index: int) -> int:
     """How many of the original's dark pixels lie in the box that stamping changed."""
     before = render(original, index, dpi=72)
@@ -131,10 +137,10 @@ def test_shifted_mediabox_and_cropbox_origin_is_respected() -> None:
     original = samples.shifted_origin_pdf()
     stamped = stamp_pdf(original, make_payload=payload_urls())
     assert_stamped_correctly(original, stamped)
-    x0, y0, x1, _ = PdfReader(io.BytesIO(stamped)).pages[0]["/Annots"][-1]["/Rect"]
+    x0, y0, x1, _ = link_rect(stamped)
     # 14 pt inside the CropBox [110 210 685 1032], bottom-right.
-    assert (float(x1), float(y0)) == pytest.approx((685 - 14, 210 + 14))
-    assert float(x1) - float(x0) == pytest.approx(56)
+    assert (x1, y0) == pytest.approx((685 - 14, 210 + 14))
+    assert x1 - x0 == pytest.approx(56)
 
 
 @pytest.mark.parametrize("index", [0, 1, 2, 3, 5])
@@ -232,7 +238,7 @@ def test_custom_label_and_style_are_used() -> None:
         style=StampStyle(qr_size=72, inset=20),
     )
     assert "Check me 1/1" in pdfium.PdfDocument(stamped)[0].get_textpage().get_text_range()
-    rect = [float(v) for v in PdfReader(io.BytesIO(stamped)).pages[0]["/Annots"][-1]["/Rect"]]
+    rect = link_rect(stamped)
     assert rect == pytest.approx([595.2756 - 92, 20, 595.2756 - 20, 92], abs=1e-3)
 
 
@@ -333,6 +339,10 @@ def _damaged() -> dict[str, bytes]:
     root_at = good.index(b"/Type /Catalog")
     no_pages = good[:root_at] + b"/Type /Katalog" + good[root_at + 14 :]
     bad_kids = good.replace(b"/Kids [", b"/Kidz [")
+    # Bytes inserted after the header: every xref offset is now wrong, startxref fixed up.
+    shifted = good[:9] + b"%" + b"x" * 50 + b"\n" + good[9:]
+    xref_at = shifted.rindex(b"\nxref\n") + 1
+    shifted = shifted[: shifted.rindex(b"startxref")] + b"startxref\n%d\n%%%%EOF\n" % xref_at
     return {
         "empty": b"",
         "text": b"hello, this is not a PDF",
@@ -344,6 +354,7 @@ def _damaged() -> dict[str, bytes]:
         "garbage-after-header": b"%PDF-1.4\n" + os.urandom(4000) + b"\nstartxref\n9\n%%EOF\n",
         "catalog-without-pages": no_pages,
         "page-tree-garbled": bad_kids,
+        "object-offsets-wrong": shifted,
     }
 
 
@@ -391,3 +402,44 @@ def test_stamp_style_refuses_nonsense() -> None:
         StampStyle(qr_size=2)
     with pytest.raises(InvalidInput):
         StampStyle(font_size=4, min_font_size=6)
+
+
+# ---------------------------------------------------------------------------------------
+# Layout details
+# ---------------------------------------------------------------------------------------
+
+
+def test_user_unit_keeps_the_physical_size() -> None:
+    from pypdf import PdfWriter
+    from pypdf.generic import FloatObject, NameObject
+
+    writer = PdfWriter(clone_from=io.BytesIO(samples.reportlab_pdf()))
+    writer.pages[0][NameObject("/UserUnit")] = FloatObject(2)
+    out = io.BytesIO()
+    writer.write(out)
+    stamped = stamp_pdf(out.getvalue(), make_payload=payload_urls())
+    x0, y0, x1, _ = link_rect(stamped)
+    assert (x1 - x0, y0) == pytest.approx((28, 7))  # 56 pt and 14 pt at 2 pt per unit
+
+
+def test_narrow_page_wraps_the_label_beside_the_code() -> None:
+    original = samples.reportlab_pdf([PageSpec((300, 420))])
+    stamped = stamp_pdf(original, make_payload=payload_urls())
+    assert_stamped_correctly(original, stamped)
+    text = pdfium.PdfDocument(stamped)[0].get_textpage().get_text_range()
+    for part in ("扫码验真 Verify at verify.gov.example.cn", "记录 7-", "第 1/1 页 page 1/1"):
+        assert part in text
+
+
+def test_label_that_cannot_fit_is_left_out() -> None:
+    from notary.stamp_layout import StampStyle as Style
+    from notary.stamp_layout import cid_font, frame, layout_label
+
+    tiny = frame((0, 0, 100, 100), 0, 1.0, Style())
+    assert layout_label("扫码验真 Verify at verify.gov.example.cn", tiny, cid_font().width) == (
+        [],
+        0.0,
+    )
+    wide = frame((0, 0, 595, 842), 90, 1.0, Style())
+    lines, size = layout_label("a · b · c", wide, cid_font().width)
+    assert (lines, size) == (["a · b · c"], 6.5)

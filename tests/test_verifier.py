@@ -14,8 +14,8 @@ import pytest
 from notary.localchain import free_port
 from notary.qr_payload import QrPayload, encode, sign, verify_url
 from verifier import cli
-from verifier.chainsource import RegistryPool
 from verifier.certificate import holder_commitment
+from verifier.chainsource import RegistryPool
 from verifier.result import EXIT_CODES, StepStatus, Verdict
 from verifier.trust import OfflineSigner, TrustEntry, TrustList, TrustListError, parse_trust
 from verifier.verify import verify_file, verify_payload
@@ -178,7 +178,7 @@ def test_certificate_with_wrong_salt_is_tampered(reg, connect):
 
 
 def test_unknown_record_and_version_are_unknown(reg, connect):
-    rid, v, leaf = reg.anchor(b"x")
+    rid, _, leaf = reg.anchor(b"x")
     other = reg.new_record_id()
     assert check(encode(code_for(reg, other, 1, leaf)), reg, connect).verdict is Verdict.UNKNOWN
     r = check(encode(code_for(reg, rid, 2, leaf)), reg, connect)
@@ -187,7 +187,7 @@ def test_unknown_record_and_version_are_unknown(reg, connect):
 
 def test_code_swapped_between_versions_is_tampered(reg, connect):
     rid, _, leaf1 = reg.anchor(b"v1")
-    _, _, leaf2 = reg.anchor(b"v2", record_id=rid)
+    reg.anchor(b"v2", record_id=rid)
     # Version 2's number with version 1's leaf: the leaf prefix gives it away.
     r = check(encode(code_for(reg, rid, 2, leaf1)), reg, connect)
     assert r.verdict is Verdict.TAMPERED

@@ -76,43 +76,55 @@ class Site:
     def url(self, payload: QrPayload) -> str:
         return verify_url(self.host, payload, scheme="http")
 
-    def _publish(self, name, data, extras, RecordExtras, *, record_id=None, **kw):  # noqa: N803
+    def _publish(self, name, data, extras, RecordExtras, *, record_id=None, **kw):
         rid, version, leaf = self.reg.anchor(data, record_id=record_id, **kw)
         payload = QrPayload.for_page(
-            chain_id=self.reg.chain_id, registry=self.reg.address, record_id=rid,
-            version=version, leaf=leaf, page=1, pages=2,
-        )  # fmt: skip
+            chain_id=self.reg.chain_id,
+            registry=self.reg.address,
+            record_id=rid,
+            version=version,
+            leaf=leaf,
+            page=1,
+            pages=2,
+        )
         self.codes[name] = self.url(payload)
         self.extras["0x" + rid.hex()] = RecordExtras(**extras)
         return rid, payload
 
-    def _populate(self, RecordExtras) -> None:  # noqa: N803
+    def _populate(self, RecordExtras) -> None:
         reg = self.reg
         budget = _pdf("二〇二六年度部门预算公开")
         rid, payload = self._publish(
-            "current", budget,
+            "current",
+            budget,
             {"title": "二〇二六年度部门预算公开", "public": True, "file_bytes": budget},
             RecordExtras,
-        )  # fmt: skip
+        )
         self.files["stamped"] = stamp_pdf(
             budget, make_payload=lambda p, n: self.url(payload.with_page(p, n))
         )
         guide1, guide2 = _pdf("办事指南（第一版）"), _pdf("办事指南（第二版）")
         g_rid, _ = self._publish(
-            "superseded", guide1, {"title": "不动产登记办事指南", "public": True,
-                                   "file_bytes": guide2}, RecordExtras,
-        )  # fmt: skip
+            "superseded",
+            guide1,
+            {"title": "不动产登记办事指南", "public": True, "file_bytes": guide2},
+            RecordExtras,
+        )
         self.codes["superseded_v1"] = self.codes.pop("superseded")
         self._publish(
-            "superseded_v2", guide2, {"title": "不动产登记办事指南", "public": True,
-                                      "file_bytes": guide2}, RecordExtras, record_id=g_rid,
-        )  # fmt: skip
+            "superseded_v2",
+            guide2,
+            {"title": "不动产登记办事指南", "public": True, "file_bytes": guide2},
+            RecordExtras,
+            record_id=g_rid,
+        )
         notice = _pdf("采购结果公示")
         n_rid, _ = self._publish(
-            "revoked", notice,
+            "revoked",
+            notice,
             {"title": "采购结果公示", "revocation_reason": "公示信息有误，予以撤销"},
             RecordExtras,
-        )  # fmt: skip
+        )
         reg.revoke(n_rid, "公示信息有误，予以撤销")
         cert = b"%PDF-1.7 certificate placeholder"
         salt = secrets.token_bytes(16)
@@ -122,9 +134,13 @@ class Site:
         )
         self.codes["expired"] = self.url(
             QrPayload.for_page(
-                chain_id=reg.chain_id, registry=reg.address, record_id=rid_c,
-                version=version_c, leaf=leaf_c, salt=salt,
-            )  # fmt: skip
+                chain_id=reg.chain_id,
+                registry=reg.address,
+                record_id=rid_c,
+                version=version_c,
+                leaf=leaf_c,
+                salt=salt,
+            )
         )
         self.codes["unknown"] = self.url(payload_for(reg, reg.new_record_id(), 1, bytes(32)))
         self.codes["tampered"] = self.url(payload_for(reg, rid, 1, b"\x99" * 32))
@@ -140,9 +156,12 @@ class Site:
 
 def payload_for(reg, rid, version, leaf, *, registry=None) -> QrPayload:
     return QrPayload.for_page(
-        chain_id=reg.chain_id, registry=registry or reg.address, record_id=rid,
-        version=version, leaf=leaf,
-    )  # fmt: skip
+        chain_id=reg.chain_id,
+        registry=registry or reg.address,
+        record_id=rid,
+        version=version,
+        leaf=leaf,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +317,14 @@ def test_upload_form_checks_a_stamped_pdf_and_a_photo(site, browser, tmp_path):
 
 @pytest.mark.parametrize(
     "path",
-    ["/v/", "/v/%00%01", "/v/" + "A" * 5000, "/v/..%2F..%2Fetc%2Fpasswd", "/v/测试", "/v/AQ/page.png"],
+    [
+        "/v/",
+        "/v/%00%01",
+        "/v/" + "A" * 5000,
+        "/v/..%2F..%2Fetc%2Fpasswd",
+        "/v/测试",
+        "/v/AQ/page.png",
+    ],
 )
 def test_malformed_paths_are_friendly_never_500(site, path):
     import httpx

@@ -1,18 +1,23 @@
-"""`Registry` over JSON-RPC: reads a trusted registry deployment with web3, nothing else.
+"""`Registry` over JSON-RPC: reads a trusted registry with plain `eth_call` / `eth_getLogs`.
 
-Only views and event logs are used; no key, no transaction, no database. Blocks are immutable
-once read, so block timestamps are cached; a record's events are cached per head version
-(events are append-only, and a new anchor moves the head).
+Only views and event logs are used; no key, no transaction, no database. Calls are encoded
+and decoded with the registry ABI codec of `notary.chain_abi` (pure, eth_abi) and sent over
+one keep-alive HTTP connection pool; web3's contract layer costs several extra round trips
+per call (chain-id validation) which a verify page under load cannot afford.
+
+The node is checked once per registry: it must serve the trust entry's chain id and have
+code at the registry address. Blocks are immutable once read, so block timestamps are
+cached; a record's events are cached per head version (events are append-only, and every
+anchor moves the head).
 """
 
 from __future__ import annotations
 
 import functools
-import json
+import itertools
 import threading
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+import time
+from typing import Any
 
 from verifier.source import (
     AnchorEvent,
@@ -25,180 +30,240 @@ from verifier.source import (
 )
 from verifier.trust import TrustEntry
 
-ABI_PATH = Path(__file__).resolve().parent.parent / "notary" / "abi" / "NotaryRegistry.json"
 LOG_PAGE_BLOCKS = 50_000
 RPC_TIMEOUT_S = 5.0
-
-T = TypeVar("T")
+CACHE_RECORDS = 4096
+OFFICE_TTL_S = 10.0
 
 
 @functools.cache
-def registry_abi() -> list[dict[str, Any]]:
-    """The committed registry ABI (via `notary.contract_build` when present)."""
-    try:
-        from notary.contract_build import load_artifact  # optional, lazy
+def registry_abi() -> Any:
+    """The registry ABI codec, built from the committed artifact."""
+    from notary.chain_abi import ContractAbi
+    from notary.contract_build import load_artifact
 
-        artifact = load_artifact()
-        abi = artifact["abi"] if isinstance(artifact, dict) else artifact.abi
-        return list(abi)
-    except (ImportError, AttributeError, KeyError, TypeError):
-        doc = json.loads(ABI_PATH.read_text())
-        return doc["abi"] if isinstance(doc, dict) else doc
+    return ContractAbi(load_artifact()["abi"])
 
 
-def _b(value: Any) -> bytes:
-    return bytes(value)
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def _topic(value: bytes) -> str:
+    return "0x" + bytes(value).rjust(32, b"\x00").hex()
 
 
 class ChainRegistry:
     """A `Registry` for one trust entry, reached through its RPC URL."""
 
     def __init__(self, entry: TrustEntry, *, rpc_url: str | None = None) -> None:
-        from web3 import Web3  # web3 import is slow; only when reading a chain
+        import httpx
 
         url = rpc_url or entry.rpc_url
         if not url:
             raise SourceUnavailable(f"no RPC URL for registry {entry.registry}")
         self.entry = entry
+        self.url = url
         self.chain_id = entry.chain_id
         self.address = entry.registry
-        self._w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": RPC_TIMEOUT_S}))
-        self._contract = self._w3.eth.contract(
-            address=Web3.to_checksum_address(entry.registry), abi=registry_abi()
+        self._abi = registry_abi()
+        self._http = httpx.Client(
+            timeout=RPC_TIMEOUT_S,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
         )
+        self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._checked_chain = False
+        self._checked = False
         self._block_times: dict[int, int] = {}
         self._revisions: dict[tuple[bytes, int], list[AnchorEvent]] = {}
-        self._offices: dict[bytes, OfficeState] = {}
+        self._authorised: dict[tuple[bytes, str, int], bool] = {}
+        self._offices: dict[bytes, tuple[float, OfficeState]] = {}
 
-    # --- plumbing ---------------------------------------------------------------------
+    # --- JSON-RPC -------------------------------------------------------------------------
 
-    def _call(self, fn: Callable[[], T]) -> T:
-        """Run one read, turning any transport or decoding failure into SourceUnavailable."""
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         try:
-            if not self._checked_chain:
-                got = self._w3.eth.chain_id
-                if got != self.chain_id:
-                    raise SourceUnavailable(
-                        f"the RPC node serves chain {got}, the trust list says {self.chain_id}"
-                    )
-                if not self._w3.eth.get_code(self._contract.address):
-                    raise SourceUnavailable(f"no contract at {self.address}")
-                self._checked_chain = True
-            return fn()
-        except SourceUnavailable:
-            raise
-        except Exception as exc:  # any transport/ABI error means "cannot read"
-            raise SourceUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            response = self._http.post(self.url, json=body)
+            response.raise_for_status()
+            answer = response.json()
+        except Exception as exc:  # transport, HTTP status or JSON: the node cannot be read
+            raise SourceUnavailable(f"{method}: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(answer, dict) or "error" in answer or "result" not in answer:
+            raise SourceUnavailable(
+                f"{method}: {answer.get('error') if isinstance(answer, dict) else answer}"
+            )
+        return answer["result"]
 
-    def _logs(self, event: str, argument_filters: dict[str, Any] | None = None) -> list[Any]:
-        ev = getattr(self._contract.events, event)
-        return list(ev.get_logs(from_block=0, to_block="latest", argument_filters=argument_filters))
+    def _ensure_checked(self) -> None:
+        if self._checked:
+            return
+        got = int(self._rpc("eth_chainId", []), 16)
+        if got != self.chain_id:
+            raise SourceUnavailable(
+                f"the RPC node serves chain {got}, the trust list says {self.chain_id}"
+            )
+        if self._rpc("eth_getCode", [self.address, "latest"]) in ("0x", "", None):
+            raise SourceUnavailable(f"no contract at {self.address} on chain {got}")
+        self._checked = True
+
+    def _view(self, name: str, *args: Any) -> tuple[Any, ...]:
+        self._ensure_checked()
+        fn = self._abi.function(name)
+        data = fn.encode(args)
+        raw = self._rpc("eth_call", [{"to": self.address, "data": _hex(data)}, "latest"])
+        try:
+            return fn.decode(bytes.fromhex(str(raw)[2:]))
+        except Exception as exc:  # a node answering garbage is as good as no node
+            raise SourceUnavailable(f"{name}: undecodable answer: {exc}") from exc
+
+    def _logs(
+        self, event: str, topics: list[str | None], from_block: int = 0, to_block: Any = "latest"
+    ) -> list[dict[str, Any]]:
+        self._ensure_checked()
+        ev = self._abi.event(event)
+        params = {
+            "address": self.address,
+            "fromBlock": hex(from_block),
+            "toBlock": to_block if isinstance(to_block, str) else hex(to_block),
+            "topics": [_hex(ev.topic), *topics],
+        }
+        logs = self._rpc("eth_getLogs", [params])
+        out = []
+        for log in logs:
+            try:
+                values = ev.decode(
+                    [bytes.fromhex(t[2:]) for t in log["topics"][1:]],
+                    bytes.fromhex(log["data"][2:]),
+                )
+            except Exception as exc:
+                raise SourceUnavailable(f"malformed {event} log: {exc}") from exc
+            values["_block"] = int(log["blockNumber"], 16)
+            values["_index"] = int(log["logIndex"], 16)
+            out.append(values)
+        out.sort(key=lambda v: (v["_block"], v["_index"]))
+        return out
 
     # --- Registry ---------------------------------------------------------------------
 
     def head(self, record_id: bytes) -> HeadState:
         """The record's head (version 0 when unknown)."""
-        h = self._call(lambda: self._contract.functions.head(record_id).call())
+        (h,) = self._view("head", record_id)
+        try:
+            status = RecordStatus(int(h[2]))
+        except ValueError as exc:
+            raise SourceUnavailable(f"unknown record status {h[2]}") from exc
         return HeadState(
-            office_id=_b(h[0]),
+            office_id=bytes(h[0]),
             version=int(h[1]),
-            status=RecordStatus(int(h[2])),
-            leaf_prefix=_b(h[3]),
+            status=status,
+            leaf_prefix=bytes(h[3]),
             anchored_block=int(h[4]),
             valid_until=int(h[5]),
-            replaced_by=_b(h[6]),
+            replaced_by=bytes(h[6]),
         )
 
     def revisions(self, record_id: bytes, *, head_version: int | None = None) -> list[AnchorEvent]:
         """Every `RevisionAnchored` event of the record, in chain order (cached per head)."""
         key = (record_id, head_version if head_version is not None else -1)
-        if head_version is not None and key in self._revisions:
-            return self._revisions[key]
-        logs = self._call(lambda: self._logs("RevisionAnchored", {"recordId": record_id}))
-        events = sorted((self._anchor(log) for log in logs), key=lambda e: (e.block, e.log_index))
+        cached = self._revisions.get(key)
+        if cached is not None:
+            return cached
+        events = [self._anchor(v) for v in self._logs("RevisionAnchored", [_topic(record_id)])]
         if head_version is not None and events and events[-1].version == head_version:
             with self._lock:
+                if len(self._revisions) >= CACHE_RECORDS:
+                    self._revisions.clear()
                 self._revisions[key] = events
         return events
 
     def revocation(self, record_id: bytes) -> RevokeEvent | None:
         """The record's `RecordRevoked` event, if any."""
-        logs = self._call(lambda: self._logs("RecordRevoked", {"recordId": record_id}))
+        logs = self._logs("RecordRevoked", [_topic(record_id)])
         if not logs:
             return None
-        log = logs[-1]
+        v = logs[-1]
         return RevokeEvent(
             record_id=record_id,
-            signer=str(log["args"]["signer"]).lower(),
-            reason_hash=_b(log["args"]["reasonHash"]),
-            block=int(log["blockNumber"]),
+            signer=str(v["signer"]).lower(),
+            reason_hash=bytes(v["reasonHash"]),
+            block=v["_block"],
         )
 
     def replacement(self, record_id: bytes) -> ReplaceEvent | None:
         """The record's `RecordReplaced` event, if any."""
-        logs = self._call(lambda: self._logs("RecordReplaced", {"recordId": record_id}))
+        logs = self._logs("RecordReplaced", [_topic(record_id)])
         if not logs:
             return None
-        log = logs[-1]
+        v = logs[-1]
         return ReplaceEvent(
-            record_id=record_id,
-            by_record_id=_b(log["args"]["byRecordId"]),
-            block=int(log["blockNumber"]),
+            record_id=record_id, by_record_id=bytes(v["byRecordId"]), block=v["_block"]
         )
 
     def office(self, office_id: bytes) -> OfficeState:
-        """The office as the registry names it (cached; suspension re-read each time)."""
-        o = self._call(lambda: self._contract.functions.office(office_id).call())
-        return OfficeState(office_id=office_id, number=int(o[0]), suspended=bool(o[1]), name=o[2])
+        """The office as the registry names it (names never change; the suspension flag is
+        re-read after `OFFICE_TTL_S`)."""
+        now = time.monotonic()
+        hit = self._offices.get(office_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        (o,) = self._view("office", office_id)
+        office = OfficeState(office_id=office_id, number=int(o[0]), suspended=bool(o[1]), name=o[2])
+        with self._lock:
+            self._offices[office_id] = (now + OFFICE_TTL_S, office)
+        return office
 
     def signer_authorised_at(self, office_id: bytes, signer: str, block: int) -> bool:
-        """Whether `signer` could sign for the office at `block`."""
-        from web3 import Web3
-
-        fn = self._contract.functions.signerAuthorisedAt(
-            office_id, Web3.to_checksum_address(signer), block
-        )
-        return bool(self._call(fn.call))
+        """Whether `signer` could sign for the office at `block` (a fact about a past block:
+        cached once true)."""
+        key = (office_id, signer.lower(), block)
+        if self._authorised.get(key):
+            return True
+        (ok,) = self._view("signerAuthorisedAt", office_id, signer, block)
+        if ok:
+            with self._lock:
+                if len(self._authorised) >= CACHE_RECORDS:
+                    self._authorised.clear()
+                self._authorised[key] = True
+        return bool(ok)
 
     def block_time(self, block: int) -> int:
         """Timestamp of a block (unix seconds), cached."""
-        if block not in self._block_times:
-            ts = self._call(lambda: int(self._w3.eth.get_block(block)["timestamp"]))
+        ts = self._block_times.get(block)
+        if ts is None:
+            blk = self._rpc("eth_getBlockByNumber", [hex(block), False])
+            if not isinstance(blk, dict):
+                raise SourceUnavailable(f"block {block} not found")
+            ts = int(blk["timestamp"], 16)
             with self._lock:
                 self._block_times[block] = ts
-        return self._block_times[block]
+        return ts
 
     def find_content(self, content_hash: bytes) -> list[AnchorEvent]:
-        """Anchors with this contentHash: a paged scan of every `RevisionAnchored` log."""
-
-        def scan() -> list[AnchorEvent]:
-            latest = self._w3.eth.block_number
-            found: list[AnchorEvent] = []
-            ev = self._contract.events.RevisionAnchored
-            for start in range(0, latest + 1, LOG_PAGE_BLOCKS):
-                end = min(latest, start + LOG_PAGE_BLOCKS - 1)
-                for log in ev.get_logs(from_block=start, to_block=end):
-                    if _b(log["args"]["contentHash"]) == content_hash:
-                        found.append(self._anchor(log))
-            return found
-
-        return self._call(scan)
+        """Anchors with this contentHash: a paged scan of every `RevisionAnchored` log
+        (contentHash is not indexed)."""
+        self._ensure_checked()
+        latest = int(self._rpc("eth_blockNumber", []), 16)
+        found: list[AnchorEvent] = []
+        for start in range(0, latest + 1, LOG_PAGE_BLOCKS):
+            end = min(latest, start + LOG_PAGE_BLOCKS - 1)
+            for v in self._logs("RevisionAnchored", [], start, end):
+                if bytes(v["contentHash"]) == content_hash:
+                    found.append(self._anchor(v))
+        return found
 
     @staticmethod
-    def _anchor(log: Any) -> AnchorEvent:
-        a = log["args"]
+    def _anchor(v: dict[str, Any]) -> AnchorEvent:
         return AnchorEvent(
-            record_id=_b(a["recordId"]),
-            signer=str(a["signer"]).lower(),
-            version=int(a["version"]),
-            kind=int(a["kind"]),
-            valid_until=int(a["validUntil"]),
-            content_hash=_b(a["contentHash"]),
-            metadata_hash=_b(a["metadataHash"]),
-            block=int(log["blockNumber"]),
-            log_index=int(log["logIndex"]),
+            record_id=bytes(v["recordId"]),
+            signer=str(v["signer"]).lower(),
+            version=int(v["version"]),
+            kind=int(v["kind"]),
+            valid_until=int(v["validUntil"]),
+            content_hash=bytes(v["contentHash"]),
+            metadata_hash=bytes(v["metadataHash"]),
+            block=v["_block"],
+            log_index=v["_index"],
         )
 
 

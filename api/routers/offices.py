@@ -12,8 +12,8 @@ from api.deps import AdminDep, SessionDep, SettingsDep
 from api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, OfficeCreate, OfficePublic
 from api.security import mint_key
 from notary.db.models import ApiKey, Office
-from notary.db.types import KeyRole, OfficeStatus, utcnow
-from notary.errors import Conflict, NotFound
+from notary.db.types import KeyRole, OfficeStatus, hex32, utcnow
+from notary.errors import Conflict, InvalidInput, NotFound
 
 router = APIRouter(prefix="/offices", tags=["offices"])
 
@@ -41,11 +41,13 @@ def _key_public(key: ApiKey, office_id: str | None) -> dict:
 
 
 def _office(session: SessionDep, office_id: str) -> Office:
-    office = session.scalars(
-        select(Office).where(Office.office_id == office_id.lower().removeprefix("0x"))
-    ).first()
+    try:
+        oid = hex32(office_id)
+    except InvalidInput:
+        raise NotFound(f"no office {office_id[:80]!r}") from None
+    office = session.scalars(select(Office).where(Office.office_id == oid)).first()
     if office is None:
-        raise NotFound(f"no office {office_id[:80]!r}")
+        raise NotFound(f"no office {oid}")
     return office
 
 

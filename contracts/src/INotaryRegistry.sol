@@ -149,7 +149,9 @@ interface INotaryRegistry {
     /// @notice `recordId` was replaced by the (different) record `byRecordId`.
     event RecordReplaced(bytes32 indexed recordId, bytes32 indexed byRecordId, address signer);
     /// @notice A Merkle root over `leafCount` leaves was anchored (batch mode).
-    event BatchAnchored(bytes32 indexed root, bytes32 indexed officeId, address signer, uint32 leafCount);
+    event BatchAnchored(
+        bytes32 indexed root, bytes32 indexed officeId, address signer, uint32 leafCount
+    );
     /// @notice An office anchored the head of its access log after `entries` entries.
     event AccessLogAnchored(bytes32 indexed officeId, address signer, bytes32 head, uint64 entries);
 

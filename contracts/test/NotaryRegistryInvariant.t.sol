@@ -377,11 +377,3 @@ contract NotaryRegistryInvariantTest is Test {
         assertEq(bytes32(hash), bytes32(handler.ghostAccHash()), "hash");
     }
 }
-
-contract TmpSummary is NotaryRegistryInvariantTest {
-    function invariant_tmpSummary() public view {
-        if (handler.successes() + handler.failures() >= 40) {
-            assertEq(handler.successes() * 1_000_000 + handler.failures(), 0, "succ*1e6+fail");
-        }
-    }
-}

@@ -14,22 +14,21 @@ constraint, so of two racing "add version 2" calls exactly one wins and the othe
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-import rfc8785
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from notary.db.models import (
     ZERO32,
-    AccessLogEntry,
     AnchorTx,
     Blob,
     Office,
@@ -52,12 +51,13 @@ from notary.db.types import (
 )
 from notary.errors import Conflict, InvalidInput, NotFound
 
+_E = TypeVar("_E", bound=enum.Enum)
+
 MAX_SEARCH_LIMIT = 500
 MAX_REASON_CHARS = 2000
 _CHUNK = 1000  # ids per IN (…) list: well under every driver's parameter limit
 _ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
 _HEX = re.compile(r"(?:0[xX])?((?:[0-9a-fA-F]{2})+)")
-ACCESS_LOG_FORMAT = "disclosure-notary/access-log/v1"
 
 
 class OfficeNotFound(NotFound):
@@ -130,7 +130,7 @@ def create_record(
     validity end is for certificates only, in whole seconds (the registry's `validUntil`).
     """
     record_id = hex32(record_id)
-    kind, access_tier = RecordKind(kind), AccessTier(access_tier)
+    kind, access_tier = _member(RecordKind, kind), _member(AccessTier, access_tier)
     if int(record_id[:8], 16) != office.number:
         raise InvalidInput(f"record id {record_id} does not start with office {office.number}")
     if office.status is not OfficeStatus.ACTIVE:
@@ -297,11 +297,11 @@ def search_records(
     if title:
         stmt = stmt.where(Record.title.icontains(title, autoescape=True))
     if kind is not None:
-        stmt = stmt.where(Record.kind == RecordKind(kind))
+        stmt = stmt.where(Record.kind == _member(RecordKind, kind))
     if status is not None:
-        stmt = stmt.where(Record.status == RecordStatus(status))
+        stmt = stmt.where(Record.status == _member(RecordStatus, status))
     if access_tiers is not None:
-        stmt = stmt.where(Record.access_tier.in_([AccessTier(t) for t in access_tiers]))
+        stmt = stmt.where(Record.access_tier.in_([_member(AccessTier, t) for t in access_tiers]))
     stmt = stmt.order_by(
         Record.published_on.desc().nulls_last(), Record.created_at.desc(), Record.record_id
     )
@@ -397,7 +397,7 @@ def pending_revisions(
     """
     stmt = (
         select(Revision)
-        .where(Revision.anchor_state.in_([AnchorState(s) for s in states]))
+        .where(Revision.anchor_state.in_([_member(AnchorState, s) for s in states]))
         .order_by(Revision.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Revision)
@@ -429,7 +429,7 @@ def mark_sending(
         raise InvalidInput(f"nonce must be a non-negative integer, got {nonce!r}")
     tx = AnchorTx(
         purpose=TxPurpose.REVISIONS,
-        mode=AnchorMode(mode),
+        mode=_member(AnchorMode, mode),
         signer=_address(signer),
         nonce=nonce,
         tx_hash=hex32(tx_hash),
@@ -558,7 +558,7 @@ def unconfirmed_txs(session: Session, *, signer: str | None = None) -> list[Anch
     return list(session.scalars(stmt.order_by(AnchorTx.signer, AnchorTx.nonce, AnchorTx.id)))
 
 
-# -- blobs and the access log ------------------------------------------------------------
+# -- blobs ------------------------------------------------------------------------------
 
 
 def add_blob(
@@ -575,110 +575,6 @@ def add_blob(
     with _conflict_on_integrity(session, f"blob {sha256} was added concurrently"):
         session.add(blob)
     return blob
-
-
-def access_log_hash(
-    *,
-    prev_hash: str,
-    office_id: str,
-    seq: int,
-    at: datetime,
-    api_key_id: int | None,
-    action: str,
-    record_id: str | None,
-    outcome: str,
-) -> str:
-    """`entry_hash = sha256(prev_hash (32 bytes) || RFC 8785 JSON of the entry)`, as hex.
-
-    The JSON object has the members `format` ("disclosure-notary/access-log/v1"), `office`
-    (bytes32 hex), `seq`, `at` (UTC, `YYYY-MM-DDTHH:MM:SS.ffffffZ`), `key` (API key id or
-    null), `action`, `record` (hex or null) and `outcome`.
-    """
-    body = {
-        "format": ACCESS_LOG_FORMAT,
-        "office": office_id,
-        "seq": seq,
-        "at": _utc_text(at),
-        "key": api_key_id,
-        "action": action,
-        "record": record_id,
-        "outcome": outcome,
-    }
-    return hashlib.sha256(bytes.fromhex(prev_hash) + rfc8785.dumps(body)).hexdigest()
-
-
-def append_access_log(
-    session: Session,
-    *,
-    office: Office,
-    action: str,
-    outcome: str,
-    record_id: Any = None,
-    api_key_id: int | None = None,
-    at: datetime | None = None,
-    retries: int = 5,
-) -> AccessLogEntry:
-    """Append one entry to `office`'s hash-chained access log.
-
-    Appenders of one office are serialised by a lock on the office row (held until the
-    transaction ends: keep appending transactions short), and the chain cannot fork anyway
-    (unique `(office, prev_hash)` and primary key `(office, seq)`). Append in a transaction
-    of its own if the request's transaction may roll back, or the entry goes with it.
-    """
-    if not action or len(action) > 64 or not outcome or len(outcome) > 32:
-        raise InvalidInput("action must be 1 to 64 characters and outcome 1 to 32")
-    record = None if record_id is None else hex32(record_id)
-    when = _aware(at) or utcnow()
-    # Appenders of one office queue on its row (NO KEY UPDATE: inserts that reference the
-    # office are not blocked); the unique constraints and the retry below are the backstop.
-    session.execute(select(Office.id).where(Office.id == office.id).with_for_update(key_share=True))
-    for _ in range(retries):
-        last = session.execute(
-            select(AccessLogEntry.seq, AccessLogEntry.entry_hash)
-            .where(AccessLogEntry.office_pk == office.id)
-            .order_by(AccessLogEntry.seq.desc())
-            .limit(1)
-        ).one_or_none()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, ZERO32)
-        entry = AccessLogEntry(
-            office_pk=office.id,
-            seq=seq,
-            at=when,
-            api_key_id=api_key_id,
-            action=action,
-            record_id=record,
-            outcome=outcome,
-            prev_hash=prev,
-            entry_hash=access_log_hash(
-                prev_hash=prev,
-                office_id=office.office_id,
-                seq=seq,
-                at=when,
-                api_key_id=api_key_id,
-                action=action,
-                record_id=record,
-                outcome=outcome,
-            ),
-        )
-        try:
-            with session.begin_nested():
-                session.add(entry)
-            return entry
-        except IntegrityError:
-            continue  # another appender took this seq: re-read the head
-    raise Conflict(f"access log of office {office.office_id}: head kept moving, gave up")
-
-
-def count_access_log(session: Session, *, office_pk: int) -> int:
-    """Number of entries in an office's access log."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(AccessLogEntry)
-            .where(AccessLogEntry.office_pk == office_pk)
-        )
-        or 0
-    )
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -806,6 +702,15 @@ def _hex(value: str | bytes) -> str:
     return match.group(1).lower()
 
 
+def _member(cls: type[_E], value: object) -> _E:
+    """An enum member from itself or its value; anything else is `InvalidInput`."""
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in cls)
+        raise InvalidInput(f"{cls.__name__} must be one of {allowed}; got {value!r}") from None
+
+
 def _aware(value: datetime | None) -> datetime | None:
     """Refuse naive datetimes up front (a wall-clock time without a zone is ambiguous)."""
     if value is None:
@@ -813,9 +718,3 @@ def _aware(value: datetime | None) -> datetime | None:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput("naive datetime: give a timezone-aware (UTC) timestamp")
     return value.astimezone(UTC)
-
-
-def _utc_text(at: datetime) -> str:
-    aware = _aware(at)
-    assert aware is not None
-    return aware.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

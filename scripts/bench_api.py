@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Benchmark the HTTP API: publish throughput and latency against a trivial endpoint.
+
+Starts the service on its embedded defaults (SQLite and a blob dir in a temp folder, one
+uvicorn worker on a free loopback port), creates an office and a publisher key, then for a
+fixed time publishes 1 KB releases from N concurrent httpx clients; then, for the same time,
+hits `/healthz` (a trivial FastAPI endpoint on the same server) as the baseline.
+
+    .venv/bin/python scripts/bench_api.py --json bench/results/api.json [--seconds 10]
+
+Writes exactly `publish_per_s`, `publish_p99_ms`, `baseline_per_s`; prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from notary.localchain import free_port  # noqa: E402
+
+ADMIN_KEY = "bench-admin-key-0123456789abcdef"
+METADATA = json.dumps(
+    {
+        "title": "Benchmark release",
+        "category": "bench",
+        "publication_date": "2026-01-01",
+        "reviewer": "bench",
+        "language": "en",
+    }
+)
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen:
+    """uvicorn with one worker running `api.main:create_app` on 127.0.0.1:`port`."""
+    env = {
+        **os.environ,
+        "NOTARY_DATA_DIR": str(data_dir),
+        "NOTARY_ADMIN_KEY": ADMIN_KEY,
+        "NOTARY_DATABASE_URL": f"sqlite:///{data_dir / 'notary.sqlite3'}",
+        "PYTHONPATH": str(ROOT),
+    }
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"uvicorn exited with {proc.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not become ready")
+
+
+def make_publisher(base: str) -> str:
+    """Create an office and return a publisher key."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    oid = hashlib.sha256(b"bench office").hexdigest()
+    r = httpx.post(
+        f"{base}/api/v1/offices",
+        json={"office_id": oid, "number": 1, "name": "Bench"},
+        headers=admin,
+    )
+    r.raise_for_status()
+    r = httpx.post(f"{base}/api/v1/offices/{oid}/keys", json={"role": "publisher"}, headers=admin)
+    r.raise_for_status()
+    return r.json()["key"]
+
+
+async def _load(base: str, clients: int, seconds: float, publish_key: str | None) -> list[float]:
+    """Run `clients` loops for `seconds`; returns the latency (s) of every successful call."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.monotonic() + seconds
+    headers = {"Authorization": f"Bearer {publish_key}"} if publish_key else {}
+    rng = random.Random(7)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while time.monotonic() < stop:
+            t0 = time.perf_counter()
+            if publish_key:
+                body = "".join(rng.choices(string.ascii_letters + " ", k=1024)).encode()
+                r = await client.post(
+                    "/api/v1/records",
+                    files={"file": ("r.txt", body, "text/plain")},
+                    data={"metadata": METADATA},
+                    headers=headers,
+                )
+                ok = r.status_code == 201
+            else:
+                r = await client.get("/healthz")
+                ok = r.status_code == 200
+            if ok:
+                latencies.append(time.perf_counter() - t0)
+            else:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+    if errors:
+        print(f"warning: {errors} failed requests", file=sys.stderr)
+    return latencies
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, required=True, help="where to write the figures")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each phase")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+        port = free_port()
+        proc = start_server(Path(tmp), port)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            key = make_publisher(base)
+            asyncio.run(_load(base, args.clients, 1.0, key))  # warm-up
+            pub = asyncio.run(_load(base, args.clients, args.seconds, key))
+            base_lat = asyncio.run(_load(base, args.clients, args.seconds, None))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    result = {
+        "publish_per_s": round(len(pub) / args.seconds, 1),
+        "publish_p99_ms": round(p99(pub) * 1000, 1),
+        "baseline_per_s": round(len(base_lat) / args.seconds, 1),
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{'metric':<16}{'value':>10}")
+    for name, value in result.items():
+        print(f"{name:<16}{value:>10}")
+    ratio = result["publish_per_s"] / result["baseline_per_s"] if result["baseline_per_s"] else 0
+    print(f"publish/baseline ratio: {ratio:.2f} (target ≥ 0.25; publish target ≥ 500/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
