@@ -264,10 +264,55 @@ def _cache(request: Request) -> _ResultCache:
     return cache
 
 
+def database_extras(request: Request, result: VerificationResult) -> RecordExtras | None:
+    """Title, revocation reason and (public records only) the authentic file, from the
+    office database. Only ever decorates a verdict the chain already decided."""
+    db = getattr(request.app.state, "db", None)
+    settings = getattr(request.app.state, "settings", None)
+    if db is None or result.record_id is None or result.version is None:
+        return None
+    from api import blobs
+    from notary.db.models import Record
+
+    record_id = result.record_id.removeprefix("0x")
+    with db.session() as session:
+        record = session.get(Record, record_id)
+        if record is None:
+            return None
+        public = str(getattr(record.access_tier, "value", record.access_tier)) == "public"
+        revocation = record.revocation
+        file_bytes = None
+        sha = (result.content_hash or "").removeprefix("0x")
+        if public and sha and result.verdict in SHOW_FILE_VERDICTS:
+            revision = next((r for r in record.revisions if r.version == result.version), None)
+            if revision is not None and revision.content_hash == sha:
+                try:
+                    file_bytes = blobs.read(settings.blobs, blobs.stored(session, sha))
+                except Exception:  # a missing file only hides the picture
+                    file_bytes = None
+        return RecordExtras(
+            title=record.title,
+            revocation_reason=revocation.reason if revocation is not None else None,
+            public=public,
+            file_bytes=file_bytes,
+            download_url=f"/api/v1/files/{sha}" if file_bytes is not None else None,
+        )
+
+
+SHOW_FILE_VERDICTS = frozenset(
+    {Verdict.AUTHENTIC_CURRENT, Verdict.SUPERSEDED, Verdict.REVOKED, Verdict.EXPIRED}
+)
+
+
 def _extras(request: Request, result: VerificationResult) -> RecordExtras:
     enricher: Enricher | None = getattr(request.app.state, "verify_enricher", None)
-    if enricher is None or result.record_id is None:
+    if result.record_id is None or result.verdict not in SHOW_FILE_VERDICTS:
         return RecordExtras()
+    if enricher is None:
+        try:
+            return database_extras(request, result) or RecordExtras()
+        except Exception:  # the database is optional for a verdict
+            return RecordExtras()
     try:
         return enricher(result) or RecordExtras()
     except Exception:

@@ -92,7 +92,7 @@ def _install_sqlite_rules(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 def session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
-    """A session factory bound to `engine`.
+    """A session factory bound to `engine` (objects stay readable after commit).
 
     `read_only=True` opens SQLite transactions without the write lock (plain `BEGIN`);
     writing in such a session may fail with "database is locked" under contention. It
