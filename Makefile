@@ -15,7 +15,7 @@ test: setup-test forge-test pytest
 
 setup: .venv/.installed node_modules/.installed
 
-setup-test: setup .venv/.installed-test .chromium-ok postgres
+setup-test: setup .venv/.installed-test .system-deps postgres
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -31,9 +31,11 @@ node_modules/.installed: package.json package-lock.json
 	$(PIP) install -q -e '.[test]'
 	touch $@
 
-# Browser tests drive Debian's chromium; playwright cannot download one here.
-.chromium-ok:
-	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+# Browser tests drive Debian's chromium (playwright cannot download one here); page
+# images of Chinese PDFs need a CJK font.
+.system-deps:
+	test -x /usr/bin/chromium -a -d /usr/share/fonts/truetype/wqy || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null)
 	touch $@
 
 # The PostgreSQL half of the suite needs the local server (127.0.0.1:5432, db `test`).

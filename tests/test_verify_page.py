@@ -54,7 +54,7 @@ class Site:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
-        self.extras: dict[str, RecordExtras] = {}
+        self.extras: dict[tuple[str, int], RecordExtras] = {}
         self.codes: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
         self._populate(RecordExtras)
@@ -63,7 +63,7 @@ class Site:
         app.state.verify_trust = reg.trust("示范区域政务公证链")
         app.state.verify_connect = RegistryPool()
         app.state.verify_ttl = 0.0
-        app.state.verify_enricher = lambda result: self.extras.get(result.record_id or "")
+        app.state.verify_enricher = lambda r: self.extras.get((r.record_id or "", r.version or 0))
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -88,7 +88,7 @@ class Site:
             pages=2,
         )
         self.codes[name] = self.url(payload)
-        self.extras["0x" + rid.hex()] = RecordExtras(**extras)
+        self.extras[("0x" + rid.hex(), version)] = RecordExtras(**extras)
         return rid, payload
 
     def _populate(self, RecordExtras) -> None:
@@ -107,7 +107,7 @@ class Site:
         g_rid, _ = self._publish(
             "superseded",
             guide1,
-            {"title": "不动产登记办事指南", "public": True, "file_bytes": guide2},
+            {"title": "不动产登记办事指南", "public": True, "file_bytes": guide1},
             RecordExtras,
         )
         self.codes["superseded_v1"] = self.codes.pop("superseded")

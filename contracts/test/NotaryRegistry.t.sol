@@ -1111,7 +1111,7 @@ contract NotaryRegistryTest is RegistryFixture {
         assertTrue(registry.computeLeaf(r) != here, "other chain");
     }
 
-    function test_computeLeaf_revertsWhen_typedFieldsMalformed() public {
+    function test_computeLeaf_revertsWhen_typedFieldsMalformed() public view {
         bytes memory good = abi.encodeCall(
             INotaryRegistry.computeLeaf, (disclosure(recordIdOf(NUMBER_A, 1), 1, bytes32(0)))
         );

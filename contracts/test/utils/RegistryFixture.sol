@@ -84,7 +84,9 @@ abstract contract RegistryFixture is Test {
         leaf = registry.anchor(disclosure(recordId, version, prevLeaf));
     }
 
+    /// @dev The 23-byte leaf prefix a head keeps.
     function prefix(bytes32 leaf) internal pure returns (bytes23) {
+        // forge-lint: disable-next-line(unsafe-typecast)
         return bytes23(leaf);
     }
 
