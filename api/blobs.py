@@ -10,15 +10,24 @@ from notary.blobstore import BlobStore
 from notary.db.models import Blob
 from notary.errors import NotFound
 
-__all__ = ["Blob", "open_path", "put", "read", "stored"]
+__all__ = ["Blob", "open_path", "put", "read", "stored", "write_file"]
+
+
+def write_file(root: Path, sha256: str, data: bytes) -> None:
+    """Put the bytes on disk (no database): done before the transaction so no lock waits on it.
+
+    Content-addressed, so writing twice is harmless and a crash leaves at worst an orphan.
+    """
+    store = BlobStore(root)
+    if not store.exists(sha256):
+        stored_hash, _ = store.put_bytes(data)
+        assert stored_hash == sha256
 
 
 def put(session: Session, root: Path, *, sha256: str, data: bytes, media_type: str) -> Blob:
     """Store `data` under its hash (once) and make sure its `Blob` row exists."""
     store = BlobStore(root)
-    if not store.exists(sha256):
-        stored_hash, _ = store.put_bytes(data)
-        assert stored_hash == sha256
+    write_file(root, sha256, data)
     blob = session.get(Blob, sha256)
     if blob is None:
         blob = Blob(

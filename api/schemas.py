@@ -56,7 +56,7 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["publisher", "auditor"]
-    label: Annotated[str, StringConstraints(max_length=200)] = ""
+    label: Annotated[str, StringConstraints(max_length=100)] = ""
 
 
 class ApiKeyPublic(_Out):

@@ -467,10 +467,23 @@ def verify_page_image(request: Request, code: str) -> Response:
         or data[:5] != b"%PDF-"
     ):
         return Response(status_code=404)
-    png = _render_pdf_page(data, (result.page or 1) - 1)
+    key = (result.content_hash or "", (result.page or 1) - 1)
+    png = _PAGE_IMAGES.get(key)
+    if png is None:
+        png = _render_pdf_page(data, key[1])
+        if png is not None:
+            with _PAGE_IMAGES_LOCK:
+                _PAGE_IMAGES[key] = png
+                while len(_PAGE_IMAGES) > PAGE_IMAGE_ENTRIES:
+                    _PAGE_IMAGES.popitem(last=False)
     if png is None:
         return Response(status_code=404)
     return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+
+
+PAGE_IMAGE_ENTRIES = 64
+_PAGE_IMAGES: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+_PAGE_IMAGES_LOCK = threading.Lock()
 
 
 def _render_pdf_page(data: bytes, index: int, width_px: int = 720) -> bytes | None:

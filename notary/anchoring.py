@@ -261,13 +261,17 @@ def release(session: Session, *, tx_hash: str, revision_ids: Sequence[int], erro
     if revision_ids:
         session.execute(
             update(Revision)
-            .where(Revision.id.in_(list(revision_ids)), Revision.anchor_state == AnchorState.SENDING)
+            .where(
+                Revision.id.in_(list(revision_ids)), Revision.anchor_state == AnchorState.SENDING
+            )
             .values(anchor_state=AnchorState.PENDING, tx_hash=None, batch_root=None)
             .execution_options(synchronize_session=False)
         )
     session.execute(
         update(AnchorTx)
-        .where(AnchorTx.tx_hash == hex32(tx_hash), AnchorTx.state.in_([TxState.SIGNED, TxState.SENT]))
+        .where(
+            AnchorTx.tx_hash == hex32(tx_hash), AnchorTx.state.in_([TxState.SIGNED, TxState.SENT])
+        )
         .values(state=TxState.DROPPED, error=error[:4000])
     )
 

@@ -72,9 +72,7 @@ def _eas_artifact(name: str) -> dict[str, Any]:
 def _send(w3: Web3, call: Any, sender: str) -> dict[str, Any]:
     """Send a contract call and return its receipt; raise if it reverted."""
     base_fee = w3.eth.get_block("latest")["baseFeePerGas"]  # zero on a consortium chain
-    tx = call.transact(
-        {"from": sender, "maxFeePerGas": 2 * base_fee, "maxPriorityFeePerGas": 0}
-    )
+    tx = call.transact({"from": sender, "maxFeePerGas": 2 * base_fee, "maxPriorityFeePerGas": 0})
     receipt = w3.eth.wait_for_transaction_receipt(tx)
     if receipt["status"] != 1:
         raise RuntimeError(f"transaction {tx.hex()} reverted")

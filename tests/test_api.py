@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
+import db_fixtures
 import pytest
 import rfc8785
 from fastapi.testclient import TestClient
@@ -18,10 +16,14 @@ from sqlalchemy import create_engine, text
 
 from api.main import create_app
 from api.settings import DEMO_ADMIN_KEY, Settings
-from notary.db import migrate
 from notary.pii import resident_id_check_digit
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+# The data layer's database fixtures (issue 4): `db_url` runs each test on SQLite and on
+# PostgreSQL with a migrated, empty database (re-exported here until conftest loads them).
+db_url = db_fixtures.db_url
+pg_database = db_fixtures.pg_database
+sqlite_template = db_fixtures.sqlite_template
+
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
 MD = {
     "title": "2026 budget of the district",
@@ -37,57 +39,10 @@ def valid_resident_id(first17: str = "11010519900307123") -> str:
     return first17 + resident_id_check_digit(first17)
 
 
-def _pg_admin() -> psycopg.Connection:
-    try:
-        return psycopg.connect(PG_ADMIN, autocommit=True)
-    except psycopg.OperationalError as exc:  # pragma: no cover - CI always has PostgreSQL
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-
-
-@pytest.fixture(scope="session")
-def api_db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Migrated-once template databases (SQLite file, PostgreSQL template) to copy per test."""
-    sqlite_file = tmp_path_factory.mktemp("api-template") / "template.sqlite3"
-    migrate.upgrade(f"sqlite:///{sqlite_file}")
-    templates = {"sqlite": str(sqlite_file)}
-    name = f"api_tpl_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        migrate.upgrade(f"postgresql://postgres@127.0.0.1:5432/{name}")
-        templates["postgresql"] = name
-    except psycopg.OperationalError:  # pragma: no cover
-        pass
-    yield templates
-    if "postgresql" in templates:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def api_db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, api_db_templates: dict[str, str]
-) -> Iterator[str]:
-    """A fresh, migrated database per test: a copied SQLite file or a PostgreSQL clone."""
-    if request.param == "sqlite":
-        target = tmp_path / "api.sqlite3"
-        shutil.copyfile(api_db_templates["sqlite"], target)
-        yield f"sqlite:///{target}"
-        return
-    if "postgresql" not in api_db_templates:  # pragma: no cover
-        pytest.skip("PostgreSQL not reachable")
-    name = f"api_{uuid.uuid4().hex[:12]}"
-    with _pg_admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{api_db_templates["postgresql"]}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with _pg_admin() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
+def make_settings(url: str, data_dir: Path, **overrides: object) -> Settings:
     return Settings(
         data_dir=data_dir,
-        database_url=db_url,
+        database_url=url,
         admin_key=ADMIN_KEY,
         key_secret="k" * 32,
         receipt_wait_cap_s=1.0,
@@ -164,8 +119,8 @@ class Api:
 
 
 @pytest.fixture
-def api(api_db_url: str, tmp_path: Path) -> Iterator[Api]:
-    settings = make_settings(api_db_url, tmp_path / "data")
+def api(db_url: str, tmp_path: Path) -> Iterator[Api]:
+    settings = make_settings(db_url, tmp_path / "data")
     with TestClient(create_app(settings)) as client:
         yield Api(client, settings)
 
@@ -462,8 +417,8 @@ def test_idempotent_revision_never_creates_a_second_revision(api: Api) -> None:
 # --- error paths --------------------------------------------------------------------------
 
 
-def test_upload_over_limit_is_413(api_db_url: str, tmp_path: Path) -> None:
-    settings = make_settings(api_db_url, tmp_path / "data", max_upload_bytes=1000)
+def test_upload_over_limit_is_413(db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(db_url, tmp_path / "data", max_upload_bytes=1000)
     with TestClient(create_app(settings)) as client:
         api = Api(client, settings)
         office = api.office()
@@ -659,3 +614,58 @@ def test_access_log_chain_verifies_and_detects_tampering(api: Api) -> None:
     sql(api, "DELETE FROM access_log WHERE seq=2")
     gone = api.c.get("/api/v1/access-log/verify", headers=office.auditor).json()
     assert not gone["ok"] and gone["first_bad_seq"] == 2
+
+
+def test_streamed_body_over_limit_is_413_without_content_length(
+    db_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(db_url, tmp_path / "data", max_upload_bytes=1000)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client, settings)
+        office = api.office()
+
+        def chunks():
+            yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+            yield b"Content-Type: text/plain\r\n\r\n"
+            for _ in range(200):
+                yield b"a" * 1024
+
+        r = client.post(
+            "/api/v1/records",
+            content=chunks(),
+            headers={**office.publisher, "Content-Type": "multipart/form-data; boundary=x"},
+        )
+        assert r.status_code == 413 and "detail" in r.json()
+
+
+def test_certificate_revoke_and_refused_file_fetch_is_logged(api: Api) -> None:
+    office, other = api.office(), api.office()
+    issued = api.c.post(
+        "/api/v1/certificates",
+        data={"holder": json.dumps({"name": "李四"}), "metadata": json.dumps(MD)},
+        headers=office.publisher,
+    ).json()
+    cid = issued["record"]["id"]
+    r = api.c.post(
+        f"/api/v1/certificates/{cid}/revoke",
+        json={"reason": "licence withdrawn"},
+        headers=other.publisher,
+    )
+    assert r.status_code == 403
+    r = api.c.post(
+        f"/api/v1/certificates/{cid}/revoke",
+        json={"reason": "licence withdrawn"},
+        headers=office.publisher,
+    )
+    assert r.status_code == 200 and r.json()["record"]["status"] == "revoked"
+    body = b"restricted content"
+    api.published(office, body, tier="restricted")
+    assert api.c.get(f"/api/v1/files/{hashlib.sha256(body).hexdigest()}").status_code == 401
+    log = api.c.get("/api/v1/access-log", headers=office.auditor).json()["items"]
+    assert [(e["action"], e["outcome"]) for e in log][-4:] == [
+        ("revoke", "403"),
+        ("revoke", "ok"),
+        ("publish", "ok"),
+        ("file", "401"),
+    ]
+    assert api.c.get("/api/v1/access-log/verify", headers=office.auditor).json()["ok"]

@@ -342,3 +342,59 @@ def test_payload_only_link_works_without_host(site):
     assert encode  # the bare payload is the path segment
     r = httpx.get(f"{site.base}/v/{code}?lang=en")
     assert r.status_code == 200 and "Authentic and current" in r.text
+
+
+def test_page_takes_title_reason_and_public_file_from_the_office_database(
+    verifier_registry, tmp_path
+):
+    """Without an enricher the page reads the office database (title, reason text, the file
+    of a public record); the verdict itself still comes from the chain alone."""
+    from fastapi.testclient import TestClient
+
+    from api import blobs
+    from api.main import create_app
+    from api.settings import Settings
+    from notary.db import repo
+
+    reg = verifier_registry
+    budget = _pdf("二〇二六年度决算公开", pages=1)
+    meta = '{"title":"二〇二六年度决算公开"}'
+    meta_hash = hashlib.sha256(meta.encode()).digest()
+    rid, version, leaf = reg.anchor(budget, metadata_hash=meta_hash)
+    sha = hashlib.sha256(budget).hexdigest()
+    app = create_app(Settings(data_dir=tmp_path))
+    app.state.verify_trust = reg.trust()
+    app.state.verify_connect = RegistryPool()
+    app.state.verify_ttl = 0.0
+    code = encode(payload_for(reg, rid, version, leaf))
+    with TestClient(app) as client:
+        settings = app.state.settings
+        with app.state.db.session() as s:
+            office = repo.create_office(
+                s, office_id=reg.office_id, number=reg.office_number, name="数据库里的名字"
+            )
+            repo.create_record(
+                s,
+                record_id=rid,
+                office=office,
+                kind="disclosure",
+                access_tier="public",
+                title="二〇二六年度决算公开",
+                content_hash=sha,
+                metadata_json=meta,
+                metadata_hash=meta_hash,
+            )
+            blobs.put(s, settings.blobs, sha256=sha, data=budget, media_type="application/pdf")
+            s.commit()
+        r = client.get(f"/v/{code}")
+        assert r.status_code == 200
+        assert "二〇二六年度决算公开" in r.text
+        assert reg.OFFICE_NAME in r.text and "数据库里的名字" not in r.text  # registry's name
+        image = client.get(f"/v/{code}/page.png")
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+        with app.state.db.session() as s:
+            repo.record_revocation(s, record_id=rid, reason="数据有误，撤销重发")
+            s.commit()
+        reg.revoke(rid, "数据有误，撤销重发")
+        r = client.get(f"/v/{code}?lang=en")
+        assert "Revoked" in r.text and "数据有误，撤销重发" in r.text

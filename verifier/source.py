@@ -92,8 +92,9 @@ class Registry(Protocol):
         """The record's head (version 0 when unknown)."""
         ...
 
-    def revisions(self, record_id: bytes) -> list[AnchorEvent]:
-        """Every `RevisionAnchored` event of the record, in chain order."""
+    def revisions(self, record_id: bytes, *, head_version: int | None = None) -> list[AnchorEvent]:
+        """Every `RevisionAnchored` event of the record, in chain order (`head_version` lets
+        an implementation cache them: events only change when the head moves)."""
         ...
 
     def revocation(self, record_id: bytes) -> RevokeEvent | None:

@@ -381,10 +381,7 @@ def fetch_anchor(run: _Run) -> None:
             Verdict.UNKNOWN,
             f"the record has no version {version} (latest is {head.version})",
         )
-    try:
-        events = reg.revisions(rid, head_version=head.version)  # type: ignore[call-arg]
-    except TypeError:
-        events = reg.revisions(rid)
+    events = reg.revisions(rid, head_version=head.version)
     by_version = {e.version: e for e in events}
     event = by_version.get(version)
     if event is None or sorted(by_version) != list(range(1, head.version + 1)):

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import rfc8785
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api import blobs, idempotency
@@ -17,12 +18,12 @@ from api.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
 from api.pii_guard import Guarded
 from api.routers._access import log_ok, logged
 from api.routers.records import IdemKey, run_write
-from api.schemas import CertificateIssued, CertificatePublic
+from api.schemas import CertificateIssued, CertificatePublic, RevokeCreate
 from api.services import records as svc
 from api.services.views import head_revision, record_public
 from api.uploads import CERTIFICATE_TYPES, read_upload
 from notary.db.types import AccessTier, RecordKind
-from notary.errors import InvalidInput
+from notary.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 
@@ -41,7 +42,7 @@ def _holder(text: str) -> dict[str, Any]:
         raise InvalidInput("holder data is too large")
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidInput(f"holder is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or not data:
         raise InvalidInput("holder must be a non-empty JSON object")
@@ -143,7 +144,7 @@ async def issue(
             salt=salt.hex(),
         ).model_dump(mode="json")
 
-    return run_write(session, caller, idempotency_key, req_hash, do, 201)
+    return await run_in_threadpool(run_write, session, caller, idempotency_key, req_hash, do, 201)
 
 
 @router.get("/{record_id}", response_model=CertificatePublic)
@@ -158,7 +159,7 @@ def get_certificate(
     with logged(session, caller, "read", record_id):
         record = svc.visible_record(session, caller, record_id)
         if record.kind is not RecordKind.CERTIFICATE:
-            raise svc.NotFound(f"record {record.record_id} is not a certificate")
+            raise NotFound(f"record {record.record_id} is not a certificate")
         head = head_revision(session, record)
         meta = json.loads(head.metadata_json)
         extra = meta.get("extra", {})
@@ -177,3 +178,35 @@ def get_certificate(
         log_ok(session, caller, "read", record.office_pk, record.record_id)
         session.commit()
         return out
+
+
+@router.post("/{record_id}/revoke", response_model=CertificatePublic)
+def revoke_certificate(
+    record_id: str,
+    body: RevokeCreate,
+    session: SessionDep,
+    caller: PublisherDep,
+    idempotency_key: IdemKey = None,
+) -> JSONResponse:
+    """Revoke a certificate with a reason (its SHA-256 is anchored by the worker)."""
+    with logged(session, caller, "revoke", record_id):
+        record = svc.load_record(session, record_id)
+        if record.kind is not RecordKind.CERTIFICATE:
+            raise NotFound(f"record {record.record_id} is not a certificate")
+        session.rollback()
+        req_hash = idempotency.request_hash(
+            "POST", f"/certificates/{record_id}/revoke", body.model_dump()
+        )
+
+        def do() -> dict:
+            rec = svc.revoke(session, caller, record_id, body.reason)
+            log_ok(session, caller, "revoke", rec.office_pk, rec.record_id)
+            session.flush()
+            return CertificatePublic(
+                record=record_public(session, rec),
+                valid_from=None,
+                valid_until=rec.valid_until,
+                holder=None,
+            ).model_dump(mode="json")
+
+        return run_write(session, caller, idempotency_key, req_hash, do, 200)

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from api import blobs
+from api import accesslog, blobs
 from api.deps import MaybeCallerDep, SessionDep, SettingsDep
-from api.errors import Forbidden, Unauthenticated
+from api.errors import Forbidden, Unauthenticated, status_for
 from api.routers._access import log_ok
 from api.routers.certificates import HOLDER_MEDIA_TYPE
 from notary.db.models import Record, Revision
 from notary.db.types import AccessTier
-from notary.errors import InvalidInput, NotFound
+from notary.errors import InvalidInput, NotFound, Unauthorised
 from notary.revision import parse_bytes32
 
 router = APIRouter(prefix="/files", tags=["files"])
@@ -55,11 +55,25 @@ def get_file(
         None,
     )
     if allowed is None:
+        error: Unauthorised
         if all(r.access_tier is AccessTier.INTERNAL for r in records):
-            raise Forbidden("internal records publish no file")
-        if caller.anonymous:
-            raise Unauthenticated("this file is restricted: a key of its office is required")
-        raise Forbidden("this file is restricted to its office")
+            error = Forbidden("internal records publish no file")
+        elif caller.anonymous:
+            error = Unauthenticated("this file is restricted: a key of its office is required")
+        else:
+            error = Forbidden("this file is restricted to its office")
+        refused = (records[0].office_pk, records[0].record_id)
+        session.rollback()
+        accesslog.append(
+            session,
+            office_pk=refused[0],
+            key_id=caller.key_id,
+            action="file",
+            record_id=refused[1],
+            outcome=str(status_for(error)),
+        )
+        session.commit()
+        raise error
     path = blobs.open_path(settings.blobs, blob)
     log_ok(session, caller, "file", allowed.office_pk, allowed.record_id)
     session.commit()

@@ -7,10 +7,11 @@ import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
-from api import idempotency
+from api import blobs, idempotency
 from api.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
 from api.pii_guard import guard
 from api.routers._access import log_ok, logged
@@ -24,7 +25,7 @@ from api.schemas import (
 from api.services import records as svc
 from api.services.views import history, record_public
 from api.settings import Settings
-from api.uploads import DISCLOSURE_TYPES, read_upload
+from api.uploads import DISCLOSURE_TYPES, Upload, read_upload
 from notary.db.types import RecordKind
 from notary.errors import InvalidInput
 
@@ -38,6 +39,14 @@ async def guarded_content(
 ) -> svc.NewContent:
     """Read, type-check and PII-guard an uploaded file."""
     upload = await read_upload(file, limit=settings.max_upload_bytes, allowed=DISCLOSURE_TYPES)
+    # Scanning, hashing and the fsync'd blob write run off the event loop; the blob is on
+    # disk before the transaction starts, so no database lock waits on the disk.
+    return await run_in_threadpool(_guard_and_store, settings, upload, mask, override)
+
+
+def _guard_and_store(
+    settings: Settings, upload: Upload, mask: bool, override: str | None
+) -> svc.NewContent:
     g = guard(
         upload.data,
         upload.content_type,
@@ -45,13 +54,14 @@ async def guarded_content(
         override_reason=override,
         filename=upload.filename,
     )
-
-    return svc.NewContent(
+    content = svc.NewContent(
         guarded=g,
         content_type=upload.content_type,
         sha256=hashlib.sha256(g.data).hexdigest(),
         sm3=hashlib.new("sm3", g.data).hexdigest(),
     )
+    blobs.write_file(settings.blobs, content.sha256, g.data)
+    return content
 
 
 def _idem_parts(content: svc.NewContent | None, **fields: Any) -> dict[str, Any]:
@@ -137,7 +147,7 @@ async def publish(
         session.flush()
         return record_public(session, record, rev).model_dump(mode="json")
 
-    return run_write(session, caller, idempotency_key, req_hash, do, 201)
+    return await run_in_threadpool(run_write, session, caller, idempotency_key, req_hash, do, 201)
 
 
 @router.get("", response_model=RecordPage)
@@ -242,7 +252,9 @@ async def revise(
             session.flush()
             return record_public(session, record, rev).model_dump(mode="json")
 
-        return run_write(session, caller, idempotency_key, req_hash, do, 201)
+        return await run_in_threadpool(
+            run_write, session, caller, idempotency_key, req_hash, do, 201
+        )
 
 
 @router.post("/{record_id}/revoke", response_model=RecordPublic)

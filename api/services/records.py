@@ -41,7 +41,7 @@ def parse_metadata_json(text: str | None) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidInput(f"metadata is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise InvalidInput("metadata must be a JSON object")

@@ -18,6 +18,9 @@ import {INotaryRegistry} from "./INotaryRegistry.sol";
 /// - a signer's current authority in one slot, an office's suspension flag in one slot;
 /// - the accumulator in one slot, written once per transaction.
 /// Block numbers are stored as uint32 (SafeCast reverts past block 2^32 - 1).
+/// Slither's `incorrect-equality` findings on this contract are false positives: block numbers
+/// share storage words with the office numbers, versions and statuses that are compared, and its
+/// data dependency is not field-sensitive. No block number, time or balance is compared with ==.
 contract NotaryRegistry is INotaryRegistry, AccessControl {
     // ---------------------------------------------------------------------------------------
     // Constants
@@ -231,6 +234,7 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
     function head(bytes32 recordId) external view returns (HeadView memory view_) {
         (bytes23 leafPrefix, uint32 version, uint8 state, uint32 anchoredBlock) =
             _unpackHead(_heads[recordId]);
+        // slither-disable-next-line incorrect-equality (see contract @dev)
         if (version == 0) return view_;
         view_ = HeadView({
             officeId: _officeIds[_officeOf(recordId)],
@@ -246,6 +250,7 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
     /// @inheritdoc INotaryRegistry
     function isCurrent(bytes32 recordId, bytes32 leaf) external view returns (bool) {
         uint256 packed = _heads[recordId];
+        // slither-disable-next-line incorrect-equality (see contract @dev)
         return _status(packed) == Status.Active && _prefix(bytes32(packed)) == _prefix(leaf);
     }
 
@@ -278,6 +283,7 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
         uint32 number = _officeNumbers[officeId];
         if (number == 0) return false;
         Authority memory current = _authority[signer];
+        // slither-disable-next-line incorrect-equality (see contract @dev)
         if (current.officeNumber == number && blockNumber >= current.sinceBlock) return true;
         SignerPeriod[] storage periods = _closedPeriods[signer];
         uint256 n = periods.length;
@@ -298,6 +304,7 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
         SignerPeriod[] storage closed = _closedPeriods[signer];
         Authority memory current = _authority[signer];
         uint256 n = closed.length;
+        // slither-disable-next-line incorrect-equality (see contract @dev)
         periods = new SignerPeriod[](current.officeNumber == 0 ? n : n + 1);
         for (uint256 i; i < n; ++i) {
             periods[i] = closed[i];
@@ -327,6 +334,7 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
         view
         returns (bool)
     {
+        // slither-disable-next-line incorrect-equality (see contract @dev)
         if (_batches[root].officeNumber == 0) return false;
         return MerkleProof.verifyCalldata(proof, root, _leafNode(leaf), _hashNodes);
     }
@@ -390,11 +398,13 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
             // forge-lint: disable-next-line(unsafe-typecast)
             revert VersionOutOfOrder(recordId, uint32(expected), version);
         }
-        // The first 23 bytes of prevLeaf must equal the stored prefix, and version 1 has none.
-        if (
-            (uint256(prevLeaf) ^ packed) & PREFIX_MASK != 0
-                || (headVersion == 0 && prevLeaf != bytes32(0))
-        ) revert PrevLeafMismatch(recordId, leafPrefix, prevLeaf);
+        // The first 23 bytes of prevLeaf must equal the stored prefix; version 1 has no
+        // predecessor, so its prevLeaf must be all zero.
+        bool unlinked = (uint256(prevLeaf) ^ packed) & PREFIX_MASK != 0;
+        // slither-disable-next-line incorrect-equality (see contract @dev)
+        if (unlinked || (headVersion == 0 && prevLeaf != bytes32(0))) {
+            revert PrevLeafMismatch(recordId, leafPrefix, prevLeaf);
+        }
     }
 
     /// @dev Writes or clears the record's validity end (only when it changes from or to none)
@@ -416,6 +426,7 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
     /// office that is not suspended.
     function _callerOffice() private view returns (uint32 number) {
         number = _authority[msg.sender].officeNumber;
+        // slither-disable-next-line incorrect-equality (see contract @dev)
         if (number == 0) revert SignerNotAuthorised(msg.sender);
         if (_suspended[number]) revert OfficeSuspended(_officeIds[number]);
     }
@@ -425,6 +436,7 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
         if (_officeOf(recordId) != number) revert RecordOfOtherOffice(recordId, number);
         packed = _heads[recordId];
         Status status = _status(packed);
+        // slither-disable-next-line incorrect-equality (see contract @dev)
         if (status == Status.None) revert RecordUnknown(recordId);
         if (status != Status.Active) revert RecordClosed(recordId, status);
     }

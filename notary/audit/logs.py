@@ -8,6 +8,8 @@ but asks the provider directly and hands back the JSON-RPC log objects as they c
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +34,18 @@ class LogPage:
 class RawLogReader(LogReader):
     """`LogReader` that yields pages of undecoded logs (dicts with hex strings)."""
 
-    def iter_pages(self, from_block: int, to_block: int) -> Iterator[LogPage]:
-        """Every page of raw registry logs in `[from_block, to_block]` (both inclusive)."""
+    def iter_pages(self, from_block: int, to_block: int, *, prefetch: int = 0) -> Iterator[LogPage]:
+        """Every page of raw registry logs in `[from_block, to_block]` (both inclusive).
+
+        With `prefetch > 0` a background thread fetches up to that many pages ahead, so
+        the node works on the next page while the caller processes this one.
+        """
+        if prefetch > 0:
+            yield from _prefetched(self._pages(from_block, to_block), prefetch)
+        else:
+            yield from self._pages(from_block, to_block)
+
+    def _pages(self, from_block: int, to_block: int) -> Iterator[LogPage]:
         start = from_block
         while start <= to_block:
             with self._lock:
@@ -63,3 +75,44 @@ class RawLogReader(LogReader):
             raise Web3RPCError(str(error.get("message", error)), rpc_response=response)
         # JSON-RPC returns logs in chain order (block, log index); reorged ones are dropped.
         return [log for log in response.get("result") or () if not log.get("removed")]
+
+
+_DONE = object()
+
+
+def _prefetched(pages: Iterator[LogPage], depth: int) -> Iterator[LogPage]:
+    """Run `pages` in a daemon thread, `depth` pages ahead; errors re-raise here."""
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="getlogs-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join(timeout=5)

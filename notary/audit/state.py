@@ -196,10 +196,7 @@ class ReplayState:
                 state.signers.setdefault(p["signer"], []).append(SignerPeriod(**p))
             for r in data["records"]:
                 state.records[r["record_id"]] = RecordState(**r)
-            names = [f.name for f in fields(RevisionEntry)]
             state.revisions = [RevisionEntry(*row) for row in data["revisions"]]
-            if state.revisions and len(data["revisions"][0]) != len(names):
-                raise InvalidInput("revision rows have the wrong number of fields")
             state.actions = [ChainAction(**a) for a in data["actions"]]
             state.violations = [Violation(**v) for v in data["violations"]]
         except (KeyError, TypeError, ValueError) as exc:
