@@ -297,10 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         return _fail(RuntimeError("aborted"), EXIT_USAGE, as_json)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        if callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
+            exc.show()  # a usage error from the argument parser
             return EXIT_USAGE
         return _fail(exc, EXIT_BAD_INPUT, as_json, unexpected=True)
     return EXIT_OK

@@ -222,10 +222,10 @@ def _describe(session: Session, root: Path, revision_id: int, file: str) -> dict
     }
 
 
-def _anchor(root: Path, password_file: Path | None) -> None:
+def _anchor(settings: Any) -> None:
     from notary.worker import anchor_pending
 
-    anchor_pending(load_settings(root, password_file=password_file))
+    anchor_pending(settings)
 
 
 def publish(
@@ -247,7 +247,7 @@ def publish(
     root = data_dir_from_env(data_dir)
     entry = office_entry(require_init(root), office)
     paths = [_file(p) for p in files]
-    read_password(password_file)  # fail before accepting anything
+    settings = load_settings(root, password_file=password_file)  # keys open, or fail now
     ids: list[tuple[int, str]] = []
     with _progress(progress, len(paths), "hashing") as advance, _session(root) as session:
         office_row = repo.get_office(session, office_id=entry["office_id"])
@@ -267,7 +267,7 @@ def publish(
             session.flush()
             ids.append((row.id, str(path)))
             advance()
-    _anchor(root, password_file)
+    _anchor(settings)
     with _session(root) as session:
         return [_describe(session, root, rid, f) for rid, f in ids]
 
@@ -288,7 +288,7 @@ def revise(
     root = data_dir_from_env(data_dir)
     record_id = _record_id(record_id)
     path = _file(file)
-    read_password(password_file)
+    settings = load_settings(root, password_file=password_file)
     with _session(root) as session:
         record = repo.get_record(session, record_id=record_id)
         head = record.revisions[-1]
@@ -308,7 +308,7 @@ def revise(
         )
         session.flush()
         rid = row.id
-    _anchor(root, password_file)
+    _anchor(settings)
     with _session(root) as session:
         return _describe(session, root, rid, str(path))
 
@@ -321,10 +321,10 @@ def revoke(
 
     root = data_dir_from_env(data_dir)
     record_id = _record_id(record_id)
-    read_password(password_file)
+    settings = load_settings(root, password_file=password_file)
     with _session(root) as session:
         repo.record_revocation(session, record_id=record_id, reason=reason)
-    _anchor(root, password_file)
+    _anchor(settings)
     with _session(root) as session:
         row = session.scalars(select(Revocation).where(Revocation.record_id == record_id)).one()
         return {

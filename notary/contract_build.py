@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from notary.errors import NotaryError
+
 ROOT = Path(__file__).resolve().parent.parent
 SOLC = ROOT / "scripts" / "solc"
 SOURCE = "contracts/src/NotaryRegistry.sol"
@@ -32,7 +34,7 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-class ArtifactError(RuntimeError):
+class ArtifactError(NotaryError, RuntimeError):
     """The artifact is missing or malformed, or the sources do not compile."""
 
 

@@ -99,6 +99,9 @@ class Revision:
         return office_number_of(self.record_id)
 
 
+PREV_LEAF_PREFIX = 23
+
+
 def compute_leaf(revision: Revision, *, chain_id: int, registry: bytes | str) -> bytes:
     """The revision's leaf on one deployment: keccak256 of ten abi-encoded 32-byte words.
 
@@ -122,10 +125,19 @@ def compute_leaf(revision: Revision, *, chain_id: int, registry: bytes | str) ->
             revision.valid_until.to_bytes(32, "big"),
             revision.content_hash,
             revision.metadata_hash,
-            revision.prev_leaf,
+            prev_leaf_word(revision.prev_leaf),
         )
     )
     return keccak(preimage)
+
+
+def prev_leaf_word(prev_leaf: bytes) -> bytes:
+    """The prevLeaf word as hashed into a leaf: its first 23 bytes, then 9 zero bytes.
+
+    The registry keeps only a 23-byte prefix of each head, so only those bytes are
+    committed; a prevLeaf differing in its tail cannot yield a second, unreplayable leaf.
+    """
+    return prev_leaf[:PREV_LEAF_PREFIX] + bytes(32 - PREV_LEAF_PREFIX)
 
 
 # --- record ids -------------------------------------------------------------------------

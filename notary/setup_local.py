@@ -32,7 +32,7 @@ from eth_account.signers.local import LocalAccount
 
 from notary.atomic import atomic_write_bytes
 from notary.config import ChainConfig, GasPolicy
-from notary.errors import InvalidInput, NotFound
+from notary.errors import InvalidInput, NotFound, Unavailable
 from notary.keystore import DEFAULT_SCRYPT_N, create_key, key_address, key_path, load_key
 from notary.keystore import read_password as _read_password
 
@@ -155,6 +155,8 @@ def ensure_chain(data_dir: Path) -> ChainConfig:
     explicit = os.environ.get("NOTARY_RPC_URL") or (data_dir / "chain.json").exists()
     if explicit and is_up(config.rpc_url):
         return config
+    if os.environ.get("NOTARY_RPC_URL"):
+        raise Unavailable(f"no chain node answers at {config.rpc_url} (NOTARY_RPC_URL)")
     anvil_dir = data_dir / "anvil"
     anvil_dir.mkdir(parents=True, exist_ok=True)
     meta_path = anvil_dir / "anvil.json"

@@ -336,7 +336,7 @@ class Worker:
             for _, signed in prepared:
                 repo.mark_tx_sent(session, tx_hash=signed.tx_hash)
         for job, signed in prepared:
-            self._settle(self._ref(job, signed), fresh=True)
+            self._settle(self._ref(job, signed), fresh=True, items=job.items)
             settled += len(job.items)
         return settled
 
@@ -447,7 +447,7 @@ class Worker:
         self._reset_nonces()
         return len(txs)
 
-    def _settle(self, tx: TxRef, *, fresh: bool) -> None:
+    def _settle(self, tx: TxRef, *, fresh: bool, items: Sequence[Item] | None = None) -> None:
         """Bring one recorded transaction to a final state (see the module docstring)."""
         client = self.client
         assert client is not None
@@ -478,7 +478,7 @@ class Worker:
             self._reverted(tx, exc)
             return
         crash_point("receipt")
-        self._record(tx, result)
+        self._record(tx, result, items)
         crash_point("anchored")
 
     def _node_knows(self, tx_hash: str) -> bool:
@@ -504,13 +504,16 @@ class Worker:
             raise NotaryError(f"cannot recompute the leaves of transaction {tx.tx_hash}")
         return items
 
-    def _record(self, tx: TxRef, result: TxResult) -> None:
-        """Store a successful receipt: block, log index, leaf (and proof) per revision."""
+    def _record(self, tx: TxRef, result: TxResult, known: Sequence[Item] | None = None) -> None:
+        """Store a successful receipt: block, log index, leaf (and proof) per revision.
+
+        `known` are the job's items when this process prepared it (else recomputed).
+        """
         with unit_of_work(self.sessions) as session:
             if tx.purpose is not TxPurpose.REVISIONS:
                 self._record_other(session, tx, result)
                 return
-            items = self._items_of(session, tx)
+            items = list(known) if known is not None else self._items_of(session, tx)
             if not items:
                 settle_tx(session, tx.tx_hash, TxState.CONFIRMED, block=result.block_number)
                 return

@@ -75,7 +75,7 @@ def _reference_leaf(r: Revision, chain_id: int, registry: str) -> bytes:
         r.valid_until,
         r.content_hash,
         r.metadata_hash,
-        r.prev_leaf,
+        r.prev_leaf[:23] + bytes(9),  # only the stored 23-byte prefix is committed
     ]
     encoded = abi_encode(types, values)
     assert len(encoded) == 320

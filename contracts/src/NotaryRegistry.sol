@@ -449,7 +449,7 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
 
     /// @dev The leaf of a revision, byte for byte as in docs/formats.md: keccak256 of
     /// LEAF_TAG, chain id, registry address, then the revision's seven ABI words as they are in
-    /// calldata. The caller must have checked them with `_typedFields`.
+    /// calldata, prevLeaf cut to its first 23 bytes. The caller must have checked them with `_typedFields`.
     function _leaf(Revision calldata r) private view returns (bytes32 leaf) {
         bytes32 tag = LEAF_TAG;
         assembly ("memory-safe") {
@@ -457,7 +457,10 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
             mstore(m, tag)
             mstore(add(m, 0x20), chainid())
             mstore(add(m, 0x40), address())
-            calldatacopy(add(m, 0x60), r, 0xe0)
+            calldatacopy(add(m, 0x60), r, 0xc0)
+            // Only the 23 bytes of prevLeaf that the head stores (and checks) are hashed, so
+            // a prevLeaf that differs in its last 9 bytes cannot give a second leaf.
+            mstore(add(m, 0x120), and(calldataload(add(r, 0xc0)), not(0xffffffffffffffffff)))
             leaf := keccak256(m, 0x140)
         }
     }

@@ -378,7 +378,7 @@ contract NotaryRegistryTest is RegistryFixture {
         (bytes32 recordId, bytes32 leaf1) = anchorNew(1);
         INotaryRegistry.Revision memory r = disclosure(recordId, 2, leaf1);
         bytes32 leaf2 = anchorNext(recordId, 2, leaf1);
-        r.prevLeaf = bytes32(uint256(leaf1) ^ 1);
+        r.prevLeaf = bytes32(uint256(leaf1) ^ (uint256(1) << 255));
         assertTrue(registry.computeLeaf(r) != leaf2, "prevLeaf is bound into the leaf");
     }
 
@@ -1084,7 +1084,7 @@ contract NotaryRegistryTest is RegistryFixture {
         });
         assertEq(
             NotaryRegistry(at).computeLeaf(r2),
-            0x5b5434cf4fc68bc18eac6f2b344ac72163f8f0a19c2f8a7d6f67b63c027de313,
+            0x1efb9ae697b0fc2d6f4da9a2a568dec98493943d76a56fd5c4f1247182898b21,
             "leaf 2"
         );
 
@@ -1100,6 +1100,16 @@ contract NotaryRegistryTest is RegistryFixture {
             bytes32(bytes24(0xd32af0200cc2b23d2299bda3938d05da37b6ccdc32b3c7fd)),
             "acc 2"
         );
+    }
+
+    function test_computeLeaf_hashesOnlyTheStoredPrefixOfPrevLeaf() public view {
+        bytes32 prev = keccak256("prev");
+        INotaryRegistry.Revision memory r = disclosure(recordIdOf(NUMBER_A, 1), 2, prev);
+        bytes32 leaf = registry.computeLeaf(r);
+        r.prevLeaf = prev ^ bytes32(uint256(0xff));
+        assertEq(registry.computeLeaf(r), leaf, "tail of prevLeaf must not matter");
+        r.prevLeaf = prev ^ bytes32(uint256(1) << 80);
+        assertTrue(registry.computeLeaf(r) != leaf, "prefix of prevLeaf must matter");
     }
 
     function test_computeLeaf_bindsChainIdAndRegistryAddress() public {

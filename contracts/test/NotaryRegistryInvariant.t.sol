@@ -100,7 +100,7 @@ contract RegistryHandler is Test {
         bytes32[] memory ids = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
             // Distinct records (consecutive indices, n <= 4): each expects its head + 1.
-            ids[i] = _recordFor(actor, recordSeed + (i << 2));
+            ids[i] = _recordFor(actor, (recordSeed >> 8) + (i << 2));
             rs[i] = _nextRevision(ids[i], uint256(keccak256(abi.encode(recordSeed, i))), false);
         }
         uint32[] memory before = new uint32[](n);

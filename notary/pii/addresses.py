@@ -11,13 +11,14 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}]")
 
 _CN_DIGITS = "一二三四五六七八九十百千零〇两"
-_NUM = rf"(?:[0-9]+|[{_CN_DIGITS}]+)"
+# Bounded repeats everywhere: a long run of digits or numerals must not cost n².
+_NUM = rf"(?:[0-9]{{1,6}}|[{_CN_DIGITS}]{{1,6}})"
 _HOUSE = rf"(?:附?{_NUM}(?:[-之]{_NUM})?(?:号院|号(?![楼房])|弄))"
 _BUILDING = rf"(?:[A-Za-z]?{_NUM}[A-Za-z]?(?:号楼|栋|幢|座)|[A-Za-z](?:栋|幢|座))"
 _UNIT = rf"(?:{_NUM}单元)"
 _FLOOR = rf"(?:{_NUM}(?:层|楼))"
-_ROOM = r"(?:[A-Za-z]?[0-9]+[A-Za-z]?(?:室|号房|房|户))"
-_SHORT = r"(?:[0-9]+-[0-9]+(?:-[0-9]+)?(?:室|号)?)"  # 3-2-501: building-unit-room
+_ROOM = r"(?:[A-Za-z]?[0-9]{1,6}[A-Za-z]?(?:室|号房|房|户))"
+_SHORT = r"(?:[0-9]{1,4}-[0-9]{1,4}(?:-[0-9]{1,5})?(?:室|号)?)"  # 3-2-501: building-unit-room
 _COMPOUND = rf"(?:[{_CJK}]{{1,10}}?(?:小区|花园|公寓|大厦|家园|苑|新村|山庄|公馆|院))"
 _TAIL = rf"(?:-?{_UNIT})?(?:-?{_FLOOR})?(?:-?{_ROOM})?"
 # Below the house number: building (+ unit, floor, room), unit (+ …), floor + room.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator, Sequence
 
 from notary.pii.addresses import address_hits
@@ -20,12 +21,18 @@ _DETECTORS: tuple[Callable[[str, str], Iterator[Hit]], ...] = (
 def _hits(text: str) -> list[Hit]:
     """Every detector's hits; where two overlap, the more specific detector's wins."""
     normalised = normalise(text)
-    chosen: list[Hit] = []
+    chosen: list[Hit] = []  # sorted by start, never overlapping
+    starts: list[int] = []
     for detect in _DETECTORS:
         for hit in sorted(detect(text, normalised), key=lambda h: (h.start, -h.end)):
-            if all(hit.end <= c.start or hit.start >= c.end for c in chosen):
-                chosen.append(hit)
-    return sorted(chosen, key=lambda h: h.start)
+            i = bisect.bisect_left(starts, hit.start)
+            if i > 0 and chosen[i - 1].end > hit.start:
+                continue
+            if i < len(chosen) and chosen[i].start < hit.end:
+                continue
+            chosen.insert(i, hit)
+            starts.insert(i, hit.start)
+    return chosen
 
 
 def _finding(hit: Hit, page: int | None, location: str | None) -> Finding:

@@ -1,0 +1,100 @@
+"""The `notary` CLI, run for real in subprocesses against a temp data dir and anvil.
+
+Each start of the CLI costs seconds of imports on a loaded machine, so the flows are few
+and each does a lot; they share one initialised data dir (module scope).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "cli-test-password"
+
+
+def run(data_dir: Path, anvil, *args: str, password: str = PASSWORD, check: int | None = 0):
+    env = dict(os.environ)
+    for var in list(env):
+        if var.startswith("NOTARY_"):
+            del env[var]
+    env.update(
+        NOTARY_DATA_DIR=str(data_dir),
+        NOTARY_RPC_URL=anvil.url,
+        NOTARY_GAS_POLICY="zero",
+        NOTARY_KEYSTORE_PASSWORD=password,
+        NOTARY_SCRYPT_N="1024",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "notary.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if check is not None:
+        assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def data_dir(anvil, tmp_path_factory) -> Path:
+    """A data dir initialised (twice: the second run must reuse everything)."""
+    path = tmp_path_factory.mktemp("notary-data")
+    first = json.loads(run(path, anvil, "init", "--json").stdout)
+    second = json.loads(run(path, anvil, "init", "--json").stdout)
+    assert first == second  # same registry, office, keys and database
+    return path
+
+
+def test_init_twice_reuses_registry_office_and_keys(data_dir: Path):
+    assert (data_dir / "keys" / "governance.json").exists()
+    assert (data_dir / "keys" / "office-demo.json").stat().st_mode & 0o077 == 0
+    assert "registry" in json.loads((data_dir / "chain.json").read_text())
+
+
+def test_publish_revise_revoke_and_read_back(data_dir: Path, anvil, tmp_path: Path):
+    a, b, c = (tmp_path / n for n in ("a.txt", "b.txt", "a2.txt"))
+    a.write_text("budget 2024")
+    b.write_text("final accounts 2023")
+    c.write_text("budget 2024, corrected")
+    published = json.loads(
+        run(data_dir, anvil, "publish", str(a), str(b), "--title", "Budget",
+            "--category", "budget", "--json").stdout
+    )  # fmt: skip
+    assert [p["anchor_state"] for p in published] == ["anchored", "anchored"]
+    record = published[0]["record_id"]
+    assert published[0]["verify_url"].startswith("http://")
+    revised = json.loads(run(data_dir, anvil, "revise", record, str(c), "--json").stdout)
+    assert (revised["version"], revised["anchor_state"]) == (2, "anchored")
+    status = json.loads(run(data_dir, anvil, "status", str(c), "--json").stdout)
+    assert (status["record_id"], status["chain_version"]) == (record, 2)
+    revoked = json.loads(
+        run(data_dir, anvil, "revoke", record, "--reason", "wrong figures", "--json").stdout
+    )
+    assert revoked["state"] == "anchored"
+    history = json.loads(run(data_dir, anvil, "history", record, "--json").stdout)
+    assert history["status"] == "revoked"
+    assert [r["version"] for r in history["revisions"]] == [1, 2]
+
+
+def test_bad_input_gets_one_line_and_its_exit_code(data_dir: Path, anvil, tmp_path: Path):
+    missing = run(data_dir, anvil, "publish", str(tmp_path / "nope.pdf"), "--title", "t",
+                  "--category", "c", check=1)  # fmt: skip
+    assert "no such file" in missing.stderr
+    unknown = run(data_dir, anvil, "history", "00000001" + "ab" * 28, "--json", check=1)
+    assert json.loads(unknown.stdout)["exit_code"] == 1
+    f = tmp_path / "x.txt"
+    f.write_text("x")
+    wrong = run(data_dir, anvil, "publish", str(f), "--title", "t", "--category", "c",
+                password="not-the-password", check=3)  # fmt: skip
+    assert "wrong password" in wrong.stderr
+    usage = run(data_dir, anvil, "publish", str(f), check=2)
+    assert "title" in usage.stderr.lower()
