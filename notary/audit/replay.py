@@ -57,6 +57,7 @@ class Replayer:
         self.state = state
         self._registry = parse_address(state.registry)
         self._acc = state.accumulator
+        self._leaves = {r: bytes.fromhex(rec.leaf[2:]) for r, rec in state.records.items()}
         self._numbers = {o.office_id: o.number for o in state.offices.values()}
         self._by_number = state.office_by_number()
         handlers: dict[str, Callable[[list[str], str, int, str, int], None]] = {
@@ -237,39 +238,22 @@ class Replayer:
         self, topics: list[str], data: str, block: int, tx: str, li: int
     ) -> None:
         record_id = topics[1].lower()
-        signer = "0x" + data[26:66].lower()
+        data = data.lower()
+        signer = "0x" + data[26:66]
         version = int(data[66:130], 16)
         kind = int(data[130:194], 16)
         valid_until = int(data[194:258], 16)
-        content_hash = "0x" + data[258:322].lower()
-        metadata_hash = "0x" + data[322:386].lower()
         office_number = int(record_id[2:10], 16)
         if not self._signer_ok(signer, office_number, block):
             what = f"anchor of {record_id} v{version}"
             self._check_signer(signer, office_number, block, tx, li, what)
         record = self.state.records.get(record_id)
-        head_version = record.version if record is not None else 0
-        prev_leaf = record.leaf if record is not None else ZERO_LEAF
-        if version != head_version + 1:
-            self._violate(
-                "version_not_contiguous",
-                f"{record_id} anchored version {version} after version {head_version}",
-                block,
-                tx,
-                li,
-                record_id=record_id,
-                office_number=office_number,
-            )
-            if record is None:
-                self._violate(
-                    "prev_link_missing",
-                    f"{record_id} v{version} links to a version replay never saw",
-                    block,
-                    tx,
-                    li,
-                    record_id=record_id,
-                    office_number=office_number,
-                )
+        if record is None:
+            prev_leaf, prev_bytes = ZERO_LEAF, bytes(32)
+        else:
+            prev_leaf, prev_bytes = record.leaf, self._leaves[record_id]
+        if (record is None and version != 1) or (record and version != record.version + 1):
+            self._version_gap(record, record_id, version, office_number, block, tx, li)
         if record is not None and record.status != ACTIVE:
             self._violate(
                 "after_revocation",
@@ -287,9 +271,9 @@ class Replayer:
                     version,
                     kind,  # type: ignore[arg-type]
                     valid_until,
-                    bytes.fromhex(content_hash[2:]),
-                    bytes.fromhex(metadata_hash[2:]),
-                    bytes.fromhex(prev_leaf[2:]),
+                    bytes.fromhex(data[258:322]),
+                    bytes.fromhex(data[322:386]),
+                    prev_bytes,
                 ),
                 chain_id=self.state.chain_id,
                 registry=self._registry,
@@ -306,6 +290,7 @@ class Replayer:
             )
             return
         self._acc = self._acc.add_revision(leaf)
+        self._leaves[record_id] = leaf
         leaf_hex = "0x" + leaf.hex()
         self.state.revisions.append(
             RevisionEntry(
@@ -313,8 +298,8 @@ class Replayer:
                 version,
                 kind,
                 valid_until,
-                content_hash,
-                metadata_hash,
+                "0x" + data[258:322],
+                "0x" + data[322:386],
                 prev_leaf,
                 leaf_hex,
                 signer,
@@ -330,6 +315,36 @@ class Replayer:
             )
         else:
             record.version, record.leaf, record.valid_until = version, leaf_hex, valid_until
+
+    def _version_gap(
+        self,
+        record: RecordState | None,
+        record_id: str,
+        version: int,
+        office_number: int,
+        block: int,
+        tx: str,
+        li: int,
+    ) -> None:
+        head = record.version if record is not None else 0
+        where = {"record_id": record_id, "office_number": office_number}
+        self._violate(
+            "version_not_contiguous",
+            f"{record_id} anchored version {version} after version {head}",
+            block,
+            tx,
+            li,
+            **where,
+        )
+        if record is None:
+            self._violate(
+                "prev_link_missing",
+                f"{record_id} v{version} links to a version replay never saw",
+                block,
+                tx,
+                li,
+                **where,
+            )
 
     def _close(
         self, record_id: str, signer: str, block: int, tx: str, li: int, what: str

@@ -65,12 +65,12 @@ def _format(data: bytes, content_type: str | None, filename: str | None) -> tupl
         return _PDF, None
     if media in ("application/xml", "text/xml") or media.endswith("+xml"):
         return _XML, None
-    if media.startswith("text/"):
+    if media.startswith("text/") or media == "application/json" or media.endswith("+json"):
         return _TEXT, charset
     if media not in ("", "application/octet-stream"):
         raise UnsupportedDocument(f"cannot scan {media[:60]} for personal data")
     suffix = (filename or "").lower().rpartition(".")[2] if "." in (filename or "") else ""
-    by_suffix = {"pdf": _PDF, "xml": _XML, "txt": _TEXT, "csv": _TEXT, "md": _TEXT}
+    by_suffix = {"pdf": _PDF, "xml": _XML, "txt": _TEXT, "csv": _TEXT, "md": _TEXT, "json": _TEXT}
     if suffix in by_suffix:
         return by_suffix[suffix], charset
     if suffix:

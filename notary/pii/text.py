@@ -71,8 +71,9 @@ def mask_text(text: str) -> tuple[str, list[Finding]]:
     findings = [_finding(h, None, None) for h in hits]
     masked = _apply(text, hits)
     # Kept digits next to the new stars can, rarely, line up with neighbouring digits into
-    # a new number (138****5678 followed by ` 1234 5678 9012`). Mask again until clean:
-    # every pass turns at least one digit into '*', so this ends.
+    # a new number (138****5678 followed by ` 1234 5678 9012`). Mask again until clean;
+    # every pass stars at least one digit or numeral, so this ends. Only the first pass is
+    # reported: it is what the office's text held.
     while hits := _hits(masked):
         masked = _apply(masked, hits)
     return masked, findings
