@@ -10,7 +10,25 @@ from notary.blobstore import BlobStore
 from notary.db.models import Blob
 from notary.errors import NotFound
 
-__all__ = ["Blob", "open_path", "put", "read", "stored", "write_file"]
+__all__ = [
+    "SALTED_PARAM",
+    "Blob",
+    "document",
+    "open_path",
+    "put",
+    "read",
+    "salted_media_type",
+    "stored",
+    "write_file",
+]
+
+SALTED_PARAM = "; x-salt-prefix=32"
+"""Media-type suffix of a certificate blob stored as `salt || document`.
+
+Such a blob's SHA-256 is the certificate's on-chain `contentHash` (docs/formats.md,
+"Certificate commitment"), so the store stays content-addressed; the salt is stripped
+before the document is ever served.
+"""
 
 
 def write_file(root: Path, sha256: str, data: bytes) -> None:
@@ -59,3 +77,17 @@ def open_path(root: Path, blob: Blob) -> Path:
 def read(root: Path, blob: Blob) -> bytes:
     """A stored blob's bytes."""
     return open_path(root, blob).read_bytes()
+
+
+def salted_media_type(media_type: str) -> str:
+    """The media type recorded for a `salt || document` certificate blob."""
+    return media_type + SALTED_PARAM
+
+
+def document(root: Path, blob: Blob) -> tuple[bytes, str]:
+    """A blob's servable bytes and media type: a certificate's salt prefix is removed."""
+    data = read(root, blob)
+    media_type = blob.media_type or "application/octet-stream"
+    if media_type.endswith(SALTED_PARAM):
+        return data[32:], media_type.removesuffix(SALTED_PARAM)
+    return data, media_type

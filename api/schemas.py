@@ -166,7 +166,10 @@ class CertificatePublic(_Out):
 class CertificateIssued(CertificatePublic):
     """Issue response: the only one that carries the commitment salt."""
 
-    salt: str
+    salt: str = Field(description="32-byte salt (hex) of both commitments; shown only here.")
+    document_url: str = Field(
+        description="The certificate document (office keys): contentHash = sha256(salt || it)."
+    )
 
 
 # --- receipts, access log ---------------------------------------------------------------
@@ -182,6 +185,11 @@ class ReceiptPublic(BaseModel):
     tx_hash: str | None = None
     block_number: int | None = None
     anchored_at: dt.datetime | None = None
+    verify_url: str | None = Field(
+        default=None,
+        description="Once anchored: the verify URL of the revision (page 1 of 1; certificates'"
+        " salt is never included). Null while pending or without a chain config.",
+    )
 
 
 class AccessLogEntryPublic(_Out):

@@ -40,7 +40,15 @@ class Settings(BaseSettings):
         description="Bootstrap admin key created on start if no admin key exists yet.",
     )
     receipt_wait_cap_s: float = Field(default=30.0, ge=0)
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Scheme and host of verify URLs (`<base>/v/<payload>` in QR codes).",
+    )
+    chain_config_path: Path | None = Field(
+        default=None,
+        description="Directory holding chain.json (chain id, registry); default: data_dir. "
+        "Without a registry the API runs but gives no verify URLs.",
+    )
     run_migrations: bool = True
 
     @model_validator(mode="after")

@@ -1,28 +1,12 @@
-"""The certificate holder commitment: what goes on chain instead of a certificate's hash.
+"""The certificate holder commitment, re-exported from `notary.certificate`.
 
-A certificate's bytes carry personal data, so the chain must not let anyone confirm a guess
-about them. Its revision's `contentHash` is therefore salted:
-
-    contentHash = sha256(salt || exact certificate bytes)       (salt: 16 or 32 bytes)
-
-The salt travels in the certificate's QR code (`QrPayload.salt`), so whoever holds the
-certificate can prove it (`cat salt.bin cert.pdf | sha256sum`), and nobody else can.
-Disclosures keep the plain `sha256(bytes)`.
-
-Pure: no I/O.
+A certificate's on-chain `contentHash` is salted (`sha256(salt || exact certificate
+bytes)`, salt of 16 or 32 bytes, carried in the certificate's QR code); see
+docs/formats.md, "Certificate commitment". Disclosures keep the plain `sha256(bytes)`.
 """
 
 from __future__ import annotations
 
-import hashlib
+from notary.certificate import SALT_LENGTHS, holder_commitment, holder_data_commitment
 
-SALT_LENGTHS = (16, 32)
-
-
-def holder_commitment(salt: bytes, data: bytes) -> bytes:
-    """The salted content commitment of a certificate's exact bytes."""
-    if not isinstance(salt, bytes) or len(salt) not in SALT_LENGTHS:
-        raise ValueError("salt must be 16 or 32 bytes")
-    h = hashlib.sha256(salt)
-    h.update(data)
-    return h.digest()
+__all__ = ["SALT_LENGTHS", "holder_commitment", "holder_data_commitment"]

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from api.routers import access_log, certificates, files, offices, receipts, records
+from api.routers import (
+    access_log,
+    audit,
+    certificates, 
+    files,
+    offices,
+    receipts,
+    records,
+    stamped,
+)
 
 API_ROUTERS = (
     offices.router,
     records.router,
+    stamped.router,
     certificates.router,
     receipts.router,
     files.router,
     access_log.router,
+    audit.router,
 )

@@ -1,4 +1,10 @@
-"""E-certificates: a salted commitment to the holder data on chain, the data kept here."""
+"""E-certificates: salted commitments on chain, the document and holder data kept here.
+
+docs/formats.md, "Certificate commitment": `contentHash = sha256(salt || document)`, where
+the document is the uploaded PDF/OFD/XML or a PDF rendered here with the holder data masked
+on its face; the metadata carries `holder_commitment = sha256(salt || RFC 8785 holder)`.
+Both are stored as content-addressed `salt || …` blobs for the issuing office only.
+"""
 
 from __future__ import annotations
 
@@ -22,19 +28,20 @@ from api.schemas import CertificateIssued, CertificatePublic, RevokeCreate
 from api.services import records as svc
 from api.services.views import head_revision, record_public
 from api.uploads import CERTIFICATE_TYPES, read_upload
+from notary.certificate import (
+    SALT_LENGTH,
+    canonical_holder,
+    holder_commitment,
+    render_certificate_pdf,
+)
 from notary.db.types import AccessTier, RecordKind
 from notary.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 
 HOLDER_MEDIA_TYPE = "application/vnd.notary.holder+json"
-"""Media type of the stored commitment preimage; never served by `/files`."""
+"""Media type of the stored `salt || holder JSON` preimage; never served by `/files`."""
 MAX_HOLDER_BYTES = 64 * 1024
-
-
-def commitment_doc(holder: dict[str, Any], salt: bytes) -> bytes:
-    """RFC 8785 JSON of the holder data and salt; its SHA-256 is the commitment."""
-    return rfc8785.dumps({"holder": holder, "salt": salt.hex()})
 
 
 def _holder(text: str) -> dict[str, Any]:
@@ -61,6 +68,24 @@ def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
     return value.astimezone(dt.UTC).replace(microsecond=0)
 
 
+def _salted_content(salt: bytes, document: bytes, media_type: str) -> svc.NewContent:
+    """The revision content of a certificate: `salt || document`, hashed as the chain sees it."""
+    stored = salt + document
+    return svc.NewContent(
+        guarded=Guarded(data=stored, masked=False, overridden_findings=None),
+        content_type=blobs.salted_media_type(media_type),
+        sha256=holder_commitment(salt, document).hex(),
+        sm3=hashlib.new("sm3", stored).hexdigest(),
+    )
+
+
+def _holder_data(stored: bytes) -> dict[str, Any]:
+    """Holder data from its stored preimage (`salt || JSON`, or the old JSON form)."""
+    if stored.startswith(b"{"):
+        return json.loads(stored)["holder"]
+    return json.loads(stored[SALT_LENGTH:])
+
+
 @router.post("", status_code=201, response_model=CertificateIssued)
 async def issue(
     request: Request,
@@ -76,7 +101,11 @@ async def issue(
     file: Annotated[UploadFile | None, File(description="PDF, OFD or XML")] = None,
     idempotency_key: IdemKey = None,
 ) -> JSONResponse:
-    """Issue a certificate; the answer carries the commitment salt, once."""
+    """Issue a certificate; the answer carries the commitment salt, once.
+
+    Without a file the service renders the certificate PDF (holder data masked on its face);
+    fetch it from `document_url` with a key of the office.
+    """
     data = _holder(holder)
     client = svc.parse_metadata_json(metadata) or {}
     start, end = _utc(valid_from, "valid_from"), _utc(valid_until, "valid_until")
@@ -99,27 +128,29 @@ async def issue(
             "file": hashlib.sha256(upload.data).hexdigest() if upload else None,
         },
     )
-    salt = secrets.token_bytes(32)
-    doc = commitment_doc(data, salt)
-    commitment = hashlib.sha256(doc).hexdigest()
+    salt = secrets.token_bytes(SALT_LENGTH)
+    holder_preimage = salt + canonical_holder(data)
+    holder_hash = hashlib.sha256(holder_preimage).hexdigest()
     extra = dict(client.get("extra") or {})
     if start:
         extra["valid_from"] = start.isoformat()
-    if upload is not None:
-        extra["holder_commitment"] = commitment
-        payload, ctype = upload.data, upload.content_type
-    else:
-        payload, ctype = doc, HOLDER_MEDIA_TYPE
+    extra["holder_commitment"] = holder_hash
     client = {**client, "extra": extra}
     client.setdefault("category", "certificate")
-    content = svc.NewContent(
-        guarded=Guarded(data=payload, masked=False, overridden_findings=None),
-        content_type=ctype,
-        sha256=hashlib.sha256(payload).hexdigest(),
-        sm3=hashlib.new("sm3", payload).hexdigest(),
-    )
 
     def do() -> dict:
+        if upload is not None:
+            content = _salted_content(salt, upload.data, upload.content_type)
+        else:
+            office = svc.office_for_writer(session, caller)
+            pdf = render_certificate_pdf(
+                data,
+                title=str(client.get("title") or "电子证照 E-certificate"),
+                office=office.name,
+                valid_from=start.date().isoformat() if start else None,
+                valid_until=end.date().isoformat() if end else None,
+            )
+            content = _salted_content(salt, pdf, "application/pdf")
         record, rev = svc.publish(
             session,
             settings.blobs,
@@ -130,10 +161,13 @@ async def issue(
             kind=RecordKind.CERTIFICATE,
             valid_until=end,
         )
-        if upload is not None:
-            blobs.put(
-                session, settings.blobs, sha256=commitment, data=doc, media_type=HOLDER_MEDIA_TYPE
-            )
+        blobs.put(
+            session,
+            settings.blobs,
+            sha256=holder_hash,
+            data=holder_preimage,
+            media_type=HOLDER_MEDIA_TYPE,
+        )
         log_ok(session, caller, "issue", record.office_pk, record.record_id)
         session.flush()
         return CertificateIssued(
@@ -142,6 +176,7 @@ async def issue(
             valid_until=end,
             holder=data,
             salt=salt.hex(),
+            document_url=f"/api/v1/files/{rev.content_hash}",
         ).model_dump(mode="json")
 
     return await run_in_threadpool(run_write, session, caller, idempotency_key, req_hash, do, 201)
@@ -166,8 +201,7 @@ def get_certificate(
         holder = None
         if caller.of_office(record.office_pk):
             sha = extra.get("holder_commitment", head.content_hash)
-            blob = blobs.stored(session, sha)
-            holder = json.loads(blobs.read(settings.blobs, blob))["holder"]
+            holder = _holder_data(blobs.read(settings.blobs, blobs.stored(session, sha)))
         start = extra.get("valid_from")
         out = CertificatePublic(
             record=record_public(session, record, head),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import MaybeCallerDep, SettingsDep
+from api.links import verify_target
 from api.schemas import ReceiptPublic
 from api.services.records import can_see
 from notary.db.models import Record, Revision
@@ -26,6 +27,10 @@ def _receipt(request: Request, caller, revision_id: int) -> ReceiptPublic:
         record = s.get(Record, rev.record_id) if rev is not None else None
         if rev is None or record is None or not can_see(caller, record):
             raise NotFound(f"no revision {revision_id}")
+        url = None
+        target = verify_target(request)
+        if target is not None and rev.anchor_state is AnchorState.ANCHORED and rev.leaf:
+            url = target.url(record_id=rev.record_id, version=rev.version, leaf=rev.leaf)
         out = ReceiptPublic(
             revision_id=str(rev.id),
             record_id=rev.record_id,
@@ -36,6 +41,7 @@ def _receipt(request: Request, caller, revision_id: int) -> ReceiptPublic:
             tx_hash=rev.tx_hash,
             block_number=rev.block_number,
             anchored_at=rev.anchored_at,
+            verify_url=url,
         )
         s.rollback()
         return out

@@ -5,9 +5,24 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.blobs import SALTED_PARAM
 from api.schemas import HistoryEvent, RecordHistory, RecordPublic, RevisionPublic
 from notary.db.models import Blob, Record, Replacement, Revision
 from notary.db.types import RecordKind, RecordStatus, utcnow
+
+
+def _media_type(blob: Blob | None) -> str | None:
+    if blob is None or blob.media_type is None:
+        return None
+    return blob.media_type.removesuffix(SALTED_PARAM)
+
+
+def _size(blob: Blob | None) -> int | None:
+    """The document's size (a certificate blob's 32-byte salt prefix not counted)."""
+    if blob is None:
+        return None
+    salted = (blob.media_type or "").endswith(SALTED_PARAM)
+    return blob.size - 32 if salted else blob.size
 
 
 def revision_public(rev: Revision, *, kind: RecordKind, blob: Blob | None = None) -> RevisionPublic:
@@ -20,8 +35,8 @@ def revision_public(rev: Revision, *, kind: RecordKind, blob: Blob | None = None
         content_hash=rev.content_hash,
         metadata_hash=rev.metadata_hash,
         leaf=rev.leaf,
-        size=blob.size if blob else None,
-        content_type=blob.media_type if blob else None,
+        size=_size(blob),
+        content_type=_media_type(blob),
         change_note=rev.change_note,
         anchor_state=rev.anchor_state.value,
         tx_hash=rev.tx_hash,

@@ -80,20 +80,18 @@ class Replayer:
     def apply_page(self, logs: Iterable[dict[str, Any]], to_block: int) -> None:
         """Apply one page of raw logs (JSON-RPC objects) covering blocks up to `to_block`."""
         handlers = self._handlers
+        block_hex, block = "", 0
         for log in logs:
             topics = log["topics"]
             if not topics:
                 continue
-            handler = handlers.get(topics[0].lower())
+            handler = handlers.get(topics[0]) or handlers.get(topics[0].lower())
             if handler is None:
                 continue  # OpenZeppelin role events and the like: nothing to rebuild
-            handler(
-                topics,
-                log["data"],
-                int(log["blockNumber"], 16),
-                log["transactionHash"],
-                int(log["logIndex"], 16),
-            )
+            if log["blockNumber"] != block_hex:  # most logs share their block with the last
+                block_hex = log["blockNumber"]
+                block = int(block_hex, 16)
+            handler(topics, log["data"], block, log["transactionHash"], int(log["logIndex"], 16))
         self.flush(to_block)
 
     def flush(self, last_block: int) -> None:

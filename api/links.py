@@ -1,0 +1,77 @@
+"""Verify URLs of anchored revisions: the chain named by the node's config, the host by
+`public_base_url` (docs/qr-payload.md).
+
+The API starts without a chain config; then there is no chain to name and no verify URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, cast
+from urllib.parse import urlsplit
+
+from fastapi import Request
+
+from api.settings import Settings
+from notary.config import ChainConfig
+from notary.qr_payload import QrPayload, verify_url
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyTarget:
+    """Where verify URLs point: the verify host and the chain and registry of the anchors."""
+
+    scheme: Literal["https", "http"]
+    host: str
+    chain_id: int
+    registry: str
+
+    def url(
+        self,
+        *,
+        record_id: str,
+        version: int,
+        leaf: str,
+        page: int = 1,
+        pages: int = 1,
+        salt: bytes | None = None,
+    ) -> str:
+        """The verify URL of one page of an anchored revision (ids and leaf as hex)."""
+        payload = QrPayload.for_page(
+            chain_id=self.chain_id,
+            registry=self.registry,
+            record_id=bytes.fromhex(record_id.removeprefix("0x")),
+            version=version,
+            leaf=bytes.fromhex(leaf.removeprefix("0x")),
+            page=page,
+            pages=pages,
+            salt=salt,
+        )
+        return verify_url(self.host, payload, scheme=self.scheme)
+
+
+def load_target(settings: Settings) -> VerifyTarget | None:
+    """The target from settings and the chain config (None without a registry)."""
+    path = settings.chain_config_path or settings.data_dir
+    try:
+        config = ChainConfig.load(path)
+    except Exception:  # a broken chain config must not take the API down
+        return None
+    if not config.registry:
+        return None
+    base = urlsplit(settings.public_base_url)
+    scheme = base.scheme.lower() if base.scheme.lower() in ("https", "http") else "https"
+    return VerifyTarget(
+        scheme=cast(Literal["https", "http"], scheme),
+        host=base.netloc,
+        chain_id=config.chain_id,
+        registry=config.registry,
+    )
+
+
+def verify_target(request: Request) -> VerifyTarget | None:
+    """The app's verify target, read once (a config added later needs a restart)."""
+    state = request.app.state
+    if not hasattr(state, "verify_target"):
+        state.verify_target = load_target(state.settings)
+    return state.verify_target

@@ -1,0 +1,75 @@
+"""Alerts and the chain-vs-database audit for auditors (DESIGN.md, "Privacy, access and audit").
+
+`GET /alerts`: stored alerts, an auditor's office only (admin: all). `GET /audit`: replays the
+registry named by the node's chain config and diffs it with the database, for the auditor's
+office. The replay is a full one per call; large registries should use `notary audit`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import AuditorDep, CallerDep, SessionDep, SettingsDep
+from api.errors import Forbidden
+from notary.audit import list_alerts, replay, run_diff
+from notary.audit.alerts import alert_json
+from notary.blobstore import BlobStore
+from notary.config import ChainConfig
+from notary.db.models import Office
+from notary.db.types import KeyRole
+from notary.errors import NotFound, Unavailable
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get("/alerts", response_model=list[dict[str, Any]])
+def get_alerts(
+    session: SessionDep,
+    caller: CallerDep,
+    rule: Annotated[str | None, Query(max_length=100)] = None,
+    include_acknowledged: bool = True,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Alerts, newest first: an auditor's own office, or every office for the admin key."""
+    if caller.role is KeyRole.ADMIN:
+        office_pk = None
+    elif caller.role is KeyRole.AUDITOR:
+        office_pk = caller.office_pk
+    else:
+        raise Forbidden("this needs an auditor or admin key")
+    rows = list_alerts(
+        session,
+        office_pk=office_pk,
+        rule=rule,
+        include_acknowledged=include_acknowledged,
+        limit=limit,
+    )
+    out = [alert_json(a) for a in rows]
+    session.rollback()
+    return out
+
+
+@router.get("/audit", response_model=dict[str, Any])
+def run_audit(session: SessionDep, settings: SettingsDep, caller: AuditorDep) -> dict[str, Any]:
+    """Replay the chain and list where it disagrees with the database, for this office."""
+    config = ChainConfig.load(settings.chain_config_path or settings.data_dir)
+    if not config.registry:
+        raise Unavailable("this node has no chain config (chain.json): nothing to replay")
+    office = session.get(Office, caller.office_pk)
+    if office is None:
+        raise NotFound("the key's office no longer exists")
+    from notary.chain import RegistryClient
+
+    client = RegistryClient.connect(config)
+    state, summary = replay(client)
+    found = run_diff(session, state, BlobStore(settings.blobs))
+    mine = [d for d in found if d.office_number in (None, office.number)]
+    session.rollback()
+    return {
+        "office_id": office.office_id,
+        "to_block": getattr(summary, "to_block", None),
+        "ok": not mine,
+        "discrepancies": [d.to_json() for d in mine],
+    }
