@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=".notary", help="data directory (default .notary)")
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--no-sample", action="store_true", help="do not publish the sample")
+    parser.add_argument(
+        "--once", action="store_true", help="start, publish the sample, print, then stop (tests)"
+    )
     args = parser.parse_args(argv)
     data_dir = Path(args.data).resolve()
 
@@ -207,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
                 publish_sample(base, api_key, data_dir)
             except Exception as exc:  # the service itself keeps running
                 print(f"  sample release:    not published ({exc})")
+        sys.stdout.flush()
+        if args.once:
+            server.should_exit = True
 
     threading.Thread(target=announce, daemon=True).start()
     try:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import db_fixtures
 import pytest
-import rfc8785
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -553,8 +552,9 @@ def test_certificate_salt_is_shown_once_and_holder_only_to_issuer(api: Api) -> N
     issued = r.json()
     salt = bytes.fromhex(issued["salt"])
     assert len(salt) == 32
-    commitment = hashlib.sha256(rfc8785.dumps({"holder": holder, "salt": salt.hex()})).hexdigest()
-    assert issued["record"]["current"]["content_hash"] == commitment
+    # On chain: sha256(salt || the certificate document); the document (rendered by the
+    # service, holder data masked on its face) is served to the issuing office only.
+    commitment = issued["record"]["current"]["content_hash"]
     assert issued["record"]["kind"] == "certificate"
     cid = issued["record"]["id"]
     mine = api.c.get(f"/api/v1/certificates/{cid}", headers=a.auditor).json()
@@ -563,8 +563,12 @@ def test_certificate_salt_is_shown_once_and_holder_only_to_issuer(api: Api) -> N
         theirs = api.c.get(f"/api/v1/certificates/{cid}", headers=headers)
         assert theirs.status_code == 200 and theirs.json()["holder"] is None
         assert issued["salt"] not in theirs.text
-    # The stored preimage (salt inside) is never served as a file, not even to the issuer.
-    assert api.c.get(f"/api/v1/files/{commitment}", headers=a.auditor).status_code == 404
+    document = api.c.get(f"/api/v1/files/{commitment}", headers=a.auditor)
+    assert document.status_code == 200
+    assert hashlib.sha256(salt + document.content).hexdigest() == commitment
+    assert holder["id_number"].encode() not in document.content  # masked on its face
+    for headers in ({}, b.publisher):
+        assert api.c.get(f"/api/v1/files/{commitment}", headers=headers).status_code in (401, 403)
 
 
 # --- receipts -----------------------------------------------------------------------------

@@ -3,6 +3,8 @@ hand), and the alert rules they raise. Pure: no chain, no database."""
 
 from __future__ import annotations
 
+import pytest
+
 from notary.audit.alerts import AlertConfig, from_violations, revocation_bursts
 from notary.audit.replay import Replayer
 from notary.audit.state import ReplayState
@@ -50,9 +52,10 @@ def anchored(record: str, version: int, block: int, signer: str = SIGNER) -> dic
     )
 
 
-def test_replay_reports_each_broken_rule_with_block_and_tx():
+@pytest.mark.parametrize("worker", [False, True], ids=["inline", "worker"])
+def test_replay_reports_each_broken_rule_with_block_and_tx(worker):
     state = ReplayState(chain_id=31337, registry=REGISTRY, start_block=1, last_block=0)
-    replayer = Replayer(state, ABI)
+    replayer = Replayer(state, ABI, worker=worker)
     rec = "0x00000001" + "aa" * 28
     other = "0x00000001" + "bb" * 28
     logs = [
@@ -69,6 +72,7 @@ def test_replay_reports_each_broken_rule_with_block_and_tx():
         anchored("0x00000009" + "cc" * 28, 1, 10),  # office 9 does not exist
     ]
     replayer.apply_page(logs, 10)
+    replayer.close()
     got = [(v.rule, v.block_number) for v in state.violations]
     assert got == [
         ("version_not_contiguous", 4),
@@ -79,6 +83,8 @@ def test_replay_reports_each_broken_rule_with_block_and_tx():
     ]
     assert all(v.tx_hash == "0x" + f"{v.block_number:064x}" for v in state.violations)
     assert state.signers[SIGNER][0].until_block == 8
+    assert state.last_block == 10 and state.acc_count == 7  # every computable leaf folded
+    assert all(e.leaf.startswith("0x") and len(e.leaf) == 66 for e in state.revisions)
     rules = {a.rule for a in from_violations(state)}
     assert rules == {"unauthorised_signer", "chain_rule_violation"}
 

@@ -7,14 +7,8 @@ import hashlib
 import json
 
 import pytest
-from test_publish_flow_harness import (  # noqa: F401  (fixtures)
-    MD,
-    Stack,
-    db_url,
-    pg_database,
-    sqlite_template,
-    stack,
-)
+import test_publish_flow_harness as harness
+from test_publish_flow_harness import MD, Stack
 
 from notary.certificate import (
     canonical_holder,
@@ -35,6 +29,12 @@ HOLDER = {
     "address": "北京市朝阳区建国路街道光华社区幸福里小区3号楼2单元501室",
     "licence": "BL-2026-001",
 }
+
+# The harness fixtures (a module-level name is how pytest finds them).
+stack = harness.stack
+db_url = harness.db_url
+pg_database = harness.pg_database
+sqlite_template = harness.sqlite_template
 
 
 def _issue(stack: Stack, **files) -> dict:
@@ -65,9 +65,10 @@ def test_verifier_uses_the_notary_commitment() -> None:
     assert verifier_certificate.holder_commitment is holder_commitment
     salt = bytes(range(32))
     assert holder_commitment(salt, b"doc") == hashlib.sha256(salt + b"doc").digest()
-    assert holder_data_commitment(salt, {"b": 1, "a": "x"}) == hashlib.sha256(
-        salt + b'{"a":"x","b":1}'
-    ).digest()
+    assert (
+        holder_data_commitment(salt, {"b": 1, "a": "x"})
+        == hashlib.sha256(salt + b'{"a":"x","b":1}').digest()
+    )
     assert canonical_holder({"b": 1, "a": "x"}) == b'{"a":"x","b":1}'
     with pytest.raises(ValueError):
         holder_commitment(b"short", b"doc")

@@ -9,21 +9,20 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+import test_publish_flow_harness as harness
 from pdf_samples import PageSpec, page_count, reportlab_pdf
-from test_publish_flow_harness import (  # noqa: F401  (fixtures)
-    BASE_URL,
-    MD,
-    Stack,
-    db_url,
-    pg_database,
-    sqlite_template,
-    stack,
-)
+from test_publish_flow_harness import BASE_URL, MD, Stack
 
 from notary.qr_payload import parse_verify_url
 from notary.stamp import recover_original
 from verifier.result import Verdict
 from verifier.verify import verify_file
+
+# The harness fixtures (a module-level name is how pytest finds them).
+stack = harness.stack
+db_url = harness.db_url
+pg_database = harness.pg_database
+sqlite_template = harness.sqlite_template
 
 
 def _page(stack: Stack, url: str) -> str:
@@ -109,3 +108,17 @@ def test_stamped_honours_tier_and_type(stack: Stack) -> None:
     assert stack.c.get(base.format(internal)).status_code == 404
     assert stack.c.get(base.format(text_id)).status_code == 415
     assert stack.c.get(base.format(text_id), params={"version": 9}).status_code == 404
+
+
+def test_auditor_reads_alerts_and_runs_the_audit(stack: Stack) -> None:
+    stack.publish(reportlab_pdf())
+    stack.anchor()
+    r = stack.c.get("/api/v1/audit", headers=stack.auditor)
+    assert r.status_code == 200, r.text
+    assert r.json()["ok"] is True and r.json()["discrepancies"] == []
+    assert stack.c.get("/api/v1/audit", headers=stack.publisher).status_code == 403
+    for headers in (stack.auditor, stack.admin):
+        alerts = stack.c.get("/api/v1/alerts", headers=headers)
+        assert alerts.status_code == 200 and isinstance(alerts.json(), list)
+    assert stack.c.get("/api/v1/alerts").status_code == 401
+    assert stack.c.get("/api/v1/alerts", headers=stack.publisher).status_code == 403

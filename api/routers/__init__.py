@@ -5,7 +5,7 @@ from __future__ import annotations
 from api.routers import (
     access_log,
     audit,
-    certificates, 
+    certificates,
     files,
     offices,
     receipts,

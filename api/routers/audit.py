@@ -65,11 +65,12 @@ def run_audit(session: SessionDep, settings: SettingsDep, caller: AuditorDep) ->
     client = RegistryClient.connect(config)
     state, summary = replay(client)
     found = run_diff(session, state, BlobStore(settings.blobs))
-    mine = [d for d in found if d.office_number in (None, office.number)]
+    # Only what is attributed to this office (blob-store findings carry no office).
+    mine = [d for d in found if d.office_number == office.number]
     session.rollback()
     return {
         "office_id": office.office_id,
-        "to_block": getattr(summary, "to_block", None),
+        "to_block": summary.to_block,
         "ok": not mine,
         "discrepancies": [d.to_json() for d in mine],
     }

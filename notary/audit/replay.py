@@ -26,11 +26,13 @@ Rules checked, each reported as a `Violation` with block, transaction and log in
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from notary.accumulator import Accumulator
+from notary.audit.leaves import Job, LeafComputer, LeafWorker, Result
 from notary.audit.state import (
     ACTIVE,
     REPLACED,
@@ -44,8 +46,7 @@ from notary.audit.state import (
     Violation,
 )
 from notary.chain_abi import ContractAbi
-from notary.errors import InvalidInput
-from notary.revision import Revision, compute_leaf, parse_address
+from notary.revision import parse_address
 
 ZERO_LEAF = "0x" + "00" * 32
 
@@ -53,11 +54,23 @@ ZERO_LEAF = "0x" + "00" * 32
 class Replayer:
     """Applies raw registry logs, in chain order, to a `ReplayState`."""
 
-    def __init__(self, state: ReplayState, abi: ContractAbi) -> None:
+    def __init__(self, state: ReplayState, abi: ContractAbi, *, worker: bool = False) -> None:
+        """`worker=True` recomputes leaves in a second process (see `notary.audit.leaves`);
+        call `close()` when done."""
         self.state = state
-        self._registry = parse_address(state.registry)
         self._acc = state.accumulator
-        self._leaves = {r: bytes.fromhex(rec.leaf[2:]) for r, rec in state.records.items()}
+        self._heads = {r: rec.leaf for r, rec in state.records.items()}
+        heads = {r: bytes.fromhex(leaf[2:]) for r, leaf in self._heads.items()}
+        registry = parse_address(state.registry)
+        self._inline: LeafComputer | None = None
+        self._worker: LeafWorker | None = None
+        if worker:
+            self._worker = LeafWorker(state.chain_id, registry, heads, self._acc)
+        else:
+            self._inline = LeafComputer(state.chain_id, registry, heads, self._acc)
+        self._pending: deque[tuple[list[RevisionEntry | None], int]] = deque()
+        self._jobs: list[Job] = []
+        self._entries: list[RevisionEntry | None] = []
         self._numbers = {o.office_id: o.number for o in state.offices.values()}
         self._by_number = state.office_by_number()
         handlers: dict[str, Callable[[list[str], str, int, str, int], None]] = {
@@ -92,13 +105,59 @@ class Replayer:
                 block_hex = log["blockNumber"]
                 block = int(block_hex, 16)
             handler(topics, log["data"], block, log["transactionHash"], int(log["logIndex"], 16))
-        self.flush(to_block)
+        jobs, entries = self._jobs, self._entries
+        self._jobs, self._entries = [], []
+        if self._worker is None:
+            assert self._inline is not None
+            self._attach(self._inline.run(jobs), entries, to_block)
+            return
+        self._worker.submit(jobs)
+        self._pending.append((entries, to_block))
+        while self._worker.ready():
+            self._attach(self._worker.receive(), *self._pending.popleft())
 
-    def flush(self, last_block: int) -> None:
-        """Write the running accumulator into the state and mark blocks done."""
-        self.state.acc_hash = "0x" + self._acc.hash.hex()
-        self.state.acc_count = self._acc.count
-        self.state.last_block = max(self.state.last_block, last_block)
+    def sync(self) -> None:
+        """Wait for every page sent to the worker: afterwards the state is complete up to
+        `state.last_block` (save it only then)."""
+        while self._pending:
+            assert self._worker is not None
+            self._attach(self._worker.receive(), *self._pending.popleft())
+
+    def close(self) -> None:
+        """Finish pending pages and stop the worker, if any."""
+        try:
+            self.sync()
+        finally:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+
+    def _attach(self, result: Result, entries: list[RevisionEntry | None], last: int) -> None:
+        """Fill in the leaves of one page, in order, and move the state to its last block."""
+        blob, errors, acc_hash, acc_count = result
+        failed = dict(errors)
+        heads, records = self._heads, self.state.records
+        for i, entry in enumerate(entries):
+            if entry is None:
+                continue
+            if i in failed:
+                self._violate(
+                    "invalid_revision",
+                    f"{entry.record_id} v{entry.version}: {failed[i]}",
+                    entry.block_number,
+                    entry.tx_hash,
+                    entry.log_index,
+                    record_id=entry.record_id,
+                    office_number=entry.office_number,
+                )
+                continue
+            rid = entry.record_id
+            entry.prev_leaf = heads.get(rid, ZERO_LEAF)
+            entry.leaf = heads[rid] = records[rid].leaf = "0x" + blob[32 * i : 32 * i + 32].hex()
+        self._acc = Accumulator(acc_hash, acc_count)
+        self.state.acc_hash = "0x" + acc_hash.hex()
+        self.state.acc_count = acc_count
+        self.state.last_block = max(self.state.last_block, last)
 
     @property
     def accumulator(self) -> Accumulator:
@@ -246,10 +305,6 @@ class Replayer:
             what = f"anchor of {record_id} v{version}"
             self._check_signer(signer, office_number, block, tx, li, what)
         record = self.state.records.get(record_id)
-        if record is None:
-            prev_leaf, prev_bytes = ZERO_LEAF, bytes(32)
-        else:
-            prev_leaf, prev_bytes = record.leaf, self._leaves[record_id]
         if (record is None and version != 1) or (record and version != record.version + 1):
             self._version_gap(record, record_id, version, office_number, block, tx, li)
         if record is not None and record.status != ACTIVE:
@@ -262,57 +317,31 @@ class Replayer:
                 record_id=record_id,
                 office_number=office_number,
             )
-        try:
-            leaf = compute_leaf(
-                Revision(
-                    bytes.fromhex(record_id[2:]),
-                    version,
-                    kind,  # type: ignore[arg-type]
-                    valid_until,
-                    bytes.fromhex(data[258:322]),
-                    bytes.fromhex(data[322:386]),
-                    prev_bytes,
-                ),
-                chain_id=self.state.chain_id,
-                registry=self._registry,
-            )
-        except InvalidInput as exc:
-            self._violate(
-                "invalid_revision",
-                f"{record_id} v{version}: {exc}",
-                block,
-                tx,
-                li,
-                record_id=record_id,
-                office_number=office_number,
-            )
-            return
-        self._acc = self._acc.add_revision(leaf)
-        self._leaves[record_id] = leaf
-        leaf_hex = "0x" + leaf.hex()
-        self.state.revisions.append(
-            RevisionEntry(
-                record_id,
-                version,
-                kind,
-                valid_until,
-                "0x" + data[258:322],
-                "0x" + data[322:386],
-                prev_leaf,
-                leaf_hex,
-                signer,
-                office_number,
-                block,
-                tx,
-                li,
-            )
+        # prev_leaf and leaf are filled in by `_attach` once the leaf is computed.
+        entry = RevisionEntry(
+            record_id,
+            version,
+            kind,
+            valid_until,
+            "0x" + data[258:322],
+            "0x" + data[322:386],
+            "",
+            "",
+            signer,
+            office_number,
+            block,
+            tx,
+            li,
         )
+        self.state.revisions.append(entry)
+        self._jobs.append(("r", record_id, data))
+        self._entries.append(entry)
         if record is None:
             self.state.records[record_id] = RecordState(
-                record_id, office_number, kind, version, leaf_hex, valid_until=valid_until
+                record_id, office_number, kind, version, "", valid_until=valid_until
             )
         else:
-            record.version, record.leaf, record.valid_until = version, leaf_hex, valid_until
+            record.version, record.valid_until = version, valid_until
 
     def _version_gap(
         self,
@@ -412,7 +441,8 @@ class Replayer:
         signer = "0x" + data[26:66].lower()
         count = int(data[66:130], 16)
         self._check_signer(signer, number, block, tx, li, f"batch {root}")
-        self._acc = self._acc.add_batch(bytes.fromhex(root[2:]), count)
+        self._jobs.append(("b", root, data[66:130]))
+        self._entries.append(None)
         self.state.actions.append(
             ChainAction("batch", number, signer, block, tx, li, None, root, count)
         )

@@ -21,6 +21,9 @@ from notary.errors import InvalidInput
 SAVE_EVERY_S = 5.0
 """Save the state file at most this often during a long run (and always at the end)."""
 
+PARALLEL_MIN_BLOCKS = 200
+"""Below this many blocks a worker process costs more than it saves."""
+
 PREFETCH_PAGES = 2
 """Pages fetched ahead in a background thread while the current one is applied."""
 
@@ -63,19 +66,54 @@ def replay(
     to_block: int | None = None,
     progress: ProgressFn | None = None,
     check_accumulator: bool = True,
+    parallel: bool | None = None,
 ) -> tuple[ReplayState, ReplaySummary]:
     """Replay the registry's events up to `to_block` (default: the latest safe block).
 
     Continues `state` (or the one saved at `state_path`) when given. `from_block` only
-    applies to a new state. Returns the state and a summary of this run.
+    applies to a new state. `parallel` recomputes leaves in a worker process (default:
+    when the machine has more than one CPU and the range spans more than
+    `PARALLEL_MIN_BLOCKS` blocks). Returns the state and a summary of this run.
     """
     if state is None:
         state = load_or_new(client, state_path, from_block)
     reader = RawLogReader(client.web3, client.address, client.abi, client.config)
     end = reader.latest_safe_block() if to_block is None else to_block
     begin = state.last_block + 1
-    replayer = Replayer(state, client.abi)
+    if parallel is None:
+        parallel = (os.cpu_count() or 1) > 1 and end - begin + 1 > PARALLEL_MIN_BLOCKS
+    replayer = Replayer(state, client.abi, worker=parallel)
     before_revisions, before_violations = len(state.revisions), len(state.violations)
+    try:
+        logs = _run(state, replayer, reader, begin, end, state_path, progress)
+        replayer.sync()
+        fresh = end >= begin or state.registry_accumulator_ok is None
+        if fresh and check_accumulator and state.last_block >= state.start_block:
+            replayer.check_accumulator(client.accumulator(block=state.last_block))
+    finally:
+        replayer.close()
+    if state_path is not None:
+        state.save(state_path)
+    return state, ReplaySummary(
+        from_block=begin,
+        to_block=max(end, state.last_block),
+        logs=logs,
+        revisions=len(state.revisions) - before_revisions,
+        violations=len(state.violations) - before_violations,
+        accumulator_ok=state.registry_accumulator_ok,
+    )
+
+
+def _run(
+    state: ReplayState,
+    replayer: Replayer,
+    reader: RawLogReader,
+    begin: int,
+    end: int,
+    state_path: str | os.PathLike[str] | None,
+    progress: ProgressFn | None,
+) -> int:
+    """Apply every page; returns the number of logs read."""
     logs = 0
     last_save = time.monotonic()
     total = max(0, end - begin + 1)
@@ -85,19 +123,8 @@ def replay(
         if progress is not None:
             progress(page.to_block - begin + 1, total, logs)
         if state_path is not None and time.monotonic() - last_save > SAVE_EVERY_S:
+            replayer.sync()
             state.save(state_path)
             last_save = time.monotonic()
-    fresh = end >= begin or state.registry_accumulator_ok is None
-    if fresh and check_accumulator and state.last_block >= state.start_block:
-        replayer.check_accumulator(client.accumulator(block=state.last_block))
-    if state_path is not None:
-        state.save(state_path)
-    summary = ReplaySummary(
-        from_block=begin,
-        to_block=max(end, state.last_block),
-        logs=logs,
-        revisions=len(state.revisions) - before_revisions,
-        violations=len(state.violations) - before_violations,
-        accumulator_ok=state.registry_accumulator_ok,
-    )
-    return state, summary
+    replayer.sync()
+    return logs

@@ -1,0 +1,61 @@
+"""`make run` on its embedded defaults, twice: the second start reuses chain, registry, keys."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from notary.chain import RegistryClient
+from notary.config import ChainConfig
+from notary.localchain import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(data_dir: Path, port: int) -> str:
+    env = {**os.environ, "NOTARY_SCRYPT_N": "1024"}
+    env.pop("NOTARY_KEYSTORE_PASSWORD", None)
+    done = subprocess.run(
+        [sys.executable, "scripts/run_local.py", "--data", str(data_dir), "--port", str(port),
+         "--once"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _field(out: str, name: str) -> str:
+    line = next(line for line in out.splitlines() if line.strip().startswith(name))
+    return line.split(":", 1)[1].split()[0]
+
+
+def test_make_run_twice_reuses_chain_registry_and_keys(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = _run(data, free_port())
+    try:
+        registry = _field(first, "registry")
+        key = _field(first, "demo office key")
+        record = _field(first, "sample release")
+        assert "(anchored by the worker)" in first
+        assert (data / "keys" / "password").stat().st_mode & 0o077 == 0
+
+        second = _run(data, free_port())
+        assert _field(second, "registry") == registry
+        assert _field(second, "demo office key") == key
+        assert _field(second, "sample release") == record
+        assert "published on the first run" in second
+
+        # The sample is on chain: the registry's head for it is version 1.
+        client = RegistryClient.connect(ChainConfig.load(data))
+        assert client.head(bytes.fromhex(record)).version == 1
+    finally:
+        meta = data / "anvil" / "anvil.json"
+        if meta.exists():
+            pid = json.loads(meta.read_text()).get("pid")
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 9)
