@@ -6,7 +6,6 @@ The API starts without a chain config; then there is no chain to name and no ver
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, cast
 from urllib.parse import urlsplit
 
@@ -14,40 +13,7 @@ from fastapi import Request
 
 from api.settings import Settings
 from notary.config import ChainConfig
-from notary.qr_payload import QrPayload, verify_url
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyTarget:
-    """Where verify URLs point: the verify host and the chain and registry of the anchors."""
-
-    scheme: Literal["https", "http"]
-    host: str
-    chain_id: int
-    registry: str
-
-    def url(
-        self,
-        *,
-        record_id: str,
-        version: int,
-        leaf: str,
-        page: int = 1,
-        pages: int = 1,
-        salt: bytes | None = None,
-    ) -> str:
-        """The verify URL of one page of an anchored revision (ids and leaf as hex)."""
-        payload = QrPayload.for_page(
-            chain_id=self.chain_id,
-            registry=self.registry,
-            record_id=bytes.fromhex(record_id.removeprefix("0x")),
-            version=version,
-            leaf=bytes.fromhex(leaf.removeprefix("0x")),
-            page=page,
-            pages=pages,
-            salt=salt,
-        )
-        return verify_url(self.host, payload, scheme=self.scheme)
+from notary.verify_links import VerifyTarget
 
 
 def load_target(settings: Settings) -> VerifyTarget | None:

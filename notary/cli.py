@@ -264,6 +264,22 @@ def history(
     _emit(as_json, out, "\n".join([f"record {out['record_id']} ({out['status']})", *lines]))
 
 
+@app.command()
+def stamp(
+    record: Annotated[str, typer.Argument(help="Record id (64 hex digits).")],
+    file: Annotated[Path, typer.Argument(help="The PDF exactly as published (anchored).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the stamped PDF.")],
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Put a QR code and a verify line on every page of FILE (an incremental update: FILE's
+    bytes stay a prefix of OUT, so its SHA-256 still verifies)."""
+    from notary import cli_ops
+
+    done = cli_ops.stamp(data_dir, record, file, out)
+    _emit(as_json, done, f"stamped record {done['record_id']} v{done['version']} into {out}")
+
+
 def _revision_line(r: dict[str, Any]) -> str:
     return (
         f"{r['file']}: record {r['record_id']} v{r['version']} {r['anchor_state']} "

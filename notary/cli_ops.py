@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from notary.atomic import atomic_write_bytes
 from notary.db.models import Record, Revision, Revocation
-from notary.errors import InvalidInput, NotFound
+from notary.errors import Conflict, InvalidInput, NotFound
 from notary.setup_local import (
     check_slug,
     data_dir_from_env,
@@ -192,21 +193,11 @@ def _accept(
 
 
 def _describe(session: Session, root: Path, revision_id: int, file: str) -> dict[str, Any]:
-    from notary.qr_payload import QrPayload, verify_url
-
     row = session.get(Revision, revision_id, populate_existing=True)
     assert row is not None
-    setup = setup_of(root)
     link = None
     if row.leaf:
-        payload = QrPayload.for_page(
-            chain_id=setup.chain_id,
-            registry=setup.registry,
-            record_id=bytes.fromhex(row.record_id),
-            version=row.version,
-            leaf=bytes.fromhex(row.leaf),
-        )
-        link = verify_url(setup.verify_host, payload, scheme="http")
+        link = _target(root).url(record_id=row.record_id, version=row.version, leaf=row.leaf)
     return {
         "file": file,
         "record_id": row.record_id,
@@ -220,6 +211,43 @@ def _describe(session: Session, root: Path, revision_id: int, file: str) -> dict
         "error": row.anchor_error,
         "verify_url": link,
     }
+
+
+def _target(root: Path) -> Any:
+    """Where this data dir's verify URLs point (the embedded service serves plain HTTP)."""
+    from notary.verify_links import VerifyTarget
+
+    setup = setup_of(root)
+    return VerifyTarget(
+        scheme="http", host=setup.verify_host, chain_id=setup.chain_id, registry=setup.registry
+    )
+
+
+def stamp(data_dir: Path | None, record_id: str, file: Path, out: Path) -> dict[str, Any]:
+    """Stamp FILE (an anchored version of RECORD) with a QR code on every page into OUT."""
+    from notary.hashing import sha256_file
+
+    root = data_dir_from_env(data_dir)
+    source = _file(file)
+    digest = sha256_file(source).hex()
+    with _session(root) as session:
+        record = _find_record(session, record_id)
+        rows = session.scalars(
+            select(Revision).where(
+                Revision.record_id == record.record_id, Revision.content_hash == digest
+            )
+        ).all()
+        if not rows:
+            raise InvalidInput(f"{file} is not a published version of record {record.record_id}")
+        row = rows[-1]
+        if not row.leaf:
+            raise Conflict(f"version {row.version} is not anchored yet; run `notary worker`")
+        version, leaf = row.version, row.leaf
+    stamped = _target(root).stamp(
+        source.read_bytes(), record_id=record.record_id, version=version, leaf=leaf
+    )
+    atomic_write_bytes(out, stamped, mode=0o644)
+    return {"record_id": record.record_id, "version": version, "out": str(out)}
 
 
 def _anchor(settings: Any) -> None:

@@ -98,3 +98,33 @@ def test_bad_input_gets_one_line_and_its_exit_code(data_dir: Path, anvil, tmp_pa
     assert "wrong password" in wrong.stderr
     usage = run(data_dir, anvil, "publish", str(f), check=2)
     assert "title" in usage.stderr.lower()
+
+
+def test_stamp_puts_a_verifiable_code_on_every_page(data_dir: Path, anvil, tmp_path: Path):
+    from pdf_samples import PageSpec, reportlab_pdf
+
+    from notary.stamp import read_stamp_urls, recover_original
+
+    pdf = tmp_path / "release.pdf"
+    pdf.write_bytes(reportlab_pdf((PageSpec(), PageSpec(), PageSpec())))
+    published = json.loads(
+        run(data_dir, anvil, "publish", str(pdf), "--title", "Release", "--category", "guide",
+            "--json").stdout
+    )  # fmt: skip
+    out = tmp_path / "stamped.pdf"
+    done = json.loads(
+        run(data_dir, anvil, "stamp", published["record_id"], str(pdf), "-o", str(out),
+            "--json").stdout
+    )  # fmt: skip
+    assert done["version"] == 1
+    stamped = out.read_bytes()
+    assert stamped.startswith(pdf.read_bytes())
+    assert recover_original(stamped) == pdf.read_bytes()
+    urls = read_stamp_urls(stamped)
+    assert len(urls) == 3 and urls[0] != urls[1]
+    assert all(u.startswith("http://") and "/v/" in u for u in urls)
+    other = tmp_path / "other.pdf"
+    other.write_bytes(reportlab_pdf(title="other"))
+    refused = run(data_dir, anvil, "stamp", published["record_id"], str(other), "-o",
+                  str(tmp_path / "x.pdf"), check=1)  # fmt: skip
+    assert "not a published version" in refused.stderr

@@ -25,7 +25,6 @@ from api.services.records import load_record
 from notary.db.models import Record, Revision
 from notary.db.types import AccessTier, AnchorState, RecordKind
 from notary.errors import Conflict, NotFound, Unavailable
-from notary.stamp import stamp_pdf
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -60,23 +59,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def stamp_revision(original: bytes, rev: Revision, target: VerifyTarget, salt: bytes | None):
-    """The stamped copy of an anchored revision: page i of n carries its own verify URL."""
-    assert rev.leaf is not None
-
-    def url(page: int, pages: int) -> str:
-        return target.url(
-            record_id=rev.record_id,
-            version=rev.version,
-            leaf=rev.leaf or "",
-            page=page,
-            pages=pages,
-            salt=salt,
-        )
-
-    return stamp_pdf(original, make_payload=url)
 
 
 @router.get(
@@ -131,7 +113,13 @@ def get_stamped(
             original, salt = (stored[32:], stored[:32]) if salted else (stored, None)
             if record.kind is not RecordKind.CERTIFICATE:
                 salt = None
-            stamped = stamp_revision(original, rev, target, salt)
+            stamped = target.stamp(
+                original,
+                record_id=rev.record_id,
+                version=rev.version,
+                leaf=rev.leaf or "",
+                salt=salt,
+            )
             _write_atomic(cached, stamped)
         log_ok(session, caller, "stamped", record.office_pk, record.record_id)
         session.commit()
