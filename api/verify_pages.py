@@ -491,18 +491,22 @@ def _render_pdf_page(data: bytes, index: int, width_px: int = 720) -> bytes | No
     try:
         import pypdfium2 as pdfium
 
-        pdf = pdfium.PdfDocument(data)
-        try:
-            if not 0 <= index < len(pdf):
-                return None
-            page = pdf[index]
-            scale = width_px / max(page.get_width(), 1)
-            image = page.render(scale=scale).to_pil()
-            buf = io.BytesIO()
-            image.save(buf, format="PNG", optimize=True)
-            return buf.getvalue()
-        finally:
-            pdf.close()
+        from notary.pdfium_lock import PDFIUM_LOCK
+
+        with PDFIUM_LOCK:  # PDFium is not thread-safe; sync endpoints run in a thread pool
+            pdf = pdfium.PdfDocument(data)
+            try:
+                if not 0 <= index < len(pdf):
+                    return None
+                page = pdf[index]
+                scale = width_px / max(page.get_width(), 1)
+                image = page.render(scale=scale).to_pil()
+                page.close()
+            finally:
+                pdf.close()
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", optimize=True)
+        return buf.getvalue()
     except Exception:
         return None
 

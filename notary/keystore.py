@@ -30,7 +30,8 @@ DEFAULT_SCRYPT_N = 2**18
 """The standard scrypt cost (geth's, ~1 s and 256 MiB per open): for real keys."""
 FAST_SCRYPT_N = 2**10
 """A cheap scrypt cost for tests and throw-away demo keys; never for production keys."""
-DEFAULT_PASSWORD_ENV = "NOTARY_KEY_PASSWORD"
+DEFAULT_PASSWORD_ENV = "NOTARY_KEYSTORE_PASSWORD"
+"""The environment variable every command reads the keystore password from."""
 KEYS_DIR_NAME = "keys"
 MAX_PASSWORD_FILE_BYTES = 4096
 

@@ -33,7 +33,14 @@ from eth_account.signers.local import LocalAccount
 from notary.atomic import atomic_write_bytes
 from notary.config import ChainConfig, GasPolicy
 from notary.errors import InvalidInput, NotFound, Unavailable
-from notary.keystore import DEFAULT_SCRYPT_N, create_key, key_address, key_path, load_key
+from notary.keystore import (
+    DEFAULT_PASSWORD_ENV,
+    DEFAULT_SCRYPT_N,
+    create_key,
+    key_address,
+    key_path,
+    load_key,
+)
 from notary.keystore import read_password as _read_password
 
 SETTINGS_FILE = "notary.json"
@@ -96,7 +103,7 @@ def read_password(password_file: Path | None = None) -> str:
     """The keystore password: the file if given, else `NOTARY_KEYSTORE_PASSWORD`."""
     if password_file is not None:
         return _read_password(file=password_file)
-    return _read_password(env="NOTARY_KEYSTORE_PASSWORD")
+    return _read_password(env=DEFAULT_PASSWORD_ENV)
 
 
 def scrypt_n() -> int:

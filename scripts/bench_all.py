@@ -129,6 +129,7 @@ def run_one(name: str, quick: bool) -> dict[str, object]:
         entry["rc"] = rc
         entry["loadavg_after"] = machine()["loadavg"]
         sys.stdout.write(stdout)
+        sys.stderr.write(stderr)
         extra = parse_extra(name, stdout)
         if extra:
             entry["extra"] = extra
@@ -670,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     text, code = render(run)
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC.relative_to(ROOT)} (exit {code})")
+    print(f"wrote {DOC} (exit {code})")
     return code
 
 
