@@ -7,35 +7,16 @@ is raised as `SourceUnavailable` and becomes the UNAVAILABLE verdict, never a cr
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Protocol
+
+from notary.chain_types import Head as HeadState
+from notary.chain_types import RecordStatus
+
 
 
 class SourceUnavailable(ConnectionError):
     """The registry could not be read (node down, wrong chain, timeout, bad answer)."""
-
-
-class RecordStatus(enum.IntEnum):
-    """Stored status of a record, as `INotaryRegistry.Status`."""
-
-    NONE = 0
-    ACTIVE = 1
-    REVOKED = 2
-    REPLACED = 3
-
-
-@dataclass(frozen=True, slots=True)
-class HeadState:
-    """`INotaryRegistry.head(recordId)`."""
-
-    office_id: bytes
-    version: int
-    status: RecordStatus
-    leaf_prefix: bytes
-    anchored_block: int
-    valid_until: int
-    replaced_by: bytes
 
 
 @dataclass(frozen=True, slots=True)
