@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from notary.chain_types import Head as HeadState
-from notary.chain_types import RecordStatus
-
+from notary.chain_types import RecordStatus  # noqa: F401 - re-exported for verifier.verify
 
 
 class SourceUnavailable(ConnectionError):
