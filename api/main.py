@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors, pages
 from api.db import Database
 from api.limits import BodyLimit
-from api.routers import API_ROUTERS, health
+from api.routers import API_ROUTERS, health, metrics
 from api.schemas import ERROR_RESPONSES
 from api.settings import Settings
 from api.templating import STATIC_DIR
@@ -80,6 +80,7 @@ def create_app(
     app.state.db = database
     app.add_middleware(BodyLimit, limit=body_limit)
     errors.install(app)
+    metrics.install(app)  # after the other middleware: counts their answers too
     app.include_router(health.router)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

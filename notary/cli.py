@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 import typer
 
+from notary.audit.cli import audit_app, checkpoint_app
 from notary.errors import NotaryError, Unauthorised, Unavailable
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_UNAUTHORISED, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
@@ -39,6 +40,8 @@ app = typer.Typer(
 )
 office_app = typer.Typer(help="Offices and their signer keys (governance).", no_args_is_help=True)
 app.add_typer(office_app, name="office")
+app.add_typer(audit_app, name="audit")
+app.add_typer(checkpoint_app, name="checkpoint")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 DataDirOpt = Annotated[

@@ -153,10 +153,6 @@ def _accept(
     from notary.revision import new_record_id
 
     digests = hash_file(path, sm3=True)
-    store = BlobStore(root / "blobs")
-    with path.open("rb") as fh:
-        sha, size = store.put_stream(fh)
-    repo.add_blob(session, sha256=sha, size=size, path=store.relative_path(sha))
     assert digests.sm3 is not None
     meta = Metadata(
         title=title,
@@ -167,7 +163,13 @@ def _accept(
         language=language,
         access_tier=AccessTier.PUBLIC,
         sm3=digests.sm3,
-    )
+    )  # validated before the file is stored: refused metadata leaves no blob behind
+    store = BlobStore(root / "blobs")
+    with path.open("rb") as fh:
+        sha, size = store.put_stream(fh)
+    if sha != digests.sha256.hex():
+        raise InvalidInput(f"{path} changed while it was being read; publish it again")
+    repo.add_blob(session, sha256=sha, size=size, path=store.relative_path(sha))
     common = {
         "title": title,
         "content_hash": digests.sha256.hex(),

@@ -269,17 +269,23 @@ CASES: dict[str, tuple[Send, str]] = {
         JSON,
     ),
     # unicode tricks and oversized metadata
-    "title-rtl-override": (publish(b"release a", metadata=md_with(title="invoice\u202egpj.exe")), JSON),
+    "title-rtl-override": (
+        publish(b"release a", metadata=md_with(title="invoice\u202egpj.exe")),
+        JSON,
+    ),
     "title-zero-width": (publish(b"release b", metadata=md_with(title="bud\u200bget")), JSON),
     "title-nul": (publish(b"release c", metadata=md_raw_title("budget\\u0000")), JSON),
     "title-lone-surrogate": (publish(b"release d", metadata=md_raw_title("budget \\ud800")), JSON),
     "title-100k": (publish(b"release e", metadata=md_with(title="t" * 100_000)), JSON),
     "category-nul": (publish(b"release f", metadata=md_with(category="a\u0000b")), JSON),
     "extra-lone-surrogate": (
-        publish(b"release g", metadata=md_with(title="@@").replace('"@@"', '"x"')[:-1]
-                + ', "extra": {"k": "\\udfff"}}'),
+        publish(
+            b"release g",
+            metadata=md_with(title="@@").replace('"@@"', '"x"')[:-1]
+            + ', "extra": {"k": "\\udfff"}}',
+        ),
         JSON,
-    ),  # fmt: skip
+    ),
     "metadata-nested-10k": (publish(b"release h", metadata=nested(10_000)), JSON),
     "metadata-extra-nested-10k": (
         publish(b"release i", metadata=md_with()[:-1] + ', "extra": ' + nested(10_000) + "}"),
@@ -288,7 +294,7 @@ CASES: dict[str, tuple[Send, str]] = {
     "metadata-not-json": (publish(b"release j", metadata="{'title': 1"), JSON),
     "metadata-array": (publish(b"release k", metadata="[]"), JSON),
     "metadata-nan": (publish(b"release l", metadata=md_with()[:-1] + ', "title": NaN}'), JSON),
-    "metadata-huge": (publish(b"release m", metadata=md_with(title="t" * 60_000) * 1), JSON),
+    "metadata-huge": (publish(b"release m", metadata=md_with(title="t" * 60_000)), JSON),
     "tier-garbage": (publish(b"release n", tier="../../etc/passwd"), JSON),
     "holder-nested-10k": (issue(nested(10_000)), JSON),
     "holder-lone-surrogate": (issue('{"name": "\\ud800"}'), JSON),
@@ -321,7 +327,6 @@ CASES: dict[str, tuple[Send, str]] = {
     "receipt-unknown": (get("/api/v1/receipts/987654"), JSON),
     "receipt-wait-nan": (get("/api/v1/receipts/1", wait="nan"), JSON),
     # SQL metacharacters outside search
-    "search-office-injection": (get("/api/v1/records", office="' OR 1=1 --"), JSON),
     "search-limit-injection": (get("/api/v1/records", limit="1; DROP TABLE records"), JSON),
     "search-date-garbage": (get("/api/v1/records", **{"from": "2026-13-45"}), JSON),
     "search-q-too-long": (search("q" * 5000), JSON),
@@ -355,6 +360,7 @@ SEARCHES = {
     "nul": "budget\x00",
     "rtl": "\u202e",
 }
+"""Title searches: valid queries, so a 200 that matches nothing (or a clean 4xx)."""
 
 
 # --- the app, built once per database -------------------------------------------------------
@@ -458,6 +464,10 @@ def test_sql_metacharacters_in_search_match_literally(
 ) -> None:
     before = state(hostile, anvil)
     r = hostile.c.get("/api/v1/records", params={"q": SEARCHES[case]})
+    office = hostile.c.get("/api/v1/records", params={"office": SEARCHES[case]})
+    category = hostile.c.get("/api/v1/records", params={"category": SEARCHES[case]})
+    for other in (office, category):
+        assert other.status_code == 200 or 400 <= other.status_code < 500, other.text
     if r.status_code != 200:  # refusing a character outright is fine too, but cleanly
         assert_client_error(r, JSON)
     else:
@@ -534,8 +544,9 @@ def cli_cases(tmp: Path) -> dict[str, tuple[str, ...]]:
         "publish-missing-file": ("publish", str(tmp / "nope.pdf"), *pub),
         "publish-directory": ("publish", str(tmp / "dir"), *pub),
         "publish-bad-date": ("publish", str(tmp / "ok.txt"), *pub, "--published-on", "2026-13-45"),
-        "publish-rtl-title": ("publish", str(tmp / "ok.txt"), "--title", "a\u202eexe", "--category", "c"),
-        "publish-control-title": ("publish", str(tmp / "ok.txt"), "--title", "a\x1bb", "--category", "c"),
+        "publish-control-title": (
+            "publish", str(tmp / "ok.txt"), "--title", "a\x1bb", "--category", "c",
+        ),
         "history-unknown": ("history", UNKNOWN_ID, "--json"),
         "history-malformed": ("history", "' OR 1=1 --", "--json"),
         "status-malformed": ("status", "zz" * 32),
@@ -585,8 +596,10 @@ def test_cli_hostile_input_is_refused_and_changes_nothing(
     problems = []
     for name, module, args in runs:
         proc = cli(cli_data_dir, anvil, *args, module=module)
-        if proc.returncode == 0 or "Traceback" in proc.stderr or not proc.stderr.strip() and (
-            not proc.stdout.strip()
+        if (
+            proc.returncode == 0
+            or "Traceback" in proc.stderr
+            or (not proc.stderr.strip() and not proc.stdout.strip())
         ):
             problems.append(f"{name}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     assert not problems, "\n\n".join(problems)

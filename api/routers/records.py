@@ -124,6 +124,7 @@ async def publish(
     if client is None:
         raise InvalidInput("metadata is required")
     access = svc.tier_of(client, tier)
+    svc.precheck_metadata(client, access)
     content = await guarded_content(settings, file, mask=mask, override=pii_override_reason)
     req_hash = idempotency.request_hash(
         "POST",
@@ -164,6 +165,8 @@ def search(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RecordPage:
     """Search records by office, category, publication date range and title text."""
+    if any("\x00" in (v or "") for v in (office, category, q)):
+        raise InvalidInput("search terms must not contain NUL characters")
     rows, total = svc.search(
         session,
         caller,
@@ -207,6 +210,12 @@ def get_history(
         return out
 
 
+def _check_writable(session: SessionDep, caller: Any, record_id: str) -> None:
+    """Refuse an unknown or foreign record before its new file is read and stored."""
+    svc.writable_record(session, caller, record_id)
+    session.rollback()  # drop the row lock: the upload is read outside any transaction
+
+
 @router.post("/{record_id}/revisions", status_code=201, response_model=RecordPublic)
 async def revise(
     record_id: str,
@@ -228,6 +237,7 @@ async def revise(
             raise InvalidInput("the access tier cannot change in a revision")
         content = None
         if file is not None:
+            await run_in_threadpool(_check_writable, session, caller, record_id)
             content = await guarded_content(settings, file, mask=mask, override=pii_override_reason)
         req_hash = idempotency.request_hash(
             "POST",

@@ -35,6 +35,35 @@ CLIENT_METADATA_KEYS = frozenset(
 )
 
 
+SPOOFING_CHARS = frozenset(
+    "\u200b\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+"""Zero-width spaces and bidi embeddings/overrides/isolates: they make a title read as
+something else on a verify page. (ZWJ/ZWNJ and the LRM/RLM marks stay allowed: scripts
+need them.)"""
+
+
+def _check_strings(data: Any) -> None:
+    """Refuse lone surrogates (they cannot even be encoded) and spoofing characters in any
+    key or string of the parsed metadata, before anything is hashed or stored."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                raise InvalidInput("metadata contains a lone surrogate (not valid Unicode)")
+            if bad := SPOOFING_CHARS.intersection(item):
+                raise InvalidInput(
+                    "metadata contains invisible or bidi control character(s) "
+                    + ", ".join(f"U+{ord(ch):04X}" for ch in sorted(bad))
+                )
+
+
 def parse_metadata_json(text: str | None) -> dict[str, Any] | None:
     """The client's metadata form field, parsed strictly into a JSON object."""
     if text is None or text == "":
@@ -48,7 +77,17 @@ def parse_metadata_json(text: str | None) -> dict[str, Any] | None:
     unknown = set(data) - CLIENT_METADATA_KEYS
     if unknown:
         raise InvalidInput(f"unknown metadata member(s): {', '.join(sorted(unknown))}")
+    _check_strings(data)
     return data
+
+
+def precheck_metadata(client: dict[str, Any], tier: AccessTier) -> None:
+    """Validate new-record metadata fully before the file is stored (placeholders stand in
+    for the office name and SM3), so a refused request leaves no blob behind."""
+    doc = {k: v for k, v in client.items() if k != "access_tier"}
+    doc.setdefault("language", "zh-CN")
+    doc.update(office="office", access_tier=tier.value, sm3="0" * 64)
+    Metadata.from_dict(doc)
 
 
 def build_metadata(

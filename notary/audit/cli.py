@@ -1,7 +1,8 @@
-"""`notary audit …` and `notary checkpoint …`: typer sub-apps for the lead's `notary` CLI.
+"""`notary audit …` and `notary checkpoint …`: the auditor's sub-commands of `notary`.
 
-Wire in with `app.add_typer(audit_app, name="audit")` and
-`app.add_typer(checkpoint_app, name="checkpoint")`.
+The chain comes from `--rpc`/`--registry`, else the environment (`NOTARY_RPC_URL`,
+`NOTARY_REGISTRY`), else the data dir's `chain.json` when there is one: an auditor needs
+nothing of the office but the registry address.
 
 Exit codes: 0 all good; 1 the audit found something (violations, discrepancies, a
 checkpoint the chain disagrees with); 2 bad input or an unreachable node or database.
@@ -46,7 +47,9 @@ def _client(rpc: str | None, registry: str | None, from_block: int | None = None
     from notary.chain import RegistryClient, make_web3
     from notary.config import ChainConfig
 
-    config = ChainConfig.from_env()
+    from notary.setup_local import data_dir_from_env
+
+    config = ChainConfig.load(data_dir_from_env())
     changes: dict[str, object] = {}
     if rpc:
         changes["rpc_url"] = rpc
