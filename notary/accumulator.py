@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from eth_hash.auto import keccak
-
 from notary.errors import InvalidInput
+from notary.keccak import keccak
 from notary.revision import UINT32_MAX, UINT64_MAX, as_bytes32, check_uint
 
 HASH_SIZE = 24

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from eth_hash.auto import keccak
-
 from notary.errors import InvalidInput
+from notary.keccak import keccak
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"

@@ -224,25 +224,7 @@ def migrate(
             f"granted {report.signers_granted} signers"
         )
 
-    for number, revisions in plan.revisions_by_office().items():
-        for start in range(0, len(revisions), batch_size):
-            chunk = revisions[start : start + batch_size]
-            result = new.anchor_many(keys[number], chunk)
-            report.transactions.append(result.tx_hash)
-            report.revisions_anchored += len(chunk)
-            say(f"office {number}: anchored {report.revisions_anchored} revisions")
-    for action in plan.closures:
-        record_id = _bytes(action.record_id)
-        signer = keys[action.office_number]
-        if action.action == REVOKED:
-            result = new.revoke(signer, record_id, _bytes(action.value))
-        else:
-            result = new.replace(signer, record_id, _bytes(action.value))
-        report.transactions.append(result.tx_hash)
-        report.closures_applied += 1
-    if plan.closures:
-        say(f"applied {report.closures_applied} revocations and replacements")
-
+    _send_plan(new, plan, keys, batch_size, report, say)
     if verify:
         report.verification = verify_migration(old, new, old_state=old_state)
         say(
@@ -254,6 +236,35 @@ def migrate(
             )
         )
     return report
+
+
+def _send_plan(
+    new: RegistryClient,
+    plan: _Plan,
+    keys: dict[int, LocalAccount],
+    batch_size: int,
+    report: MigrationReport,
+    say: Log,
+) -> None:
+    """Anchor the missing revisions (`anchorMany`, one office per transaction), then apply
+    the revocations and replacements in the old registry's order."""
+    for number, revisions in plan.revisions_by_office().items():
+        for start in range(0, len(revisions), batch_size):
+            chunk = revisions[start : start + batch_size]
+            report.transactions.append(new.anchor_many(keys[number], chunk).tx_hash)
+            report.revisions_anchored += len(chunk)
+            say(f"office {number}: {report.revisions_anchored} revisions anchored so far")
+    for action in plan.closures:
+        record_id, value = _bytes(action.record_id), _bytes(action.value)
+        signer = keys[action.office_number]
+        if action.action == REVOKED:
+            result = new.revoke(signer, record_id, value)
+        else:
+            result = new.replace(signer, record_id, value)
+        report.transactions.append(result.tx_hash)
+        report.closures_applied += 1
+    if plan.closures:
+        say(f"applied {report.closures_applied} revocations and replacements")
 
 
 def _replay_clean(client: RegistryClient, which: str) -> ReplayState:

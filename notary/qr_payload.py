@@ -371,7 +371,7 @@ def signing_digest(payload: QrPayload) -> bytes:
     payload's body without a signature (flag bit 2 clear, no CRC). The tag keeps the
     signature from meaning anything outside this format.
     """
-    from eth_hash.auto import keccak
+    from notary.keccak import keccak
 
     if not isinstance(payload, QrPayload):
         raise InvalidInput(f"expected a QrPayload, not {type(payload).__name__}")

@@ -16,10 +16,9 @@ import secrets
 from dataclasses import dataclass
 from enum import IntEnum
 
-from eth_hash.auto import keccak
-
 from notary.errors import InvalidInput
 from notary.hashing import Digest
+from notary.keccak import keccak
 
 LEAF_TAG = keccak(b"disclosure-notary/leaf/v1")
 """Domain tag, the first word of every leaf preimage."""

@@ -20,18 +20,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
-import os
 import sys
 import time
 from pathlib import Path
-
-# Keccak dominates replay's CPU time: eth_hash's pycryptodome backend costs ~8 µs a call
-# here, the C extension `sha3` (safe-pysha3) ~2 µs. Use it when installed; must be chosen
-# before anything hashes (eth_hash fixes its backend on first use).
-if importlib.util.find_spec("sha3") is not None:
-    os.environ.setdefault("ETH_HASH_BACKEND", "pysha3")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -142,7 +134,6 @@ def main() -> None:
     print(f"{'getlogs_only_s':<22}{fetch_s:>12.2f}")
     print(f"{'replay_s':<22}{replay_s:>12.2f}")
     print(f"{'fetch share':<22}{fetch_s / replay_s:>12.2f}")
-    print(f"{'keccak backend':<22}{os.environ.get('ETH_HASH_BACKEND', 'auto'):>12}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 

@@ -114,6 +114,8 @@ def signers(h: History) -> list:
 def test_migration_reanchors_every_record_and_reverifies_clean(history, governance):
     h = history
     new = deploy_new(h.old, governance)
+    for office in (h.tax, h.land):  # freeze the old registry first, as documented
+        h.old.suspend_office(governance, office.office_id)
     report = migrate(h.old, new, governance, signers(h), batch_size=3)
 
     assert report.ok, report.to_json()
@@ -139,6 +141,7 @@ def test_migration_reanchors_every_record_and_reverifies_clean(history, governan
     # only the rotated-in key signs for the tax office in the new registry
     assert not [p for p in new.signer_periods(h.tax_old_key.address) if p.is_open]
     assert new.office(h.tax.office_id).name == "Tax office 税务局"
+    assert not new.office(h.tax.office_id).suspended  # the freeze is not copied
 
 
 def test_independent_verifier_accepts_the_migrated_record_in_the_new_registry(
@@ -342,6 +345,9 @@ def test_command_migrates_verifies_and_exits_by_outcome(
     assert migrate_registry.main([*base, "--verify-only", "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert [m["kind"] for m in doc["verification"]["mismatches"]] == ["extra_record"]
+    assert migrate_registry.main([*base, "--verify-only"]) == 1
+    err = capsys.readouterr().err
+    assert "MISMATCH extra_record 0x" in err and "1 mismatch(es)" in err
 
     assert migrate_registry.main([*base[:3], "0x1234", *base[4:], "--verify-only"]) == 2
     assert "error:" in capsys.readouterr().err

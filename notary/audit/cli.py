@@ -46,7 +46,6 @@ DbOpt = Annotated[
 def _client(rpc: str | None, registry: str | None, from_block: int | None = None):
     from notary.chain import RegistryClient, make_web3
     from notary.config import ChainConfig
-
     from notary.setup_local import data_dir_from_env
 
     config = ChainConfig.load(data_dir_from_env())
