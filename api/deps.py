@@ -15,6 +15,7 @@ from api.errors import Forbidden, Unauthenticated
 from api.security import lookup_prefix, matches
 from api.settings import Settings
 from notary.db.models import ApiKey, Office
+from notary.db.session import READ_ONLY
 from notary.db.types import KeyRole, OfficeStatus
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer nk_…`")
@@ -68,6 +69,7 @@ def _caller(
 
 
 def _lookup(session: Session, settings: Settings, plain: str) -> Caller:
+    session.connection(execution_options=READ_ONLY)  # a lookup: no write lock on SQLite
     row = None
     if 0 < len(plain) <= 200:
         row = session.scalars(select(ApiKey).where(ApiKey.prefix == lookup_prefix(plain))).first()

@@ -10,6 +10,10 @@ SQLite rules, applied to every new connection:
   file) waits up to `busy_timeout` for it. Without it a transaction that reads first and
   writes later can fail with `SQLITE_BUSY` mid-way, which no timeout cures. Read-only work
   can use `session_factory(engine, read_only=True)`, whose plain `BEGIN` takes no lock.
+- **Writers of one process queue on a lock** before `BEGIN IMMEDIATE`, released when the
+  transaction ends. SQLite's own busy handler polls with sleeps of up to 100 ms, so under
+  16 concurrent writers the lock sat idle between them and a request could wait seconds; a
+  thread lock hands it over at once. Other processes still meet the busy handler.
 
 PostgreSQL: `postgresql://` URLs are sent through psycopg 3 (`postgresql+psycopg://`);
 concurrency control is row locks (`SELECT … FOR UPDATE [SKIP LOCKED]`) in the data layer.
@@ -17,6 +21,8 @@ concurrency control is row locks (`SELECT … FOR UPDATE [SKIP LOCKED]`) in the 
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +36,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from notary.errors import InvalidInput, Unavailable
 
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_SIZE = 40
 _READ_ONLY = "notary_read_only"
+READ_ONLY = {_READ_ONLY: True}
+"""Execution options for a read-only transaction in an ordinary session:
+`session.connection(execution_options=READ_ONLY)` before its first query (SQLite: no lock)."""
 
 
 class DatabaseUnavailable(Unavailable):
@@ -61,14 +71,72 @@ def make_engine(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and "mode=memory" not in str(parsed):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        writer = _writer_connection(threading.Lock(), busy_timeout_ms / 1000)
         engine = create_engine(
             parsed,
             echo=echo,
-            connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+            # As many connections as the API's thread pool has threads (AnyIO's default
+            # 40): past the pool, each request would open a connection and run the PRAGMAs.
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=0,
+            connect_args={
+                "timeout": busy_timeout_ms / 1000,
+                "check_same_thread": False,
+                "factory": writer,
+            },
         )
         _install_sqlite_rules(engine, busy_timeout_ms)
         return engine
     return create_engine(parsed, echo=echo, pool_pre_ping=True)
+
+
+def _writer_connection(lock: threading.Lock, timeout_s: float) -> type[sqlite3.Connection]:
+    """A `sqlite3.Connection` class whose write transactions hold `lock` (one per engine).
+
+    `begin_write` takes the lock and opens `BEGIN IMMEDIATE`; the lock is released once the
+    transaction has ended: after COMMIT or ROLLBACK (also the pool's reset on return), or
+    when the connection closes.
+    """
+
+    class WriterConnection(sqlite3.Connection):
+        holds_lock = False
+
+        def begin_write(self) -> None:
+            if not lock.acquire(timeout=timeout_s):
+                raise sqlite3.OperationalError("database is locked (writers queued too long)")
+            self.holds_lock = True
+            try:
+                self.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._release()
+                raise
+
+        def _release(self) -> None:
+            if self.holds_lock:
+                self.holds_lock = False
+                lock.release()
+
+        def commit(self) -> None:
+            try:
+                super().commit()
+            finally:
+                if not self.in_transaction:
+                    self._release()
+
+        def rollback(self) -> None:
+            try:
+                super().rollback()
+            finally:
+                if not self.in_transaction:
+                    self._release()
+
+        def close(self) -> None:
+            try:
+                super().close()
+            finally:
+                self._release()
+
+    return WriterConnection
 
 
 def _install_sqlite_rules(engine: Engine, busy_timeout_ms: int) -> None:
@@ -87,8 +155,13 @@ def _install_sqlite_rules(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        read_only = conn.get_execution_options().get(_READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(_READ_ONLY, False):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            try:
+                conn.connection.dbapi_connection.begin_write()
+            except sqlite3.OperationalError as exc:  # as SQLAlchemy would have wrapped it
+                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
 
 
 def session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
