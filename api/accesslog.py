@@ -45,8 +45,14 @@ def append(
     record_id: str | None,
     outcome: str,
 ) -> AccessLogEntry:
-    """Append one entry to an office's chain (the office row lock serialises appenders)."""
-    session.execute(select(Office.id).where(Office.id == office_pk).with_for_update())
+    """Append one entry to an office's chain (the office row lock serialises appenders).
+
+    `FOR NO KEY UPDATE`, not `FOR UPDATE`: the lock must not conflict with the `FOR KEY
+    SHARE` lock that PostgreSQL's foreign-key check takes on the office row when the same
+    transaction inserted a record; with `FOR UPDATE`, two concurrent publishes of one office
+    deadlocked (each holding a key-share lock the other's upgrade waits for).
+    """
+    session.execute(select(Office.id).where(Office.id == office_pk).with_for_update(key_share=True))
     last = session.execute(
         select(AccessLogEntry.seq, AccessLogEntry.entry_hash)
         .where(AccessLogEntry.office_pk == office_pk)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from notary.blobstore import BlobStore
@@ -54,7 +55,13 @@ def put(session: Session, root: Path, *, sha256: str, data: bytes, media_type: s
             path=store.relative_path(sha256),
             media_type=media_type,
         )
-        session.add(blob)
+        try:
+            with session.begin_nested():  # the same bytes may be stored by a concurrent request
+                session.add(blob)
+        except IntegrityError:
+            blob = session.get(Blob, sha256)  # its row, committed meanwhile
+            if blob is None:
+                raise
     return blob
 
 

@@ -27,7 +27,7 @@ from api.services.views import history, record_public
 from api.settings import Settings
 from api.uploads import DISCLOSURE_TYPES, Upload, read_upload
 from notary.db.types import RecordKind
-from notary.errors import InvalidInput
+from notary.errors import Conflict, InvalidInput
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -82,7 +82,18 @@ def run_write(
         hit := idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
     ):
         return hit
-    body = do()
+    try:
+        body = do()
+    except Conflict:
+        # The same key, sent again while the first request was still running (a client's
+        # retry, perhaps to another API process), waited for its record lock and now finds
+        # the change already made: it gets the first answer, not a 409.
+        session.rollback()
+        if key is not None and (
+            hit := idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
+        ):
+            return hit
+        raise
     if key is not None:
         idempotency.remember(
             session,
