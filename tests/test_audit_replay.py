@@ -21,7 +21,7 @@ def test_replay_rebuilds_history_resumes_and_exports(
 ):
     h = build_history(registry_client, registry_office, governance)
     state_path = tmp_path / "state.json"
-    state, summary = replay(registry_client, state_path=state_path, parallel=True)
+    state, summary = replay(registry_client, state_path=state_path)
 
     assert state.violations == []
     assert summary.accumulator_ok is True
@@ -42,7 +42,7 @@ def test_replay_rebuilds_history_resumes_and_exports(
     registry_client.anchor(
         registry_office.signer, next_revision(registry_client, h, h.records[0], b"A3")
     )
-    state2, summary2 = replay(registry_client, state_path=state_path, parallel=False)
+    state2, summary2 = replay(registry_client, state_path=state_path)
     assert summary2.from_block == first_last + 1
     assert summary2.revisions == 1 and summary2.accumulator_ok is True
     assert ReplayState.load(state_path).records[a].version == 3

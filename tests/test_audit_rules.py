@@ -3,8 +3,6 @@ hand), and the alert rules they raise. Pure: no chain, no database."""
 
 from __future__ import annotations
 
-import pytest
-
 from notary.audit.alerts import AlertConfig, from_violations, revocation_bursts
 from notary.audit.replay import Replayer
 from notary.audit.state import ReplayState
@@ -52,12 +50,12 @@ def anchored(record: str, version: int, block: int, signer: str = SIGNER) -> dic
     )
 
 
-@pytest.mark.parametrize("worker", [False, True], ids=["inline", "worker"])
-def test_replay_reports_each_broken_rule_with_block_and_tx(worker):
+def test_replay_reports_each_broken_rule_with_block_and_tx():
     state = ReplayState(chain_id=31337, registry=REGISTRY, start_block=1, last_block=0)
-    replayer = Replayer(state, ABI, worker=worker)
+    replayer = Replayer(state, ABI)
     rec = "0x00000001" + "aa" * 28
     other = "0x00000001" + "bb" * 28
+    cert, bad = "0x00000001" + "ce" * 28, "0x00000001" + "ba" * 28
     logs = [
         registered(1),
         log("SignerGranted", [OFFICE, SIGNER], [], 2),
@@ -70,9 +68,12 @@ def test_replay_reports_each_broken_rule_with_block_and_tx(worker):
         anchored(other, 1, 8),  # block-inclusive: still allowed in the revoking block
         anchored(other, 2, 9),  # revoked signer
         anchored("0x00000009" + "cc" * 28, 1, 10),  # office 9 does not exist
+        # a certificate (the validating path), then a disclosure with a validity end
+        log("RevisionAnchored", [cert], [SIGNER, 1, 1, 99, "0x" + "cc" * 32, "0x" + "dd" * 32], 3),
+        log("RevisionAnchored", [bad], [SIGNER, 1, 0, 5, "0x" + "cc" * 32, "0x" + "dd" * 32], 3),
     ]
+    logs.sort(key=lambda entry: int(entry["blockNumber"], 16))
     replayer.apply_page(logs, 10)
-    replayer.close()
     got = [(v.rule, v.block_number) for v in state.violations]
     assert got == [
         ("version_not_contiguous", 4),
@@ -80,11 +81,13 @@ def test_replay_reports_each_broken_rule_with_block_and_tx(worker):
         ("after_revocation", 7),
         ("signer_not_authorised", 9),
         ("unknown_office", 10),
+        ("invalid_revision", 3),  # reported once its page's leaves are computed
     ]
     assert all(v.tx_hash == "0x" + f"{v.block_number:064x}" for v in state.violations)
     assert state.signers[SIGNER][0].until_block == 8
-    assert state.last_block == 10 and state.acc_count == 7  # every computable leaf folded
-    assert all(e.leaf.startswith("0x") and len(e.leaf) == 66 for e in state.revisions)
+    assert "valid_until must be 0" in state.violations[-1].message
+    assert state.last_block == 10 and state.acc_count == 8  # every computable leaf folded
+    assert [len(e.leaf) for e in state.revisions].count(66) == 8
     rules = {a.rule for a in from_violations(state)}
     assert rules == {"unauthorised_signer", "chain_rule_violation"}
 

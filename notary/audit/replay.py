@@ -26,13 +26,12 @@ Rules checked, each reported as a `Violation` with block, transaction and log in
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from notary.accumulator import Accumulator
-from notary.audit.leaves import Job, LeafComputer, LeafWorker, Result
+from notary.audit.leaves import Job, LeafComputer, Result
 from notary.audit.state import (
     ACTIVE,
     REPLACED,
@@ -54,21 +53,13 @@ ZERO_LEAF = "0x" + "00" * 32
 class Replayer:
     """Applies raw registry logs, in chain order, to a `ReplayState`."""
 
-    def __init__(self, state: ReplayState, abi: ContractAbi, *, worker: bool = False) -> None:
-        """`worker=True` recomputes leaves in a second process (see `notary.audit.leaves`);
-        call `close()` when done."""
+    def __init__(self, state: ReplayState, abi: ContractAbi) -> None:
+        """Continue `state` (a new one, or one saved by an earlier run)."""
         self.state = state
         self._acc = state.accumulator
         self._heads = {r: rec.leaf for r, rec in state.records.items()}
         heads = {r: bytes.fromhex(leaf[2:]) for r, leaf in self._heads.items()}
-        registry = parse_address(state.registry)
-        self._inline: LeafComputer | None = None
-        self._worker: LeafWorker | None = None
-        if worker:
-            self._worker = LeafWorker(state.chain_id, registry, heads, self._acc)
-        else:
-            self._inline = LeafComputer(state.chain_id, registry, heads, self._acc)
-        self._pending: deque[tuple[list[RevisionEntry | None], int]] = deque()
+        self._leaves = LeafComputer(state.chain_id, parse_address(state.registry), heads, self._acc)
         self._jobs: list[Job] = []
         self._entries: list[RevisionEntry | None] = []
         self._numbers = {o.office_id: o.number for o in state.offices.values()}
@@ -107,30 +98,7 @@ class Replayer:
             handler(topics, log["data"], block, log["transactionHash"], int(log["logIndex"], 16))
         jobs, entries = self._jobs, self._entries
         self._jobs, self._entries = [], []
-        if self._worker is None:
-            assert self._inline is not None
-            self._attach(self._inline.run(jobs), entries, to_block)
-            return
-        self._worker.submit(jobs)
-        self._pending.append((entries, to_block))
-        while self._worker.ready():
-            self._attach(self._worker.receive(), *self._pending.popleft())
-
-    def sync(self) -> None:
-        """Wait for every page sent to the worker: afterwards the state is complete up to
-        `state.last_block` (save it only then)."""
-        while self._pending:
-            assert self._worker is not None
-            self._attach(self._worker.receive(), *self._pending.popleft())
-
-    def close(self) -> None:
-        """Finish pending pages and stop the worker, if any."""
-        try:
-            self.sync()
-        finally:
-            if self._worker is not None:
-                self._worker.close()
-                self._worker = None
+        self._attach(self._leaves.run(jobs), entries, to_block)
 
     def _attach(self, result: Result, entries: list[RevisionEntry | None], last: int) -> None:
         """Fill in the leaves of one page, in order, and move the state to its last block."""
