@@ -275,7 +275,10 @@ def database_extras(request: Request, result: VerificationResult) -> RecordExtra
     from notary.db.models import Record
 
     record_id = result.record_id.removeprefix("0x")
+    from notary.db.session import READ_ONLY
+
     with db.session() as session:
+        session.connection(execution_options=READ_ONLY)  # a read: no SQLite write lock
         record = session.get(Record, record_id)
         if record is None:
             return None
