@@ -7,6 +7,7 @@ fixed time publishes 1 KB releases from N concurrent httpx clients; then, for th
 hits `/healthz` (a trivial FastAPI endpoint on the same server) as the baseline.
 
     .venv/bin/python scripts/bench_api.py --json bench/results/api.json [--seconds 10]
+        [--database-url postgresql://…/empty_db --workers 2]   # the production shape
 
 Writes exactly `publish_per_s`, `publish_p99_ms`, `baseline_per_s`; prints a table.
 """
@@ -45,18 +46,20 @@ METADATA = json.dumps(
 )
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
-    """uvicorn with one worker running `api.main:create_app` on 127.0.0.1:`port`."""
+def start_server(
+    data_dir: Path, port: int, *, db_url: str | None = None, workers: int = 1
+) -> subprocess.Popen:
+    """uvicorn running `api.main:create_app` on 127.0.0.1:`port` (SQLite unless `db_url`)."""
     env = {
         **os.environ,
         "NOTARY_DATA_DIR": str(data_dir),
         "NOTARY_ADMIN_KEY": ADMIN_KEY,
-        "NOTARY_DATABASE_URL": f"sqlite:///{data_dir / 'notary.sqlite3'}",
+        "NOTARY_DATABASE_URL": db_url or f"sqlite:///{data_dir / 'notary.sqlite3'}",
         "PYTHONPATH": str(ROOT),
     }
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
@@ -136,10 +139,15 @@ def main() -> int:
     parser.add_argument("--json", type=Path, required=True, help="where to write the figures")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each phase")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
+    parser.add_argument(
+        "--database-url",
+        help="an empty database instead of the embedded SQLite file (e.g. PostgreSQL)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         port = free_port()
-        proc = start_server(Path(tmp), port)
+        proc = start_server(Path(tmp), port, db_url=args.database_url, workers=args.workers)
         try:
             base = f"http://127.0.0.1:{port}"
             key = make_publisher(base)
