@@ -671,7 +671,7 @@ def check_all(dep: Deployment, traffic: Traffic, before: set[tuple[str, int]]) -
     assert len(published) == len([k for k in acked if k.startswith("p-")])
 
     # 3. the chain alone: each acknowledged revision anchored exactly once, nothing else.
-    state, _ = replay(dep.client, parallel=False)
+    state, _ = replay(dep.client)
     assert state.violations == [], state.violations[:5]
     counts = collections.Counter(
         (e.record_id.removeprefix("0x"), e.version)
