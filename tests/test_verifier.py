@@ -393,6 +393,16 @@ def test_cli_exit_codes_and_json(reg, tmp_path, capsys):
     assert cli.main(["--trust", str(tmp_path / "missing.json"), "url", url]) == 2
     assert cli.main(["url", url]) == 2
     assert len(set(EXIT_CODES.values())) == len(EXIT_CODES)
+    # An unstamped certificate: found by its salted commitment with `check --salt`.
+    salt = secrets.token_bytes(32)
+    reg.anchor(b"<cert/>", kind=1, content_hash=holder_commitment(salt, b"<cert/>"))
+    (tmp_path / "cert.xml").write_bytes(b"<cert/>")
+    cert = ["--trust", str(trust_file), "check", str(tmp_path / "cert.xml")]
+    assert cli.main(cert) == EXIT_CODES[Verdict.UNKNOWN]
+    assert cli.main([*cert, "--salt", "0x" + salt.hex()]) == 0
+    with pytest.raises(SystemExit) as bad:
+        cli.main([*cert, "--salt", "abcd"])  # 2 bytes: a usage error, exit 2
+    assert bad.value.code == 2
     capsys.readouterr()
 
 

@@ -59,6 +59,17 @@ _HEADLINES = {
 }
 
 
+def _salt(text: str) -> bytes:
+    """`--salt`: 16 or 32 bytes as hex (an optional 0x prefix)."""
+    try:
+        salt = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("not hex") from None
+    if len(salt) not in (16, 32):
+        raise argparse.ArgumentTypeError(f"must be 16 or 32 bytes, not {len(salt)}")
+    return salt
+
+
 def _parser() -> argparse.ArgumentParser:
     epilog = "exit codes: " + ", ".join(f"{c} {v.value}" for v, c in EXIT_CODES.items())
     parser = argparse.ArgumentParser(
@@ -77,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check a file (stamped PDF or any bytes)")
     check.add_argument("path", metavar="FILE")
+    check.add_argument(
+        "--salt",
+        metavar="HEX",
+        type=_salt,
+        help="an unstamped certificate's salt (16 or 32 bytes, hex, as printed with it)",
+    )
     scan = sub.add_parser("scan", help="check a photo or scan of a page")
     scan.add_argument("path", metavar="IMAGE")
     url = sub.add_parser("url", help="check a verify URL or bare payload")
@@ -169,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "check":
-            result = verify_file(Path(args.path).read_bytes(), trust)
+            result = verify_file(Path(args.path).read_bytes(), trust, salt=args.salt)
         elif args.command == "scan":
             result = verify_image(Path(args.path).read_bytes(), trust)
         else:
