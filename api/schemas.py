@@ -15,7 +15,6 @@ Tier = Literal["public", "restricted", "internal"]
 AnchorState = Literal["pending", "sending", "anchored", "failed"]
 RecordStatus = Literal["current", "replaced", "revoked", "expired"]
 
-Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
 Hex32 = Annotated[str, StringConstraints(pattern=r"^(0x)?[0-9a-fA-F]{64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -46,10 +45,11 @@ class OfficePublic(_Out):
     created_at: dt.datetime
 
 
-class SignerCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    address: Address
+class SignerPublic(_Out):
+    address: str
+    from_block: int
+    until_block: int | None
+    active: bool
 
 
 class ApiKeyCreate(BaseModel):

@@ -213,6 +213,17 @@ def test_suspended_office_cannot_publish(api: Api) -> None:
     assert api.publish(office).status_code == 201
 
 
+def test_signers_need_a_chain_config(api: Api) -> None:
+    office = api.office()
+    r = api.c.get(f"/api/v1/offices/{office.id}/signers", headers=api.admin)
+    assert r.status_code == 503 and "chain config" in r.json()["detail"]
+    assert (
+        api.c.get(f"/api/v1/offices/{office.id}/signers", headers=office.publisher).status_code
+        == 403
+    )
+    assert api.c.get(f"/api/v1/offices/{'ab' * 32}/signers", headers=api.admin).status_code == 404
+
+
 def test_duplicate_office_is_409(api: Api) -> None:
     office = api.office()
     r = api.c.post(

@@ -10,6 +10,7 @@ import json
 from urllib.parse import urlsplit
 
 import test_publish_flow_harness as harness
+from eth_account import Account
 from pdf_samples import PageSpec, page_count, reportlab_pdf
 from test_publish_flow_harness import BASE_URL, MD, Stack
 
@@ -122,3 +123,21 @@ def test_auditor_reads_alerts_and_runs_the_audit(stack: Stack) -> None:
         assert alerts.status_code == 200 and isinstance(alerts.json(), list)
     assert stack.c.get("/api/v1/alerts").status_code == 401
     assert stack.c.get("/api/v1/alerts", headers=stack.publisher).status_code == 403
+
+
+def test_admin_lists_office_signers_from_the_chain(stack: Stack, registry_client, governance):
+    (office,) = stack.c.get("/api/v1/offices", headers=stack.admin).json()
+    url = f"/api/v1/offices/{office['id']}/signers"
+    (only,) = stack.c.get(url, headers=stack.admin).json()
+    assert only["address"].lower() == stack.signer.address.lower()
+    assert only["active"] is True and only["until_block"] is None
+    # Rotate on chain with the governance key (the API never holds it).
+    new = Account.create()
+    registry_client.grant_signer(governance, bytes.fromhex(office["id"]), new.address)
+    registry_client.revoke_signer(governance, bytes.fromhex(office["id"]), stack.signer.address)
+    signers = {s["address"].lower(): s for s in stack.c.get(url, headers=stack.admin).json()}
+    old = signers[stack.signer.address.lower()]
+    assert old["active"] is False and old["until_block"] >= old["from_block"]
+    assert signers[new.address.lower()]["active"] is True
+    assert stack.c.get(url, headers=stack.publisher).status_code == 403
+    assert stack.c.get(url).status_code == 401

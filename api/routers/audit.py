@@ -13,13 +13,13 @@ from fastapi import APIRouter, Query
 
 from api.deps import AuditorDep, CallerDep, SessionDep, SettingsDep
 from api.errors import Forbidden
+from api.registry import registry_client
 from notary.audit import list_alerts, replay, run_diff
 from notary.audit.alerts import alert_json
 from notary.blobstore import BlobStore
-from notary.config import ChainConfig
 from notary.db.models import Office
 from notary.db.types import KeyRole
-from notary.errors import NotFound, Unavailable
+from notary.errors import NotFound
 
 router = APIRouter(tags=["audit"])
 
@@ -54,15 +54,10 @@ def get_alerts(
 @router.get("/audit", response_model=dict[str, Any])
 def run_audit(session: SessionDep, settings: SettingsDep, caller: AuditorDep) -> dict[str, Any]:
     """Replay the chain and list where it disagrees with the database, for this office."""
-    config = ChainConfig.load(settings.chain_config_path or settings.data_dir)
-    if not config.registry:
-        raise Unavailable("this node has no chain config (chain.json): nothing to replay")
     office = session.get(Office, caller.office_pk)
     if office is None:
         raise NotFound("the key's office no longer exists")
-    from notary.chain import RegistryClient
-
-    client = RegistryClient.connect(config)
+    client = registry_client(settings)
     state, summary = replay(client)
     found = run_diff(session, state, BlobStore(settings.blobs))
     # Only what is attributed to this office (blob-store findings carry no office).

@@ -9,7 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import AdminDep, SessionDep, SettingsDep
-from api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, OfficeCreate, OfficePublic
+from api.registry import registry_client
+from api.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    OfficeCreate,
+    OfficePublic,
+    SignerPublic,
+)
 from api.security import mint_key
 from notary.db.models import ApiKey, Office
 from notary.db.types import KeyRole, OfficeStatus, hex32, utcnow
@@ -74,6 +82,37 @@ def list_offices(session: SessionDep, caller: AdminDep) -> list[OfficePublic]:
 def get_office(office_id: str, session: SessionDep, caller: AdminDep) -> OfficePublic:
     """One office."""
     return _public(_office(session, office_id))
+
+
+@router.get("/{office_id}/signers", response_model=list[SignerPublic])
+def list_signers(
+    office_id: str, session: SessionDep, settings: SettingsDep, caller: AdminDep
+) -> list[SignerPublic]:
+    """The office's signer keys as the registry knows them, with each authority period.
+
+    Read from the chain, the only authority: granting and revoking sign with the governance
+    key, which the API never holds (`notary office signer-add|signer-revoke`).
+    """
+    office = _office(session, office_id)
+    oid, number = bytes.fromhex(office.office_id), office.number
+    session.rollback()  # no database transaction held across chain reads
+    client = registry_client(settings)
+    granted = dict.fromkeys(
+        event.signer
+        for event in client.iter_logs(event_names=["SignerGranted"])
+        if event.office_id == oid
+    )
+    return [
+        SignerPublic(
+            address=address,
+            from_block=period.from_block,
+            until_block=None if period.is_open else period.until_block,
+            active=period.is_open,
+        )
+        for address in granted
+        for period in client.signer_periods(address)
+        if period.office_number == number
+    ]
 
 
 @router.post("/{office_id}/suspend", response_model=OfficePublic)
