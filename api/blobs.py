@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from notary.blobstore import BlobStore
 from notary.db.models import Blob
+from notary.db.types import utcnow
 from notary.errors import NotFound
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "stored",
     "write_file",
 ]
+
+_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 SALTED_PARAM = "; x-salt-prefix=32"
 """Media-type suffix of a certificate blob stored as `salt || document`.
@@ -43,26 +47,26 @@ def write_file(root: Path, sha256: str, data: bytes) -> None:
         assert stored_hash == sha256
 
 
-def put(session: Session, root: Path, *, sha256: str, data: bytes, media_type: str) -> Blob:
-    """Store `data` under its hash (once) and make sure its `Blob` row exists."""
+def put(session: Session, root: Path, *, sha256: str, data: bytes, media_type: str) -> None:
+    """Store `data` under its hash (once) and make sure its `Blob` row exists.
+
+    `INSERT … ON CONFLICT DO NOTHING`: the same bytes may be stored by a concurrent request
+    (or another API process), and the row is the same whoever writes it.
+    """
     store = BlobStore(root)
     write_file(root, sha256, data)
-    blob = session.get(Blob, sha256)
-    if blob is None:
-        blob = Blob(
+    insert = _INSERTS[session.get_bind().dialect.name]
+    session.execute(
+        insert(Blob)
+        .values(
             sha256=sha256,
             size=len(data),
             path=store.relative_path(sha256),
             media_type=media_type,
+            created_at=utcnow(),
         )
-        try:
-            with session.begin_nested():  # the same bytes may be stored by a concurrent request
-                session.add(blob)
-        except IntegrityError:
-            blob = session.get(Blob, sha256)  # its row, committed meanwhile
-            if blob is None:
-                raise
-    return blob
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
 
 
 def stored(session: Session, sha256: str) -> Blob:
