@@ -78,9 +78,14 @@ def run_write(
 ) -> JSONResponse:
     """Run a write once per Idempotency-Key: replay, or do it and remember the answer."""
     key = idempotency.check_key(key)
-    if key is not None and (
-        hit := idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
-    ):
+
+    def earlier() -> JSONResponse | None:
+        """The answer already stored for this key, if any."""
+        if key is None:
+            return None
+        return idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
+
+    if hit := earlier():
         return hit
     try:
         body = do()
@@ -89,9 +94,7 @@ def run_write(
         # retry, perhaps to another API process), waited for its record lock and now finds
         # the change already made: it gets the first answer, not a 409.
         session.rollback()
-        if key is not None and (
-            hit := idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
-        ):
+        if hit := earlier():
             return hit
         raise
     if key is not None:
@@ -105,11 +108,9 @@ def run_write(
         )
     try:
         session.commit()
-    except IntegrityError:
+    except IntegrityError:  # the same key committed first by a concurrent request
         session.rollback()
-        if key is not None and (
-            hit := idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
-        ):
+        if hit := earlier():
             return hit
         raise
     return JSONResponse(body, status_code=status_code)

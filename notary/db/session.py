@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -116,19 +116,18 @@ def _writer_connection(lock: threading.Lock, timeout_s: float) -> type[sqlite3.C
                 self.holds_lock = False
                 lock.release()
 
-        def commit(self) -> None:
+        def _ending(self, end: Callable[[], None]) -> None:
             try:
-                super().commit()
+                end()
             finally:
                 if not self.in_transaction:
                     self._release()
 
+        def commit(self) -> None:
+            self._ending(super().commit)
+
         def rollback(self) -> None:
-            try:
-                super().rollback()
-            finally:
-                if not self.in_transaction:
-                    self._release()
+            self._ending(super().rollback)
 
         def close(self) -> None:
             try:
