@@ -306,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr and the documented exit code."""
     as_json = "--json" in (argv if argv is not None else sys.argv[1:])
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns a command's `typer.Exit(code)` as the value.
+        code = app(args=argv, standalone_mode=False)
     except NotaryError as exc:
         return _fail(exc, exit_code(exc), as_json)
     except FileNotFoundError as exc:
@@ -320,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()  # a usage error from the argument parser
             return EXIT_USAGE
         return _fail(exc, EXIT_BAD_INPUT, as_json, unexpected=True)
-    return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK
 
 
 def _fail(exc: BaseException, code: int, as_json: bool, *, unexpected: bool = False) -> int:

@@ -555,6 +555,13 @@ def cli_cases(tmp: Path) -> dict[str, tuple[str, ...]]:
         "json-before-command": ("--json", "history", UNKNOWN_ID),
         "json-with-value": ("history", UNKNOWN_ID, "--json=yes"),
         "unknown-command": ("frobnicate", "--json"),
+        "audit-replay-bad-registry": (
+            "audit", "replay", "--registry", "0xnot", "--out", str(tmp / "audit"),
+        ),
+        "audit-diff-missing-state": ("audit", "diff", "--state", str(tmp / "nope.json")),
+        "checkpoint-verify-garbage": (
+            "checkpoint", "verify", str(tmp / "broken.pdf"), "--rpc", "http://127.0.0.1:1",
+        ),
     }  # fmt: skip
 
 
