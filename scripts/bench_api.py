@@ -3,8 +3,9 @@
 
 Starts the service on its embedded defaults (SQLite and a blob dir in a temp folder, one
 uvicorn worker on a free loopback port), creates an office and a publisher key, then for a
-fixed time publishes 1 KB releases from N concurrent httpx clients; then, for the same time,
-hits `/healthz` (a trivial FastAPI endpoint on the same server) as the baseline.
+fixed time publishes 1 KB releases from N concurrent keep-alive connections
+(scripts/loadgen.py); then, for the same time, hits `/healthz` (a trivial FastAPI endpoint
+on the same server) as the baseline.
 
     .venv/bin/python scripts/bench_api.py --json bench/results/api.json [--seconds 10]
         [--database-url postgresql://…/empty_db --workers 2]   # the production shape
@@ -31,6 +32,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import loadgen  # noqa: E402
 
 from notary.localchain import free_port  # noqa: E402
 
@@ -92,46 +95,35 @@ def make_publisher(base: str) -> str:
     return r.json()["key"]
 
 
-async def _load(base: str, clients: int, seconds: float, publish_key: str | None) -> list[float]:
-    """Run `clients` loops for `seconds`; returns the latency (s) of every successful call."""
-    latencies: list[float] = []
-    errors = 0
-    stop = time.monotonic() + seconds
-    headers = {"Authorization": f"Bearer {publish_key}"} if publish_key else {}
+def _load(port: int, clients: int, seconds: float, publish_key: str | None) -> list[float]:
+    """Run `clients` connections for `seconds`; the latency (s) of every successful call."""
+    host = f"127.0.0.1:{port}"
     rng = random.Random(7)
+    letters = (string.ascii_letters + " ").encode()
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal errors
-        while time.monotonic() < stop:
-            t0 = time.perf_counter()
-            if publish_key:
-                body = "".join(rng.choices(string.ascii_letters + " ", k=1024)).encode()
-                r = await client.post(
-                    "/api/v1/records",
-                    files={"file": ("r.txt", body, "text/plain")},
-                    data={"metadata": METADATA},
-                    headers=headers,
-                )
-                ok = r.status_code == 201
-            else:
-                r = await client.get("/healthz")
-                ok = r.status_code == 200
-            if ok:
-                latencies.append(time.perf_counter() - t0)
-            else:
-                errors += 1
+    def publish(_: int) -> bytes:
+        ctype, body = loadgen.multipart(
+            {"metadata": METADATA},
+            {"file": ("r.txt", bytes(rng.choices(letters, k=1024)), "text/plain")},
+        )
+        headers = {"Authorization": f"Bearer {publish_key}", "Content-Type": ctype}
+        return loadgen.request_bytes("POST", "/api/v1/records", host, headers=headers, body=body)
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-        await asyncio.gather(*(worker(client) for _ in range(clients)))
+    healthz = loadgen.request_bytes("GET", "/healthz", host)
+    samples, _ = asyncio.run(
+        loadgen.run(
+            "127.0.0.1",
+            port,
+            clients=clients,
+            seconds=seconds,
+            make_request=publish if publish_key else (lambda _: healthz),
+        )
+    )
+    want = 201 if publish_key else 200
+    errors = sum(s.status != want for s in samples)
     if errors:
         print(f"warning: {errors} failed requests", file=sys.stderr)
-    return latencies
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else float("nan")
+    return [s.latency_s for s in samples if s.status == want]
 
 
 def main() -> int:
@@ -151,9 +143,9 @@ def main() -> int:
         try:
             base = f"http://127.0.0.1:{port}"
             key = make_publisher(base)
-            asyncio.run(_load(base, args.clients, 1.0, key))  # warm-up
-            pub = asyncio.run(_load(base, args.clients, args.seconds, key))
-            base_lat = asyncio.run(_load(base, args.clients, args.seconds, None))
+            _load(port, args.clients, 1.0, key)  # warm-up
+            pub = _load(port, args.clients, args.seconds, key)
+            base_lat = _load(port, args.clients, args.seconds, None)
         finally:
             proc.terminate()
             try:
@@ -162,7 +154,7 @@ def main() -> int:
                 proc.kill()
     result = {
         "publish_per_s": round(len(pub) / args.seconds, 1),
-        "publish_p99_ms": round(p99(pub) * 1000, 1),
+        "publish_p99_ms": round(loadgen.percentile(pub, 99) * 1000, 1),
         "baseline_per_s": round(len(base_lat) / args.seconds, 1),
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,9 @@
 
 Only views and event logs are used; no key, no transaction, no database. Calls are encoded
 and decoded with the registry ABI codec of `notary.chain_abi` (pure, eth_abi) and sent over
-one keep-alive HTTP connection pool; web3's contract layer costs several extra round trips
-per call (chain-id validation) which a verify page under load cannot afford.
+keep-alive HTTP connections (`verifier.rpc_http`); web3's contract layer costs several
+extra round trips per call (chain-id validation) which a verify page under load cannot
+afford.
 
 The node is checked once per registry: it must serve the trust entry's chain id and have
 code at the registry address. Blocks are immutable once read, so block timestamps are
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import threading
 import time
 from typing import Any
 
+from verifier.rpc_http import RpcHttp, RpcHttpError
 from verifier.source import (
     AnchorEvent,
     HeadState,
@@ -57,8 +60,6 @@ class ChainRegistry:
     """A `Registry` for one trust entry, reached through its RPC URL."""
 
     def __init__(self, entry: TrustEntry, *, rpc_url: str | None = None) -> None:
-        import httpx
-
         url = rpc_url or entry.rpc_url
         if not url:
             raise SourceUnavailable(f"no RPC URL for registry {entry.registry}")
@@ -67,10 +68,10 @@ class ChainRegistry:
         self.chain_id = entry.chain_id
         self.address = entry.registry
         self._abi = registry_abi()
-        self._http = httpx.Client(
-            timeout=RPC_TIMEOUT_S,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-        )
+        try:
+            self._http = RpcHttp(url, timeout=RPC_TIMEOUT_S)
+        except RpcHttpError as exc:
+            raise SourceUnavailable(str(exc)) from None
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._checked = False
@@ -84,9 +85,7 @@ class ChainRegistry:
     def _rpc(self, method: str, params: list[Any]) -> Any:
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         try:
-            response = self._http.post(self.url, json=body)
-            response.raise_for_status()
-            answer = response.json()
+            answer = json.loads(self._http.post(json.dumps(body).encode()))
         except Exception as exc:  # transport, HTTP status or JSON: the node cannot be read
             raise SourceUnavailable(f"{method}: {type(exc).__name__}: {exc}") from exc
         if not isinstance(answer, dict) or "error" in answer or "result" not in answer:
