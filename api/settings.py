@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         description="Directory holding chain.json (chain id, registry); default: data_dir. "
         "Without a registry the API runs but gives no verify URLs.",
     )
+    verify_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Verify pages worked on at once; the rest wait in arrival order. Raise it "
+        "when the RPC node is far away (each page waits one round trip to it).",
+    )
     run_migrations: bool = True
 
     @model_validator(mode="after")

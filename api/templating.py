@@ -12,3 +12,5 @@ STATIC_DIR = HERE / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 """Use as `templates.TemplateResponse(request, "verify.html", {...})`."""
+# The templates ship with the code: no stat() of the file on every page to see if it changed.
+templates.env.auto_reload = False

@@ -13,6 +13,7 @@ Trust list, in order: `app.state.verify_trust`, the file named by `NOTARY_VERIFY
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import threading
@@ -290,45 +291,49 @@ def _cache(request: Request) -> _ResultCache:
     return cache
 
 
+@functools.cache
+def _extras_query() -> Any:
+    """Title, tier, revocation reason and the revision's stored file, by record and version:
+    one read with outer joins, built once (it runs on every verify page)."""
+    from sqlalchemy import and_, bindparam, select
+
+    from notary.db.models import Blob, Record, Revision, Revocation
+
+    return (
+        select(Record.title, Record.access_tier, Revocation.reason, Blob.sha256)
+        .outerjoin(Revocation, Revocation.record_id == Record.record_id)
+        .outerjoin(
+            Revision,
+            and_(Revision.record_id == Record.record_id, Revision.version == bindparam("version")),
+        )
+        .outerjoin(Blob, Blob.sha256 == Revision.content_hash)
+        .where(Record.record_id == bindparam("record_id"))
+    )
+
+
 def database_extras(request: Request, result: VerificationResult) -> RecordExtras | None:
     """Title, revocation reason and (public records only) the authentic file, from the
-    office database. Only ever decorates a verdict the chain already decided.
-
-    One read-only query with outer joins (not ORM loads): it runs on every verify page.
-    """
+    office database. Only ever decorates a verdict the chain already decided."""
     db = getattr(request.app.state, "db", None)
     settings = getattr(request.app.state, "settings", None)
     if db is None or db.engine is None or result.record_id is None or result.version is None:
         return None
-    from sqlalchemy import and_, select
-
     from api import blobs
-    from notary.db.models import Blob, Record, Revision, Revocation
+    from notary.db.models import Blob
     from notary.db.session import READ_ONLY
 
-    record_id = result.record_id.removeprefix("0x")
-    query = (
-        select(Record.title, Record.access_tier, Revocation.reason, Revision.content_hash, Blob)
-        .outerjoin(Revocation, Revocation.record_id == Record.record_id)
-        .outerjoin(
-            Revision,
-            and_(Revision.record_id == Record.record_id, Revision.version == result.version),
-        )
-        .outerjoin(Blob, Blob.sha256 == Revision.content_hash)
-        .where(Record.record_id == record_id)
-    )
-    with db.session() as session:
-        session.connection(execution_options=READ_ONLY)  # a read: no SQLite write lock
-        row = session.execute(query).first()
+    params = {"record_id": result.record_id.removeprefix("0x"), "version": result.version}
+    with db.engine.connect() as conn:  # a read: no SQLite write lock
+        row = conn.execution_options(**READ_ONLY).execute(_extras_query(), params).first()
     if row is None:
         return None
-    title, tier, reason, content_hash, blob = row
+    title, tier, reason, stored_sha = row
     public = str(getattr(tier, "value", tier)) == "public"
     sha = (result.content_hash or "").removeprefix("0x")
     path = None
-    if public and sha and result.verdict in SHOW_FILE_VERDICTS and content_hash == sha and blob:
+    if public and sha and stored_sha == sha and result.verdict in SHOW_FILE_VERDICTS:
         try:
-            path = blobs.open_path(settings.blobs, blob)
+            path = blobs.open_path(settings.blobs, Blob(sha256=sha))
         except NotFound:  # a missing file only hides the picture
             path = None
     return RecordExtras(
@@ -548,11 +553,18 @@ def _render_pdf_page(data: bytes, index: int, width_px: int = 720) -> bytes | No
         return None
 
 
-VERIFY_CONCURRENCY = 4
-"""Verify pages worked on at once; the rest wait their turn in arrival order. The work is
-mostly CPU under one GIL, so more threads only slice it thinner: every page in progress
-gets slower and the tail grows, with no more pages per second."""
-_VERIFY_SLOTS = anyio.CapacityLimiter(VERIFY_CONCURRENCY)
+def _slots(request: Request) -> anyio.CapacityLimiter:
+    """The verify pages worked on at once (`NOTARY_VERIFY_CONCURRENCY`); the rest wait their
+    turn in arrival order. The work is mostly CPU under one GIL, so more threads only slice
+    it thinner: every page in progress gets slower and the tail grows, with no more pages
+    per second."""
+    state = request.app.state
+    slots = getattr(state, "verify_slots", None)
+    if slots is None:
+        settings = getattr(state, "settings", None)
+        slots = anyio.CapacityLimiter(getattr(settings, "verify_concurrency", 4))
+        state.verify_slots = slots
+    return slots
 
 
 @router.get("/v/{code:path}", response_class=HTMLResponse)
@@ -573,7 +585,7 @@ async def verify_code_page(
         result = _verify_code(request, code)
         return _render(request, result, lang=_lang(lang), large=_is_large(large), code=code)
 
-    response = await anyio.to_thread.run_sync(work, limiter=_VERIFY_SLOTS)
+    response = await anyio.to_thread.run_sync(work, limiter=_slots(request))
     done = time.perf_counter()
     response.headers["Server-Timing"] = (
         f"wait;dur={(started - arrived) * 1e3:.2f}, verify;dur={(done - started) * 1e3:.2f}"

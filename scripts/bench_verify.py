@@ -6,8 +6,12 @@ anchors `--records` records, then has `--clients` concurrent HTTP clients open t
 URLs for `--seconds`. The verdict cache is off by default (`--cache-ttl 0`), so every request
 reads the chain: the cold path, as when many citizens scan different codes.
 
-Prints a table and writes JSON with exactly `verify_p50_ms`, `verify_p99_ms` (latency of a
-page as the client sees it, loopback) and `verify_per_s` (pages served per second).
+Prints a table and writes JSON with exactly `verify_p50_ms`, `verify_p99_ms` and
+`verify_per_s`. The two latencies are server time, as the target is stated: the page's
+`Server-Timing: verify` (from the moment the server starts on it to the response). The
+table also shows the time pages waited for a slot (`Server-Timing: wait`, see
+`NOTARY_VERIFY_CONCURRENCY`) and the latency as the client saw it: with 50 clients that
+send again the moment they get an answer, that is about 50 / pages per second.
 
     .venv/bin/python scripts/bench_verify.py --json bench/results/verify.json
 """
@@ -197,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     for x in samples:
         statuses[x.status] = statuses.get(x.status, 0) + 1
     figures = {
-        "verify_p50_ms": round(pct(lat, 50), 2),
-        "verify_p99_ms": round(pct(lat, 99), 2),
+        "verify_p50_ms": round(pct(srv, 50), 2),
+        "verify_p99_ms": round(pct(srv, 99), 2),
         "verify_per_s": round(len(lat) / elapsed, 1),
     }
     from rich.console import Console
@@ -213,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     table.add_column("value", justify="right")
     table.add_row("requests", str(len(lat)))
     table.add_row("statuses", json.dumps(statuses))
-    table.add_row("client p50 ms", f"{figures['verify_p50_ms']:.2f}")
-    table.add_row("client p99 ms", f"{figures['verify_p99_ms']:.2f}")
+    table.add_row("client p50 ms", f"{pct(lat, 50):.2f}")
+    table.add_row("client p99 ms", f"{pct(lat, 99):.2f}")
     table.add_row("slot wait p50 ms (Server-Timing wait)", f"{pct(wait, 50):.2f}")
     table.add_row("slot wait p99 ms (Server-Timing wait)", f"{pct(wait, 99):.2f}")
     table.add_row("server p50 ms (Server-Timing verify)", f"{pct(srv, 50):.2f}")

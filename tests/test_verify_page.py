@@ -345,10 +345,11 @@ def test_payload_only_link_works_without_host(site):
 
 
 def test_page_takes_title_reason_and_public_file_from_the_office_database(
-    verifier_registry, tmp_path
+    verifier_registry, tmp_path, db_url
 ):
     """Without an enricher the page reads the office database (title, reason text, the file
-    of a public record); the verdict itself still comes from the chain alone."""
+    of a public record); the verdict itself still comes from the chain alone. On SQLite and
+    PostgreSQL."""
     from fastapi.testclient import TestClient
 
     from api import blobs
@@ -362,7 +363,7 @@ def test_page_takes_title_reason_and_public_file_from_the_office_database(
     meta_hash = hashlib.sha256(meta.encode()).digest()
     rid, version, leaf = reg.anchor(budget, metadata_hash=meta_hash)
     sha = hashlib.sha256(budget).hexdigest()
-    app = create_app(Settings(data_dir=tmp_path))
+    app = create_app(Settings(data_dir=tmp_path, database_url=db_url))
     app.state.verify_trust = reg.trust()
     app.state.verify_connect = RegistryPool()
     app.state.verify_ttl = 0.0
