@@ -156,15 +156,16 @@ def run_one(name: str, quick: bool) -> dict[str, object]:
 def parse_extra(name: str, stdout: str) -> dict[str, float]:
     """Figures a script prints but does not write to its JSON (kept in run.json).
 
-    bench_verify prints the server-side handler latency (its Server-Timing header) next to
-    the client latency; issue 6 states the verify target as server time, so keep it.
+    bench_verify writes server time (Server-Timing `verify`, as issue 6 states its target)
+    and prints beside it the latency the client saw and the wait for a slot; keep those.
     """
     extra: dict[str, float] = {}
     if name == "verify":
         for line in stdout.splitlines():
-            m = re.search(r"handler (p\d+) ms \(Server-Timing\)\D*?([\d.]+)", line)
+            m = re.search(r"(client|slot wait) (p\d+) ms\D*?([\d.]+)", line)
             if m:
-                extra[f"verify_server_{m.group(1)}_ms"] = float(m.group(2))
+                kind = "client" if m.group(1) == "client" else "wait"
+                extra[f"verify_{kind}_{m.group(2)}_ms"] = float(m.group(3))
     return extra
 
 
@@ -323,21 +324,13 @@ ROWS: list[Row] = [
         "verify_p99_ms",
         6,
         key("verify_p99_ms"),
-        "≤ 50 ms",
+        "≤ 50 ms server time",
         peer("verify_p50_ms"),
         lambda r: r["verify_p99_ms"] <= 50,
         "ms",
     ),
-    Row(
-        "verify",
-        "verify_server_p99_ms (Server-Timing)",
-        6,
-        key("verify_server_p99_ms"),
-        "≤ 50 ms (issue 6: server time)",
-        peer("verify_server_p50_ms"),
-        lambda r: r["verify_server_p99_ms"] <= 50,
-        "ms",
-    ),
+    Row("verify", "verify_client_p99_ms", None, key("verify_client_p99_ms"), "", unit="ms"),
+    Row("verify", "verify_wait_p99_ms", None, key("verify_wait_p99_ms"), "", unit="ms"),
     Row("verify", "verify_p50_ms", None, key("verify_p50_ms"), "", unit="ms"),
     Row("verify", "verify_per_s", None, key("verify_per_s"), "", unit="pages/s"),
     # issue 7: replay
@@ -473,10 +466,10 @@ def make_plots(results: dict[str, dict]) -> list[tuple[str, str]]:
     verify = results.get("verify")
     if verify:
         names = {
-            "verify_p50_ms": "client p50",
-            "verify_p99_ms": "client p99",
-            "verify_server_p50_ms": "server p50",
-            "verify_server_p99_ms": "server p99",
+            "verify_p50_ms": "server p50",
+            "verify_p99_ms": "server p99",
+            "verify_client_p50_ms": "client p50",
+            "verify_client_p99_ms": "client p99",
         }
         labels = [k for k in names if k in verify]
         lib = plot_bars(
@@ -578,12 +571,15 @@ def render(run: dict) -> tuple[str, int]:
         "",
         "- `replay_s` is scaled linearly to 100,000 revisions when the run used fewer (quick",
         "  runs use 10,000); the target itself is for 100,000.",
-        "- `verify_p99_ms` is the latency the client sees on loopback (it includes queueing",
-        "  behind 50 clients and the load generator's own CPU on the same cores); issue 6 states",
-        "  the target as server time, which `bench_verify.py` prints from the `Server-Timing`",
-        "  header but does not write to its JSON: `bench_all.py` keeps it from the printed table",
-        "  in `bench/results/run.json` (`extra`). The verdict cache is off: every request reads",
-        "  the chain.",
+        "- `verify_p50_ms` / `verify_p99_ms` are server time, as issue 6 states the target: the",
+        "  page's `Server-Timing: verify` (the chain read and the rendering). At most",
+        "  `NOTARY_VERIFY_CONCURRENCY` (4) pages are worked on at once; the others wait in",
+        "  arrival order (`verify_wait_p99_ms`). 50 clients that send again the moment they get",
+        "  an answer see about 50 / pages per second (`verify_client_p99_ms`, loopback). The",
+        "  verdict cache is off: every request reads the chain.",
+        "- `baseline_per_s` and the verify figures are driven by `scripts/loadgen.py` (raw",
+        "  keep-alive HTTP/1.1); until 2026-11-29 httpx drove them and saturated a core at about",
+        "  450 requests/s, which made the baseline measure the client, not the server.",
         "- The anchoring figures include the worker's database writes (tx recorded before",
         "  broadcast, receipt stored after); quick runs sample naive and direct mode on fewer",
         "  revisions (see the command).",

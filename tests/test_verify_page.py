@@ -5,6 +5,7 @@ normal and large-font mode kept under test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -390,6 +391,8 @@ def test_page_takes_title_reason_and_public_file_from_the_office_database(
         r = client.get(f"/v/{code}")
         assert r.status_code == 200
         assert "二〇二六年度决算公开" in r.text
+        # time waiting for a slot, then time worked on (NOTARY_VERIFY_CONCURRENCY)
+        assert re.fullmatch(r"wait;dur=[\d.]+, verify;dur=[\d.]+", r.headers["server-timing"])
         assert reg.OFFICE_NAME in r.text and "数据库里的名字" not in r.text  # registry's name
         image = client.get(f"/v/{code}/page.png")
         assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
