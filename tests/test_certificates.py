@@ -140,3 +140,15 @@ def test_uploaded_xml_certificate_verifies_as_exact_bytes(stack: Stack) -> None:
     assert verify_file(xml, stack.trust, salt=salt).verdict is Verdict.AUTHENTIC_CURRENT
     other = bytes.fromhex("11" * 32)
     assert verify_file(xml, stack.trust, salt=other).verdict is not Verdict.AUTHENTIC_CURRENT
+
+
+def test_holder_preimage_whose_salt_starts_with_a_brace_is_read_as_salted() -> None:
+    """Regression: the stored form was guessed from the first byte, so one certificate in
+    256 (a random salt starting with `{`) answered 500 to its own office."""
+    from api.routers.certificates import _holder_data
+    from notary.certificate import SALT_LENGTH, canonical_holder
+
+    holder = {"name": "张三", "id_number": "110105199003071239"}
+    salt = b"{" + bytes(range(1, SALT_LENGTH))
+    assert _holder_data(salt + canonical_holder(holder), salted=True) == holder
+    assert _holder_data(json.dumps({"holder": holder}).encode(), salted=False) == holder

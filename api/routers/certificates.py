@@ -79,9 +79,14 @@ def _salted_content(salt: bytes, document: bytes, media_type: str) -> svc.NewCon
     )
 
 
-def _holder_data(stored: bytes) -> dict[str, Any]:
-    """Holder data from its stored preimage (`salt || JSON`, or the old JSON form)."""
-    if stored.startswith(b"{"):
+def _holder_data(stored: bytes, *, salted: bool) -> dict[str, Any]:
+    """Holder data from its stored preimage: `salt || JSON` (`salted`, named by the
+    metadata's `holder_commitment`), or the old `{"holder": …}` form.
+
+    Which form is decided by the metadata, never by the bytes: a random salt starts with
+    `{` once in 256 certificates.
+    """
+    if not salted:
         return json.loads(stored)["holder"]
     return json.loads(stored[SALT_LENGTH:])
 
@@ -200,8 +205,10 @@ def get_certificate(
         extra = meta.get("extra", {})
         holder = None
         if caller.of_office(record.office_pk):
-            sha = extra.get("holder_commitment", head.content_hash)
-            holder = _holder_data(blobs.read(settings.blobs, blobs.stored(session, sha)))
+            salted = "holder_commitment" in extra
+            sha = extra["holder_commitment"] if salted else head.content_hash
+            stored = blobs.read(settings.blobs, blobs.stored(session, sha))
+            holder = _holder_data(stored, salted=salted)
         start = extra.get("valid_from")
         out = CertificatePublic(
             record=record_public(session, record, head),
