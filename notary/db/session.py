@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,6 +139,26 @@ def _writer_connection(lock: threading.Lock, timeout_s: float) -> type[sqlite3.C
     return WriterConnection
 
 
+def _ensure_wal(cur: Any, busy_timeout_ms: int) -> None:
+    """Put the file in WAL mode (persistent: only a new file needs the switch).
+
+    The switch needs the file to itself and SQLite answers "database is locked" at once,
+    without its busy handler, when another connection holds a lock (two processes opening
+    a new database together), so it is retried until the busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _install_sqlite_rules(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, record: Any) -> None:
@@ -146,7 +167,7 @@ def _install_sqlite_rules(engine: Engine, busy_timeout_ms: int) -> None:
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            cur.execute("PRAGMA journal_mode = WAL")
+            _ensure_wal(cur, busy_timeout_ms)
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
         finally:
