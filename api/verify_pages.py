@@ -561,8 +561,12 @@ def _slots(request: Request) -> anyio.CapacityLimiter:
     state = request.app.state
     slots = getattr(state, "verify_slots", None)
     if slots is None:
-        settings = getattr(state, "settings", None)
-        slots = anyio.CapacityLimiter(getattr(settings, "verify_concurrency", 4))
+        from api.settings import Settings
+
+        default = Settings.model_fields["verify_concurrency"].default
+        slots = anyio.CapacityLimiter(
+            getattr(getattr(state, "settings", None), "verify_concurrency", default)
+        )
         state.verify_slots = slots
     return slots
 

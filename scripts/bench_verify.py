@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -153,10 +152,6 @@ def server_ms(header: str, metric: str) -> float:
     return float("nan")
 
 
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if values else 0.0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="write the figures here")
@@ -201,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     for x in samples:
         statuses[x.status] = statuses.get(x.status, 0) + 1
     figures = {
-        "verify_p50_ms": round(pct(srv, 50), 2),
-        "verify_p99_ms": round(pct(srv, 99), 2),
+        "verify_p50_ms": round(loadgen.percentile(srv, 50), 2),
+        "verify_p99_ms": round(loadgen.percentile(srv, 99), 2),
         "verify_per_s": round(len(lat) / elapsed, 1),
     }
     from rich.console import Console
@@ -217,12 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     table.add_column("value", justify="right")
     table.add_row("requests", str(len(lat)))
     table.add_row("statuses", json.dumps(statuses))
-    table.add_row("client p50 ms", f"{pct(lat, 50):.2f}")
-    table.add_row("client p99 ms", f"{pct(lat, 99):.2f}")
-    table.add_row("slot wait p50 ms (Server-Timing wait)", f"{pct(wait, 50):.2f}")
-    table.add_row("slot wait p99 ms (Server-Timing wait)", f"{pct(wait, 99):.2f}")
-    table.add_row("server p50 ms (Server-Timing verify)", f"{pct(srv, 50):.2f}")
-    table.add_row("server p99 ms (Server-Timing verify)", f"{pct(srv, 99):.2f}")
+    table.add_row("client p50 ms", f"{loadgen.percentile(lat, 50):.2f}")
+    table.add_row("client p99 ms", f"{loadgen.percentile(lat, 99):.2f}")
+    table.add_row("slot wait p50 ms (Server-Timing wait)", f"{loadgen.percentile(wait, 50):.2f}")
+    table.add_row("slot wait p99 ms (Server-Timing wait)", f"{loadgen.percentile(wait, 99):.2f}")
+    table.add_row("server p50 ms (Server-Timing verify)", f"{loadgen.percentile(srv, 50):.2f}")
+    table.add_row("server p99 ms (Server-Timing verify)", f"{loadgen.percentile(srv, 99):.2f}")
     table.add_row("pages / s", f"{figures['verify_per_s']:.1f}")
     Console().print(table)
     if args.json:

@@ -156,6 +156,15 @@ def test_production_refuses_demo_key_and_debug(tmp_path: Path) -> None:
     assert ok.db_url.startswith("sqlite:///") and ok.max_upload_bytes == 50 * 1024 * 1024
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "257", "abc", ""])
+def test_verify_concurrency_out_of_range_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("NOTARY_VERIFY_CONCURRENCY", value)
+    with pytest.raises(ValueError, match="verify_concurrency"):
+        Settings(data_dir=tmp_path)
+
+
 def test_health_and_ready(api: Api) -> None:
     assert api.c.get("/healthz").json() == {"status": "ok"}
     assert api.c.get("/readyz").status_code == 200
