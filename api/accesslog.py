@@ -8,10 +8,13 @@ chain; the worker anchors heads through `AccessLogAnchor` rows (`queue_head_anch
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 import rfc8785
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from notary.db.models import ZERO32, AccessLogAnchor, AccessLogEntry, Office
@@ -21,19 +24,93 @@ ANCHOR_EVERY = 10_000
 """Queue a head anchor for the worker after this many new entries (it also anchors on time)."""
 
 
-def entry_hash(e: AccessLogEntry) -> str:
-    """The hash an entry must carry, recomputed from its fields."""
+def _digest(
+    office_pk: int,
+    seq: int,
+    at: datetime,
+    key: int | None,
+    action: str,
+    record: str | None,
+    outcome: str,
+    prev: str,
+) -> str:
     doc = {
-        "office": e.office_pk,
-        "seq": e.seq,
-        "at": e.at.isoformat(timespec="microseconds"),
-        "key": e.api_key_id,
-        "action": e.action,
-        "record": e.record_id,
-        "outcome": e.outcome,
-        "prev": e.prev_hash,
+        "office": office_pk,
+        "seq": seq,
+        "at": at.isoformat(timespec="microseconds"),
+        "key": key,
+        "action": action,
+        "record": record,
+        "outcome": outcome,
+        "prev": prev,
     }
     return hashlib.sha256(rfc8785.dumps(doc)).hexdigest()
+
+
+def entry_hash(e: AccessLogEntry) -> str:
+    """The hash an entry must carry, recomputed from its fields."""
+    return _digest(
+        e.office_pk, e.seq, e.at, e.api_key_id, e.action, e.record_id, e.outcome, e.prev_hash
+    )
+
+
+class Access(NamedTuple):
+    """What one log entry says: who (key id, None if anonymous) did what to which record."""
+
+    key_id: int | None
+    action: str
+    record_id: str | None
+    outcome: str
+
+
+_LAST = (
+    select(AccessLogEntry.seq, AccessLogEntry.entry_hash)
+    .where(AccessLogEntry.office_pk == bindparam("office_pk"))
+    .order_by(AccessLogEntry.seq.desc())
+    .limit(1)
+)
+_LOCK_OFFICE = (
+    select(Office.id).where(Office.id == bindparam("office_pk")).with_for_update(key_share=True)
+)
+
+
+def append_many(session: Session, office_pk: int, accesses: Sequence[Access]) -> None:
+    """Append entries to an office's chain, in order (the office row lock serialises appenders).
+
+    `FOR NO KEY UPDATE`, not `FOR UPDATE`: the lock must not conflict with the `FOR KEY
+    SHARE` lock that PostgreSQL's foreign-key check takes on the office row when the same
+    transaction inserted a record; with `FOR UPDATE`, two concurrent publishes of one office
+    deadlocked (each holding a key-share lock the other's upgrade waits for).
+    """
+    if not accesses:
+        return
+    session.execute(_LOCK_OFFICE, {"office_pk": office_pk})
+    last = session.execute(_LAST, {"office_pk": office_pk}).first()
+    seq, prev = (last[0], last[1]) if last else (0, ZERO32)
+    at = utcnow()
+    rows, anchors = [], []
+    for a in accesses:
+        seq += 1
+        h = _digest(office_pk, seq, at, a.key_id, a.action, a.record_id, a.outcome, prev)
+        rows.append(
+            {
+                "office_pk": office_pk,
+                "seq": seq,
+                "at": at,
+                "api_key_id": a.key_id,
+                "action": a.action,
+                "record_id": a.record_id,
+                "outcome": a.outcome,
+                "prev_hash": prev,
+                "entry_hash": h,
+            }
+        )
+        if seq % ANCHOR_EVERY == 0:
+            anchors.append({"office_pk": office_pk, "up_to_seq": seq, "head": h})
+        prev = h
+    session.execute(insert(AccessLogEntry.__table__), rows)
+    if anchors:
+        session.execute(insert(AccessLogAnchor.__table__), anchors)
 
 
 def append(
@@ -44,37 +121,9 @@ def append(
     action: str,
     record_id: str | None,
     outcome: str,
-) -> AccessLogEntry:
-    """Append one entry to an office's chain (the office row lock serialises appenders).
-
-    `FOR NO KEY UPDATE`, not `FOR UPDATE`: the lock must not conflict with the `FOR KEY
-    SHARE` lock that PostgreSQL's foreign-key check takes on the office row when the same
-    transaction inserted a record; with `FOR UPDATE`, two concurrent publishes of one office
-    deadlocked (each holding a key-share lock the other's upgrade waits for).
-    """
-    session.execute(select(Office.id).where(Office.id == office_pk).with_for_update(key_share=True))
-    last = session.execute(
-        select(AccessLogEntry.seq, AccessLogEntry.entry_hash)
-        .where(AccessLogEntry.office_pk == office_pk)
-        .order_by(AccessLogEntry.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, ZERO32)
-    entry = AccessLogEntry(
-        office_pk=office_pk,
-        seq=seq,
-        at=utcnow(),
-        api_key_id=key_id,
-        action=action,
-        record_id=record_id,
-        outcome=outcome,
-        prev_hash=prev,
-    )
-    entry.entry_hash = entry_hash(entry)
-    session.add(entry)
-    if seq % ANCHOR_EVERY == 0:
-        session.add(AccessLogAnchor(office_pk=office_pk, up_to_seq=seq, head=entry.entry_hash))
-    return entry
+) -> None:
+    """Append one entry to an office's chain."""
+    append_many(session, office_pk, [Access(key_id, action, record_id, outcome)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from notary.db.models import IdempotencyKey
+from notary.db.types import utcnow
 from notary.errors import Conflict, InvalidInput
 
 MAX_KEY = 200
@@ -35,34 +37,71 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
-def replay(session: Session, *, api_key_id: int, key: str, req_hash: str) -> JSONResponse | None:
-    """The stored answer for a retried key, None for a new key; 409 on a different body."""
-    row = session.scalars(
-        select(IdempotencyKey).where(
-            IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key
-        )
-    ).first()
-    if row is None:
-        return None
+class Answer(NamedTuple):
+    """A write's answer: status and JSON body; `replayed` when it is a stored first answer."""
+
+    status: int
+    body: Any
+    replayed: bool = False
+
+    def response(self) -> JSONResponse:
+        """The answer as sent (a replay says so in `Idempotent-Replay`)."""
+        headers = {"Idempotent-Replay": "true"} if self.replayed else None
+        return JSONResponse(self.body, status_code=self.status, headers=headers)
+
+
+def stored_answer(row: IdempotencyKey, req_hash: str) -> Answer:
+    """The first answer a key got, for a retry of the same request; 409 otherwise."""
     if row.request_hash != req_hash:
         raise Conflict("Idempotency-Key reused with a different request")
     if row.status_code is None:
         raise Conflict("a request with this Idempotency-Key is still in progress")
-    return JSONResponse(
-        row.response_json, status_code=row.status_code, headers={"Idempotent-Replay": "true"}
+    return Answer(row.status_code, row.response_json, replayed=True)
+
+
+def find_many(
+    session: Session, pairs: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], IdempotencyKey]:
+    """The stored rows of some (API key id, Idempotency-Key) pairs, by pair."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(IdempotencyKey).where(
+            IdempotencyKey.api_key_id.in_({api_key_id for api_key_id, _ in wanted}),
+            IdempotencyKey.key.in_({key for _, key in wanted}),
+        )
     )
+    return {(r.api_key_id, r.key): r for r in rows if (r.api_key_id, r.key) in wanted}
+
+
+def replay(session: Session, *, api_key_id: int, key: str, req_hash: str) -> JSONResponse | None:
+    """The stored answer for a retried key, None for a new key; 409 on a different body."""
+    row = find_many(session, [(api_key_id, key)]).get((api_key_id, key))
+    return None if row is None else stored_answer(row, req_hash).response()
+
+
+def remember_many(session: Session, rows: Sequence[tuple[int, str, str, Answer]]) -> None:
+    """Store answers, as (API key id, key, request hash, answer), in the caller's transaction."""
+    if rows:
+        session.execute(
+            insert(IdempotencyKey.__table__),
+            [
+                {
+                    "api_key_id": api_key_id,
+                    "key": key,
+                    "request_hash": req_hash,
+                    "status_code": answer.status,
+                    "response_json": answer.body,
+                    "created_at": utcnow(),
+                }
+                for api_key_id, key, req_hash, answer in rows
+            ],
+        )
 
 
 def remember(
     session: Session, *, api_key_id: int, key: str, req_hash: str, status: int, body: Any
 ) -> None:
     """Store the answer in the caller's transaction."""
-    session.add(
-        IdempotencyKey(
-            api_key_id=api_key_id,
-            key=key,
-            request_hash=req_hash,
-            status_code=status,
-            response_json=body,
-        )
-    )
+    remember_many(session, [(api_key_id, key, req_hash, Answer(status, body))])

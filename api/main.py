@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors, pages
 from api.db import Database
 from api.limits import BodyLimit
+from api.publish_writer import PublishWriter
 from api.routers import API_ROUTERS, health, metrics
 from api.schemas import ERROR_RESPONSES
 from api.settings import Settings
@@ -57,6 +58,7 @@ def create_app(
     """
     settings = settings or Settings()
     database = Database(settings)
+    publish_writer = PublishWriter(database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +66,7 @@ def create_app(
         try:
             yield
         finally:
+            publish_writer.close()
             database.close()
 
     body_limit = settings.max_upload_bytes + FORM_OVERHEAD
@@ -78,6 +81,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.publish_writer = publish_writer
     app.add_middleware(BodyLimit, limit=body_limit)
     errors.install(app)
     metrics.install(app)  # after the other middleware: counts their answers too

@@ -61,6 +61,12 @@ def check_name(sha256: str) -> str:
     return sha256
 
 
+def relative_path(sha256: str) -> str:
+    """`ab/cd/<sha256>`: where a blob lives under a store's root (stored in `blobs.path`)."""
+    check_name(sha256)
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
 class BlobStore:
     """Files on disk named by their SHA-256 (see the module docstring)."""
 
@@ -76,8 +82,7 @@ class BlobStore:
 
     def relative_path(self, sha256: str) -> str:
         """`ab/cd/<sha256>`: where a blob lives under the root (stored in `blobs.path`)."""
-        check_name(sha256)
-        return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+        return relative_path(sha256)
 
     def path(self, sha256: str) -> Path:
         """The absolute path a blob has (or would have)."""

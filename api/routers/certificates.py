@@ -25,6 +25,7 @@ from api.pii_guard import Guarded
 from api.routers._access import log_ok, logged
 from api.routers.records import IdemKey, run_write
 from api.schemas import CertificateIssued, CertificatePublic, RevokeCreate
+from api.services import publishing
 from api.services import records as svc
 from api.services.views import head_revision, record_public
 from api.uploads import CERTIFICATE_TYPES, read_upload
@@ -156,15 +157,18 @@ async def issue(
                 valid_until=end.date().isoformat() if end else None,
             )
             content = _salted_content(salt, pdf, "application/pdf")
-        record, rev = svc.publish(
+        blobs.write_file(settings.blobs, content.sha256, content.guarded.data)
+        record = publishing.publish_one(
             session,
-            settings.blobs,
-            caller,
-            content=content,
-            client_metadata=client,
-            tier=AccessTier.RESTRICTED,
-            kind=RecordKind.CERTIFICATE,
-            valid_until=end,
+            publishing.Draft(
+                caller,
+                content,
+                client,
+                AccessTier.RESTRICTED,
+                kind=RecordKind.CERTIFICATE,
+                valid_until=end,
+                action="issue",
+            ),
         )
         blobs.put(
             session,
@@ -173,15 +177,13 @@ async def issue(
             data=holder_preimage,
             media_type=HOLDER_MEDIA_TYPE,
         )
-        log_ok(session, caller, "issue", record.office_pk, record.record_id)
-        session.flush()
         return CertificateIssued(
-            record=record_public(session, record, rev),
+            record=record,
             valid_from=start,
             valid_until=end,
             holder=data,
             salt=salt.hex(),
-            document_url=f"/api/v1/files/{rev.content_hash}",
+            document_url=f"/api/v1/files/{record.current.content_hash}",
         ).model_dump(mode="json")
 
     return await run_in_threadpool(run_write, session, caller, idempotency_key, req_hash, do, 201)

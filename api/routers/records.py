@@ -23,6 +23,7 @@ from api.schemas import (
     SupersedeCreate,
 )
 from api.services import records as svc
+from api.services.publishing import Draft, Job
 from api.services.views import history, record_public
 from api.settings import Settings
 from api.uploads import DISCLOSURE_TYPES, Upload, read_upload
@@ -97,16 +98,16 @@ def run_write(
         if hit := earlier():
             return hit
         raise
-    if key is not None:
-        idempotency.remember(
-            session,
-            api_key_id=caller.key_id,
-            key=key,
-            req_hash=req_hash,
-            status=status_code,
-            body=body,
-        )
     try:
+        if key is not None:
+            idempotency.remember(
+                session,
+                api_key_id=caller.key_id,
+                key=key,
+                req_hash=req_hash,
+                status=status_code,
+                body=body,
+            )
         session.commit()
     except IntegrityError:  # the same key committed first by a concurrent request
         session.rollback()
@@ -119,7 +120,6 @@ def run_write(
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RecordPublic)
 async def publish(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     caller: PublisherDep,
     file: Annotated[UploadFile, File(description="The exact bytes to publish")],
@@ -137,6 +137,7 @@ async def publish(
         raise InvalidInput("metadata is required")
     access = svc.tier_of(client, tier)
     svc.precheck_metadata(client, access)
+    key = idempotency.check_key(idempotency_key)
     content = await guarded_content(settings, file, mask=mask, override=pii_override_reason)
     req_hash = idempotency.request_hash(
         "POST",
@@ -145,22 +146,9 @@ async def publish(
             content, metadata=client, tier=access.value, mask=mask, override=pii_override_reason
         ),
     )
-
-    def do() -> dict:
-        record, rev = svc.publish(
-            session,
-            settings.blobs,
-            caller,
-            content=content,
-            client_metadata=client,
-            tier=access,
-            override_reason=pii_override_reason,
-        )
-        log_ok(session, caller, "publish", record.office_pk, record.record_id)
-        session.flush()
-        return record_public(session, record, rev).model_dump(mode="json")
-
-    return await run_in_threadpool(run_write, session, caller, idempotency_key, req_hash, do, 201)
+    draft = Draft(caller, content, client, access, override_reason=pii_override_reason)
+    answer = await request.app.state.publish_writer.submit(Job(draft, key, req_hash))
+    return answer.response()
 
 
 @router.get("", response_model=RecordPage)

@@ -28,7 +28,7 @@ from notary.errors import Conflict, InvalidInput, NotFound
 
 __all__ = ["NotFound"]
 from notary.metadata import Metadata
-from notary.revision import new_record_id, parse_bytes32, reason_hash
+from notary.revision import parse_bytes32, reason_hash
 
 CLIENT_METADATA_KEYS = frozenset(
     {"title", "category", "publication_date", "reviewer", "language", "extra", "access_tier"}
@@ -91,12 +91,12 @@ def precheck_metadata(client: dict[str, Any], tier: AccessTier) -> None:
 
 
 def build_metadata(
-    client: dict[str, Any], *, office: Office, tier: AccessTier, sm3: str
+    client: dict[str, Any], *, office_name: str, tier: AccessTier, sm3: str
 ) -> Metadata:
     """Full metadata: the client's fields plus what the service knows (office, tier, sm3)."""
     doc = {k: v for k, v in client.items() if k != "access_tier"}
     doc.setdefault("language", "zh-CN")
-    doc.update(office=office.name, access_tier=tier.value, sm3=sm3)
+    doc.update(office=office_name, access_tier=tier.value, sm3=sm3)
     return Metadata.from_dict(doc)
 
 
@@ -218,50 +218,6 @@ def _store_revision(
     return rev
 
 
-def publish(
-    session: Session,
-    blob_root: Path,
-    caller: Caller,
-    *,
-    content: NewContent,
-    client_metadata: dict[str, Any],
-    tier: AccessTier,
-    kind: RecordKind = RecordKind.DISCLOSURE,
-    valid_until: dt.datetime | None = None,
-    override_reason: str | None = None,
-) -> tuple[Record, Revision]:
-    """A new record at version 1, its revision pending anchoring."""
-    office = office_for_writer(session, caller)
-    metadata = build_metadata(client_metadata, office=office, tier=tier, sm3=content.sm3)
-    record = Record(
-        record_id=new_record_id(office.number).hex(),
-        office_pk=office.id,
-        kind=kind,
-        access_tier=tier,
-        status=RecordStatus.CURRENT,
-        head_version=1,
-        title=metadata.title,
-        category=metadata.category,
-        published_on=metadata.publication_date,
-        valid_until=valid_until,
-    )
-    record.office = office
-    session.add(record)
-    session.flush()
-    rev = _store_revision(
-        session,
-        blob_root,
-        record=record,
-        version=1,
-        content=content,
-        metadata=metadata,
-        change_note=None,
-        caller=caller,
-        override_reason=override_reason,
-    )
-    return record, rev
-
-
 def revise(
     session: Session,
     blob_root: Path,
@@ -299,7 +255,7 @@ def revise(
     base = {k: old[k] for k in ("title", "category", "publication_date", "reviewer", "language")}
     base["extra"] = old.get("extra", {})
     base.update(client_metadata or {})
-    metadata = build_metadata(base, office=record.office, tier=tier, sm3=content.sm3)
+    metadata = build_metadata(base, office_name=record.office.name, tier=tier, sm3=content.sm3)
     if content.sha256 == head.content_hash and metadata.metadata_hash().hex() == head.metadata_hash:
         raise Conflict("nothing changed: same content and metadata as the current version")
     version = record.head_version + 1

@@ -11,18 +11,22 @@ from notary.db.models import Blob, Record, Replacement, Revision
 from notary.db.types import RecordKind, RecordStatus, utcnow
 
 
+def document_type(media_type: str | None) -> str | None:
+    """The media type clients see (a certificate blob's salt marker removed)."""
+    return None if media_type is None else media_type.removesuffix(SALTED_PARAM)
+
+
+def document_size(size: int, media_type: str | None) -> int:
+    """The document's size (a certificate blob's 32-byte salt prefix not counted)."""
+    return size - 32 if (media_type or "").endswith(SALTED_PARAM) else size
+
+
 def _media_type(blob: Blob | None) -> str | None:
-    if blob is None or blob.media_type is None:
-        return None
-    return blob.media_type.removesuffix(SALTED_PARAM)
+    return None if blob is None else document_type(blob.media_type)
 
 
 def _size(blob: Blob | None) -> int | None:
-    """The document's size (a certificate blob's 32-byte salt prefix not counted)."""
-    if blob is None:
-        return None
-    salted = (blob.media_type or "").endswith(SALTED_PARAM)
-    return blob.size - 32 if salted else blob.size
+    return None if blob is None else document_size(blob.size, blob.media_type)
 
 
 def revision_public(rev: Revision, *, kind: RecordKind, blob: Blob | None = None) -> RevisionPublic:
