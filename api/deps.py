@@ -7,21 +7,24 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from api.db import Database
 from api.errors import Forbidden, Unauthenticated
-from api.security import lookup_prefix, matches
+from api.security import hash_key, lookup_prefix, matches
 from api.settings import Settings
 from notary.db.models import ApiKey, Office
 from notary.db.session import READ_ONLY
 from notary.db.types import KeyRole, OfficeStatus
 
+MAX_KEY_LENGTH = 200
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer nk_…`")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.settings
 
@@ -53,19 +56,31 @@ class Caller:
         return self.office_pk is not None and self.office_pk == office_pk
 
 
-def _caller(
-    session: SessionDep,
-    settings: SettingsDep,
+async def _caller(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     if credentials is None:
         return Caller()
-    try:
-        return _lookup(session, settings, credentials.credentials)
-    finally:
-        # End the auth transaction at once: on SQLite it holds the write lock, which must
-        # not be held while the body is read or while another session (receipts) runs.
-        session.rollback()
+    state = request.app.state
+    plain = credentials.credentials
+    if not 0 < len(plain) <= MAX_KEY_LENGTH:
+        raise Unauthenticated("invalid or revoked API key")
+    cache = state.key_cache
+    digest = hash_key(plain, state.settings.key_secret)
+    if (known := cache.get(digest)) is not None:
+        return known
+    generation = cache.generation
+    caller = await run_in_threadpool(_lookup_key, state.db, state.settings, plain)
+    cache.put(digest, caller, generation)
+    return caller
+
+
+def _lookup_key(db: Database, settings: Settings, plain: str) -> Caller:
+    # A session of its own, ended at once: on SQLite a transaction left open would hold a
+    # snapshot while the body is read, and the route's own session may need the write lock.
+    with db.session() as session:
+        return _lookup(session, settings, plain)
 
 
 _KEY_QUERY = (
@@ -80,9 +95,7 @@ _KEY_QUERY = (
 
 def _lookup(session: Session, settings: Settings, plain: str) -> Caller:
     session.connection(execution_options=READ_ONLY)  # a lookup: no write lock on SQLite
-    row = None
-    if 0 < len(plain) <= 200:
-        row = session.execute(_KEY_QUERY, {"prefix": lookup_prefix(plain)}).first()
+    row = session.execute(_KEY_QUERY, {"prefix": lookup_prefix(plain)}).first()
     if (
         row is None
         or row.revoked_at is not None
@@ -94,14 +107,14 @@ def _lookup(session: Session, settings: Settings, plain: str) -> Caller:
     return Caller(key_id=row.id, role=row.role, office_pk=row.office_pk)
 
 
-def _authenticated(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+async def _authenticated(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
     if caller.anonymous:
         raise Unauthenticated("an API key is required")
     return caller
 
 
 def _role(*roles: KeyRole):
-    def check(caller: Annotated[Caller, Depends(_authenticated)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(_authenticated)]) -> Caller:
         if caller.role not in roles:
             names = " or ".join(r.value for r in roles)
             raise Forbidden(f"this needs a {names} key")

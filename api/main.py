@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors, pages
 from api.db import Database
+from api.key_cache import KeyCache
 from api.limits import BodyLimit
 from api.publish_writer import PublishWriter
 from api.routers import API_ROUTERS, health, metrics
@@ -82,6 +83,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.publish_writer = publish_writer
+    app.state.key_cache = KeyCache(settings.key_cache_seconds)
     app.add_middleware(BodyLimit, limit=body_limit)
     errors.install(app)
     metrics.install(app)  # after the other middleware: counts their answers too

@@ -15,6 +15,7 @@ answer. An answer is sent only after its commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -45,6 +46,10 @@ class PublishWriter:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._start_lock = threading.Lock()
+        self.commits = 0
+        """Transactions committed (a batch, or one job of a failed batch)."""
+        self.published = 0
+        """Jobs answered from a committed transaction (new records and replays)."""
 
     async def submit(self, job: Job) -> Answer:
         """Queue a job and wait for its answer (its refusal is raised)."""
@@ -97,7 +102,9 @@ class PublishWriter:
                 log.warning("batch of %d publishes failed (%s); one by one", len(batch), results)
             results = [self._alone(job) for job, _, _ in batch]
         for (_, loop, future), result in zip(batch, results, strict=True):
-            loop.call_soon_threadsafe(_settle, future, result)
+            # RuntimeError: that request's event loop has closed, there is nobody to answer.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, result)
 
     def _alone(self, job: Job) -> Answer | Exception:
         result = self._attempt([job])
@@ -112,13 +119,15 @@ class PublishWriter:
             with self._db.session() as session:
                 results = publish_batch(session, jobs)
                 session.commit()
-                return results
         except Exception as exc:  # the caller retries, or hands it to the request
             return exc
+        self.commits += 1
+        self.published += sum(isinstance(r, Answer) for r in results)
+        return results
 
 
 def _settle(future: asyncio.Future[Any], result: Answer | Exception) -> None:
-    if future.done():  # the request's loop is gone or it gave up
+    if future.done():  # cancelled with its loop's tasks at shutdown
         return
     if isinstance(result, Exception):
         future.set_exception(result)

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         description="Verify pages worked on at once; the rest wait in arrival order. Raise it "
         "when the RPC node is far away (each page waits one round trip to it).",
     )
+    key_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long a verified API key is trusted without a database lookup (0: "
+        "always look up). Revocations and suspensions clear this process's cache at once; "
+        "other API processes notice within this time. Writes always re-check the key.",
+    )
     run_migrations: bool = True
 
     @model_validator(mode="after")

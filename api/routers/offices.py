@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -116,11 +116,14 @@ def list_signers(
 
 
 @router.post("/{office_id}/suspend", response_model=OfficePublic)
-def suspend_office(office_id: str, session: SessionDep, caller: AdminDep) -> OfficePublic:
+def suspend_office(
+    office_id: str, request: Request, session: SessionDep, caller: AdminDep
+) -> OfficePublic:
     """Suspend an office: its keys stop working at once."""
     office = _office(session, office_id)
     office.status = OfficeStatus.SUSPENDED
     session.commit()
+    request.app.state.key_cache.clear()
     return _public(office)
 
 
@@ -169,6 +172,7 @@ def list_keys(office_id: str, session: SessionDep, caller: AdminDep) -> list[Api
 def revoke_key(
     office_id: str,
     key_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    request: Request,
     session: SessionDep,
     caller: AdminDep,
 ) -> ApiKeyPublic:
@@ -180,4 +184,5 @@ def revoke_key(
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.commit()
+        request.app.state.key_cache.clear()
     return ApiKeyPublic(**_key_public(key, office.office_id))

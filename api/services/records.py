@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from api import blobs
 from api.deps import Caller
-from api.errors import Forbidden
+from api.errors import Forbidden, Unauthenticated
 from api.pii_guard import Guarded
 from notary.db.models import (
+    ApiKey,
     Office,
     PiiOverride,
     Record,
@@ -112,9 +113,15 @@ def tier_of(client: dict[str, Any] | None, form_tier: str | None) -> AccessTier:
 
 
 def office_for_writer(session: Session, caller: Caller) -> Office:
-    """The publisher's office, which must be active."""
+    """The publisher's office, which must be active (and the key still valid)."""
     if caller.role is not KeyRole.PUBLISHER or caller.office_pk is None:
         raise Forbidden("this needs a publisher key")
+    # Checked again here, not only at authentication: that may be a cached verdict.
+    if (
+        session.scalar(select(ApiKey.revoked_at.is_(None)).where(ApiKey.id == caller.key_id))
+        is not True
+    ):
+        raise Unauthenticated("invalid or revoked API key")
     office = session.get(Office, caller.office_pk)
     if office is None:
         raise NotFound("the key's office no longer exists")
