@@ -84,8 +84,9 @@ def append_many(session: Session, office_pk: int, accesses: Sequence[Access]) ->
     """
     if not accesses:
         return
-    session.execute(_LOCK_OFFICE, {"office_pk": office_pk})
-    last = session.execute(_LAST, {"office_pk": office_pk}).first()
+    conn = session.connection()
+    conn.execute(_LOCK_OFFICE, {"office_pk": office_pk})
+    last = conn.execute(_LAST, {"office_pk": office_pk}).first()
     seq, prev = (last[0], last[1]) if last else (0, ZERO32)
     at = utcnow()
     rows, anchors = [], []
@@ -108,9 +109,9 @@ def append_many(session: Session, office_pk: int, accesses: Sequence[Access]) ->
         if seq % ANCHOR_EVERY == 0:
             anchors.append({"office_pk": office_pk, "up_to_seq": seq, "head": h})
         prev = h
-    session.execute(insert(AccessLogEntry.__table__), rows)
+    conn.execute(insert(AccessLogEntry.__table__), rows)
     if anchors:
-        session.execute(insert(AccessLogAnchor.__table__), anchors)
+        conn.execute(insert(AccessLogAnchor.__table__), anchors)
 
 
 def append(

@@ -84,7 +84,7 @@ def replay(session: Session, *, api_key_id: int, key: str, req_hash: str) -> JSO
 def remember_many(session: Session, rows: Sequence[tuple[int, str, str, Answer]]) -> None:
     """Store answers, as (API key id, key, request hash, answer), in the caller's transaction."""
     if rows:
-        session.execute(
+        session.connection().execute(
             insert(IdempotencyKey.__table__),
             [
                 {

@@ -75,7 +75,7 @@ def lock_offices(session: Session, office_pks: Iterable[int]) -> dict[int, Offic
     The lock keeps a suspension from committing between this check and the inserts, and is
     the one the access log's appenders queue on (`accesslog.append_many`).
     """
-    rows = session.execute(
+    rows = session.connection().execute(
         select(Office.id, Office.office_id, Office.number, Office.name, Office.status)
         .where(Office.id.in_(sorted(set(office_pks))))
         .order_by(Office.id)
@@ -149,14 +149,15 @@ def insert_drafts(
             "created_at": now,
         }
         out.append(_public(d, office, records[-1], revisions[-1]))
-    session.execute(insert(Record.__table__), records)
-    session.execute(
-        _INSERTS[session.get_bind().dialect.name](Blob.__table__).on_conflict_do_nothing(
+    conn = session.connection()  # Core all the way: no ORM unit of work for plain inserts
+    conn.execute(insert(Record.__table__), records)
+    conn.execute(
+        _INSERTS[conn.dialect.name](Blob.__table__).on_conflict_do_nothing(
             index_elements=["sha256"]
         ),
         list(blob_rows.values()),
     )
-    ids = session.scalars(
+    ids = conn.scalars(
         insert(Revision.__table__).returning(Revision.__table__.c.id, sort_by_parameter_order=True),
         revisions,
     ).all()
@@ -174,7 +175,7 @@ def insert_drafts(
                 }
             )
     if overrides:
-        session.execute(insert(PiiOverride.__table__), overrides)
+        conn.execute(insert(PiiOverride.__table__), overrides)
     by_office: dict[int, list[accesslog.Access]] = {}
     for d, public in zip(drafts, out, strict=True):
         by_office.setdefault(d.caller.office_pk, []).append(
@@ -239,7 +240,7 @@ class Job:
 
 
 def _live_keys(session: Session, key_ids: Iterable[int]) -> set[int]:
-    rows = session.scalars(
+    rows = session.connection().scalars(
         select(ApiKey.id).where(ApiKey.id.in_(set(key_ids)), ApiKey.revoked_at.is_(None))
     )
     return set(rows)
