@@ -72,6 +72,8 @@ _LAST = (
 _LOCK_OFFICE = (
     select(Office.id).where(Office.id == bindparam("office_pk")).with_for_update(key_share=True)
 )
+_INSERT_ENTRIES = insert(AccessLogEntry.__table__)
+_INSERT_ANCHORS = insert(AccessLogAnchor.__table__)
 
 
 def append_many(session: Session, office_pk: int, accesses: Sequence[Access]) -> None:
@@ -109,9 +111,9 @@ def append_many(session: Session, office_pk: int, accesses: Sequence[Access]) ->
         if seq % ANCHOR_EVERY == 0:
             anchors.append({"office_pk": office_pk, "up_to_seq": seq, "head": h})
         prev = h
-    conn.execute(insert(AccessLogEntry.__table__), rows)
+    conn.execute(_INSERT_ENTRIES, rows)
     if anchors:
-        conn.execute(insert(AccessLogAnchor.__table__), anchors)
+        conn.execute(_INSERT_ANCHORS, anchors)
 
 
 def append(

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -43,8 +43,6 @@ from notary.db.types import (
 from notary.errors import Conflict, NotFound
 from notary.revision import new_record_id
 
-_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
-
 
 @dataclass(frozen=True, slots=True)
 class Draft:
@@ -69,18 +67,35 @@ class OfficeRow(NamedTuple):
     status: OfficeStatus
 
 
+# Built once: building a statement (and its expanding IN) costs more than running it.
+_OFFICES = (
+    select(Office.id, Office.office_id, Office.number, Office.name, Office.status)
+    .where(Office.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Office.id)
+    .with_for_update(key_share=True)
+)
+_LIVE_KEYS = select(ApiKey.id).where(
+    ApiKey.id.in_(bindparam("ids", expanding=True)), ApiKey.revoked_at.is_(None)
+)
+_INSERT_RECORDS = insert(Record.__table__)
+_INSERT_REVISIONS = insert(Revision.__table__).returning(
+    Revision.__table__.c.id, sort_by_parameter_order=True
+)
+_INSERT_OVERRIDES = insert(PiiOverride.__table__)
+_INSERT_BLOBS = {
+    name: dialect_insert(Blob.__table__).on_conflict_do_nothing(index_elements=["sha256"])
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+"""`INSERT … ON CONFLICT DO NOTHING`: the same bytes may be stored by a concurrent request."""
+
+
 def lock_offices(session: Session, office_pks: Iterable[int]) -> dict[int, OfficeRow]:
     """The offices' rows, locked in id order (PostgreSQL: `FOR NO KEY UPDATE`).
 
     The lock keeps a suspension from committing between this check and the inserts, and is
     the one the access log's appenders queue on (`accesslog.append_many`).
     """
-    rows = session.connection().execute(
-        select(Office.id, Office.office_id, Office.number, Office.name, Office.status)
-        .where(Office.id.in_(sorted(set(office_pks))))
-        .order_by(Office.id)
-        .with_for_update(key_share=True)
-    )
+    rows = session.connection().execute(_OFFICES, {"ids": sorted(set(office_pks))})
     return {r.id: OfficeRow(*r) for r in rows}
 
 
@@ -150,17 +165,9 @@ def insert_drafts(
         }
         out.append(_public(d, office, records[-1], revisions[-1]))
     conn = session.connection()  # Core all the way: no ORM unit of work for plain inserts
-    conn.execute(insert(Record.__table__), records)
-    conn.execute(
-        _INSERTS[conn.dialect.name](Blob.__table__).on_conflict_do_nothing(
-            index_elements=["sha256"]
-        ),
-        list(blob_rows.values()),
-    )
-    ids = conn.scalars(
-        insert(Revision.__table__).returning(Revision.__table__.c.id, sort_by_parameter_order=True),
-        revisions,
-    ).all()
+    conn.execute(_INSERT_RECORDS, records)
+    conn.execute(_INSERT_BLOBS[conn.dialect.name], list(blob_rows.values()))
+    ids = conn.scalars(_INSERT_REVISIONS, revisions).all()
     overrides = []
     for d, rev_id, public in zip(drafts, ids, out, strict=True):
         public.current.id = str(rev_id)
@@ -175,7 +182,7 @@ def insert_drafts(
                 }
             )
     if overrides:
-        conn.execute(insert(PiiOverride.__table__), overrides)
+        conn.execute(_INSERT_OVERRIDES, overrides)
     by_office: dict[int, list[accesslog.Access]] = {}
     for d, public in zip(drafts, out, strict=True):
         by_office.setdefault(d.caller.office_pk, []).append(
@@ -240,10 +247,7 @@ class Job:
 
 
 def _live_keys(session: Session, key_ids: Iterable[int]) -> set[int]:
-    rows = session.connection().scalars(
-        select(ApiKey.id).where(ApiKey.id.in_(set(key_ids)), ApiKey.revoked_at.is_(None))
-    )
-    return set(rows)
+    return set(session.connection().scalars(_LIVE_KEYS, {"ids": sorted(set(key_ids))}))
 
 
 def publish_batch(session: Session, jobs: Sequence[Job]) -> list[Answer | Exception]:
