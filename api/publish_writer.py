@@ -5,9 +5,10 @@ working: SQLite has one writer at a time, and on PostgreSQL each office's access
 takes the office row lock (`accesslog.append_many`), so an office's publishes commit one
 after another whatever the pool size, each paying a commit (and on SQLite, a lock holder
 preempted by the GIL stalls every other writer). Each publish request instead prepares its
-draft (metadata checked, file guarded, hashed and on disk) and queues it here; the writer
-takes everything queued, up to `max_batch`, runs `publishing.publish_batch` and commits
-once, then answers every request. If a batch fails as a whole it is rolled back and its
+draft (metadata checked, file guarded and hashed) and queues it here; the writer takes
+everything queued, up to `max_batch`, stores the files with one round of fsyncs
+(`BlobStore.put_many`), runs `publishing.publish_batch` and commits once, then answers
+every request. If a batch fails as a whole it is rolled back and its
 jobs are retried one per transaction: a bad job costs the others a retry, never their
 answer. An answer is sent only after its commit.
 """
@@ -26,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from api.db import Database
 from api.idempotency import Answer
 from api.services.publishing import Job, publish_batch
+from notary.blobstore import BlobStore
 from notary.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class PublishWriter:
 
     def __init__(self, database: Database, *, max_batch: int = MAX_BATCH) -> None:
         self._db = database
+        self._blobs = BlobStore(database.settings.blobs)
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -116,6 +119,8 @@ class PublishWriter:
 
     def _attempt(self, jobs: list[Job]) -> list[Answer | Exception] | Exception:
         try:
+            # Files first (those a request left to us), all on disk before any row names them.
+            self._blobs.put_many([job.draft.content.guarded.data for job in jobs])
             with self._db.session() as session:
                 results = publish_batch(session, jobs)
                 session.commit()

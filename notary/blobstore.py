@@ -166,6 +166,59 @@ class BlobStore:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp_path)
 
+    def put_many(self, datas: list[bytes]) -> list[str]:
+        """Store several byte strings with one round of fsyncs; their SHA-256s, in order.
+
+        The same guarantee as `put_bytes` (a name only ever holds its complete bytes) for
+        less disk time: every temp file is written, then all are fsynced (after the first,
+        the journal has mostly flushed the others), renamed, and each folder fsynced once.
+        Bytes already stored are skipped. Meant for many small files (a batch of publishes).
+        """
+        names = [hashlib.sha256(data).hexdigest() for data in datas]
+        todo = {
+            name: data for name, data in zip(names, datas, strict=True) if not self.exists(name)
+        }
+        if not todo:
+            return names
+        tmp_dir = self.root / TEMP_DIR
+        written: list[tuple[str, str]] = []  # (temp path, name)
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fds = []
+            try:
+                for name, data in todo.items():
+                    fd, tmp_path = _mkstemp(tmp_dir)
+                    fds.append(fd)
+                    written.append((tmp_path, name))
+                    _write_all(fd, data)
+                if self.fsync:
+                    for fd in fds:
+                        os.fsync(fd)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            folders = set()
+            while written:
+                tmp_path, name = written[-1]
+                final = self.path(name)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp_path, 0o444)
+                os.replace(tmp_path, final)
+                written.pop()
+                folders.add(final.parent)
+            if self.fsync:
+                for folder in folders:
+                    _fsync_dir(folder)
+            return names
+        except OSError as exc:
+            if exc.errno in _UNAVAILABLE_ERRNOS:
+                raise StorageUnavailable(f"blob store {self.root} is not writable: {exc}") from exc
+            raise
+        finally:
+            for tmp_path, _ in written:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp_path)
+
     def clean_temp(self, *, older_than_s: float = 3600.0) -> int:
         """Remove uploads abandoned in `tmp/` (by a crash) older than `older_than_s`."""
         tmp_dir = self.root / TEMP_DIR
@@ -182,6 +235,13 @@ class BlobStore:
 
 def _mkstemp(directory: Path) -> tuple[int, str]:
     return tempfile.mkstemp(prefix="upload-", suffix=".part", dir=directory)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """`os.write` until all of `data` is written (it may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _fsync_dir(directory: Path) -> None:

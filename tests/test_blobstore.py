@@ -101,6 +101,17 @@ def test_any_bytes_round_trip(tmp_path_factory: pytest.TempPathFactory, data: by
     assert sha == hashlib.sha256(data).hexdigest()
 
 
+def test_put_many_stores_each_once_and_names_them_in_order(blob_store: BlobStore) -> None:
+    before, _ = blob_store.put_bytes(b"already stored")
+    datas = [b"one", b"two", b"already stored", b"one", b""]
+    names = blob_store.put_many(datas)
+    assert names == [hashlib.sha256(d).hexdigest() for d in datas]
+    assert names[2] == before
+    for name, data in zip(names, datas, strict=True):
+        assert blob_store.path(name).read_bytes() == data
+    assert len(stored_files(blob_store)) == 4 and temp_files(blob_store) == []
+
+
 def test_verify_notices_changed_bytes(blob_store: BlobStore) -> None:
     sha, _ = blob_store.put_bytes(b"original")
     path = blob_store.path(sha)
@@ -259,6 +270,22 @@ def test_read_only_directory_raises_storage_unavailable(tmp_path: Path) -> None:
             BlobStore(root).put_bytes(b"x")
     finally:
         root.chmod(0o755)
+
+
+def test_put_many_on_a_read_only_disk_stores_nothing(mounted_tmpfs: Path) -> None:
+    store = BlobStore(mounted_tmpfs / "blobs")
+    store.put_bytes(b"before")
+    assert _mount("-o", "remount,ro", str(mounted_tmpfs))
+    with pytest.raises(StorageUnavailable):
+        store.put_many([b"a", b"b"])
+    assert len(stored_files(store)) == 1
+
+
+def test_put_many_on_a_full_disk_leaves_no_temp_file(mounted_tmpfs: Path) -> None:
+    store = BlobStore(mounted_tmpfs / "blobs")
+    with pytest.raises(StorageUnavailable):
+        store.put_many([b"small", b"\0" * (2 << 20)])  # the second does not fit in 512 KiB
+    assert stored_files(store) == [] and temp_files(store) == []
 
 
 def test_full_disk_raises_storage_unavailable_and_cleans_up(mounted_tmpfs: Path) -> None:

@@ -35,19 +35,32 @@ router = APIRouter(prefix="/records", tags=["records"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
+INLINE_GUARD_BYTES = 16 * 1024
+"""Text and XML files up to this size are guarded on the event loop (about 0.1 ms a KB)."""
+
+
 async def guarded_content(
-    settings: Settings, file: UploadFile, *, mask: bool, override: str | None
+    settings: Settings, file: UploadFile, *, mask: bool, override: str | None, write: bool = True
 ) -> svc.NewContent:
-    """Read, type-check and PII-guard an uploaded file."""
+    """Read, type-check and PII-guard an uploaded file; store it unless `write` is False.
+
+    A small text or XML file is scanned right here: quicker than a hop to a thread and back.
+    PDFs and larger files are scanned, hashed and written off the event loop (always
+    written: the blob is on disk before the transaction starts, so no database lock waits
+    on the disk). `write=False` leaves a small file to the publish writer, which stores a
+    whole batch with one round of fsyncs.
+    """
     upload = await read_upload(file, limit=settings.max_upload_bytes, allowed=DISCLOSURE_TYPES)
-    # Scanning, hashing and the fsync'd blob write run off the event loop; the blob is on
-    # disk before the transaction starts, so no database lock waits on the disk.
-    return await run_in_threadpool(_guard_and_store, settings, upload, mask, override)
+    if len(upload.data) > INLINE_GUARD_BYTES or upload.content_type == "application/pdf":
+        return await run_in_threadpool(_guard_and_store, settings, upload, mask, override)
+    content = _guarded(upload, mask, override)
+    if write:
+        data = content.guarded.data
+        await run_in_threadpool(blobs.write_file, settings.blobs, content.sha256, data)
+    return content
 
 
-def _guard_and_store(
-    settings: Settings, upload: Upload, mask: bool, override: str | None
-) -> svc.NewContent:
+def _guarded(upload: Upload, mask: bool, override: str | None) -> svc.NewContent:
     g = guard(
         upload.data,
         upload.content_type,
@@ -55,13 +68,19 @@ def _guard_and_store(
         override_reason=override,
         filename=upload.filename,
     )
-    content = svc.NewContent(
+    return svc.NewContent(
         guarded=g,
         content_type=upload.content_type,
         sha256=hashlib.sha256(g.data).hexdigest(),
         sm3=hashlib.new("sm3", g.data).hexdigest(),
     )
-    blobs.write_file(settings.blobs, content.sha256, g.data)
+
+
+def _guard_and_store(
+    settings: Settings, upload: Upload, mask: bool, override: str | None
+) -> svc.NewContent:
+    content = _guarded(upload, mask, override)
+    blobs.write_file(settings.blobs, content.sha256, content.guarded.data)
     return content
 
 
@@ -138,7 +157,9 @@ async def publish(
     access = svc.tier_of(client, tier)
     svc.precheck_metadata(client, access)
     key = idempotency.check_key(idempotency_key)
-    content = await guarded_content(settings, file, mask=mask, override=pii_override_reason)
+    content = await guarded_content(
+        settings, file, mask=mask, override=pii_override_reason, write=False
+    )
     req_hash = idempotency.request_hash(
         "POST",
         "/records",

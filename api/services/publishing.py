@@ -1,13 +1,14 @@
 """New records: checked and hashed before the transaction, then inserted in bulk.
 
 Publishing is the API's hot path. A `Draft` carries what its request has already checked
-(metadata fields, access tier) and prepared (the guarded file, its hashes, the blob on
-disk). `insert_drafts` writes any number of drafts, of any offices, with one multi-row
-statement per table: records, blobs, revisions (their ids returned), PII overrides, then
-the access-log entries, chained per office. `publish_batch` adds what a batch of
-independent requests needs (each key and office checked again inside the transaction,
-Idempotency-Key replays); `api.publish_writer` feeds it concurrent publishes (group
-commit). A certificate is a batch of one in its request's own transaction.
+(metadata fields, access tier) and prepared (the guarded file and its hashes; the file must
+be on disk before `insert_drafts` names it). `insert_drafts` writes any number of drafts,
+of any offices, with one multi-row statement per table: records, blobs, revisions (their
+ids returned), PII overrides, then the access-log entries, chained per office.
+`publish_batch` adds what a batch of independent requests needs (each key and office
+checked again inside the transaction, Idempotency-Key replays); `api.publish_writer` feeds
+it concurrent publishes (group commit). A certificate is a batch of one in its request's
+own transaction.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from notary.revision import new_record_id
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """A new record as its request prepared it; the file is already on disk."""
+    """A new record as its request prepared it (its file stored before the insert)."""
 
     caller: Caller
     content: NewContent
