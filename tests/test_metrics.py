@@ -113,6 +113,19 @@ def test_responses_are_counted_by_status_class(api: Api) -> None:
     assert responses(after, "3xx") == responses(after, "1xx") == 0
 
 
+def test_publish_writer_commits_and_jobs_are_counted(api: Api) -> None:
+    office = api.office()
+    before = scrape(api)
+    for i in range(3):
+        assert api.publish(office, f"release {i}".encode()).status_code == 201
+    after = scrape(api)
+    jobs = value(after, "notary_publish_jobs_total") - value(before, "notary_publish_jobs_total")
+    commits = value(after, "notary_publish_commits_total") - value(
+        before, "notary_publish_commits_total"
+    )
+    assert jobs == 3 and commits == 3  # one at a time: each its own commit
+
+
 def test_each_app_has_its_own_registry(api: Api, tmp_path: Path) -> None:
     other = create_app(make_settings(api.settings.db_url, tmp_path / "other"))
     with TestClient(other) as client:

@@ -377,6 +377,12 @@ def test_anvil_restarted_from_its_state_file_mid_run_loses_nothing(
         deadline = time.monotonic() + 60
         while anchored() < 20 and time.monotonic() < deadline:
             time.sleep(0.05)
+        # Freeze mining, then stop: anvil dumping its state in the middle of mining a block
+        # can keep the block's state changes without the block (its transactions and logs),
+        # which no real chain does, and then nobody can prove those anchors. Transactions
+        # sent from now on wait in the pool and are lost with it: the worker must re-send.
+        make_web3(config).provider.make_request("evm_setAutomine", [False])
+        time.sleep(0.3)
         chain.stop()
         # A receipt that arrived just before the stop may still be being stored: wait for
         # the count to settle, then nothing may move while the chain is down.

@@ -16,7 +16,9 @@ Gauges (database, at scrape time):
 - `notary_anchor_txs{state}`: outbox transactions by state (failed, dropped …);
 - `notary_metrics_database_up`: 1 if the scrape could read the database.
 
-Counter (this process): `notary_http_responses_total{status_class}`, responses by 1xx … 5xx.
+Counters (this process): `notary_http_responses_total{status_class}`, responses by 1xx …
+5xx; `notary_publish_commits_total` and `notary_publish_jobs_total`, the publish writer's
+transactions and the publishes they answered (their ratio is the mean group-commit batch).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -154,6 +156,27 @@ class AnchorCollector(Collector):
         return [*out, failed_g, errors_g, txs_g]
 
 
+class PublishWriterCollector(Collector):
+    """The publish writer's counters (`api.publish_writer`), read at scrape time."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Metric]:
+        """Commits and the publishes they answered."""
+        writer = self.app.state.publish_writer
+        commits = CounterMetricFamily(
+            "notary_publish_commits", "Transactions committed by the publish writer"
+        )
+        commits.add_metric([], writer.commits)
+        jobs = CounterMetricFamily(
+            "notary_publish_jobs", "Publishes answered from the publish writer's commits"
+        )
+        jobs.add_metric([], writer.published)
+        yield commits
+        yield jobs
+
+
 class ResponseCounter:
     """ASGI middleware: count every HTTP response by status class.
 
@@ -200,6 +223,7 @@ def install(app: FastAPI) -> None:
     for cls in STATUS_CLASSES:
         responses.labels(status_class=cls)  # every class present from the start, at 0
     registry.register(AnchorCollector(app))
+    registry.register(PublishWriterCollector(app))
     app.state.metrics_registry = registry
     app.add_middleware(ResponseCounter, counter=responses)
     app.include_router(router)
