@@ -11,6 +11,8 @@ on the same server) as the baseline.
         [--database-url postgresql://…/empty_db --workers 2]   # the production shape
 
 Writes exactly `publish_per_s`, `publish_p99_ms`, `baseline_per_s`; prints a table.
+`--floor` also measures, in a separate uvicorn process, FastAPI's floor for this request
+shape: an endpoint with the publish form's signature that does nothing (table only).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Annotated, Any
 
 import httpx
+from fastapi import FastAPI, File, Form, Header, UploadFile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,19 +53,46 @@ METADATA = json.dumps(
 )
 
 
+def floor_app() -> Any:
+    """The publish endpoint's form signature with nothing behind it (for `--floor`)."""
+    app = FastAPI()
+
+    @app.post("/api/v1/records", status_code=201)
+    async def publish(
+        file: Annotated[UploadFile, File()],
+        metadata: Annotated[str, Form()],
+        tier: Annotated[str | None, Form()] = None,
+        mask: Annotated[bool, Form()] = False,
+        pii_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> dict:
+        return {"size": len(await file.read())}
+
+    @app.get("/readyz")
+    async def ready() -> dict:
+        return {}
+
+    return app
+
+
 def start_server(
-    data_dir: Path, port: int, *, db_url: str | None = None, workers: int = 1
+    data_dir: Path,
+    port: int,
+    *,
+    db_url: str | None = None,
+    workers: int = 1,
+    app: str = "api.main:create_app",
 ) -> subprocess.Popen:
-    """uvicorn running `api.main:create_app` on 127.0.0.1:`port` (SQLite unless `db_url`)."""
+    """uvicorn running `app` on 127.0.0.1:`port` (SQLite unless `db_url`)."""
     env = {
         **os.environ,
         "NOTARY_DATA_DIR": str(data_dir),
         "NOTARY_ADMIN_KEY": ADMIN_KEY,
         "NOTARY_DATABASE_URL": db_url or f"sqlite:///{data_dir / 'notary.sqlite3'}",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "scripts")]),
     }
     cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
+        sys.executable, "-m", "uvicorn", "--factory", app,
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
@@ -146,6 +177,9 @@ def main() -> int:
         help="an empty database instead of the embedded SQLite file (e.g. PostgreSQL)",
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--floor", action="store_true", help="also measure a do-nothing publish endpoint"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         port = free_port()
@@ -164,6 +198,16 @@ def main() -> int:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+    floor = None
+    if args.floor:
+        with tempfile.TemporaryDirectory(prefix="bench-api-floor-") as tmp:
+            port = free_port()
+            proc = start_server(Path(tmp), port, app="bench_api:floor_app")
+            try:
+                floor = len(_load(port, args.clients, args.seconds, "unused")) / args.seconds
+            finally:
+                proc.terminate()
+                proc.wait(10)
     result = {
         "publish_per_s": round(len(pub) / args.seconds, 1),
         "publish_p99_ms": round(loadgen.percentile(pub, 99) * 1000, 1),
@@ -176,6 +220,8 @@ def main() -> int:
         print(f"{name:<16}{value:>10}")
     ratio = result["publish_per_s"] / result["baseline_per_s"] if result["baseline_per_s"] else 0
     print(f"publish/baseline ratio: {ratio:.2f} (target ≥ 0.25; publish target ≥ 500/s)")
+    if floor is not None:
+        print(f"do-nothing endpoint with the publish form (FastAPI floor): {floor:.0f}/s")
     if commits1 > commits0:  # per process: with several workers, only the one that answered
         batch = (jobs1 - jobs0) / (commits1 - commits0)
         print(f"publishes per commit (group commit, one process's sample): {batch:.1f}")

@@ -80,6 +80,9 @@ def make_engine(
             # 40): past the pool, each request would open a connection and run the PRAGMAs.
             pool_size=SQLITE_POOL_SIZE,
             max_overflow=0,
+            # Most recently used first: each connection has its own page cache, and cycling
+            # through 40 of them re-read every page (one publish cost 1.65 → 1.07 ms CPU).
+            pool_use_lifo=True,
             connect_args={
                 "timeout": busy_timeout_ms / 1000,
                 "check_same_thread": False,
