@@ -72,7 +72,8 @@ async def _caller(
         return known
     generation = cache.generation
     caller = await run_in_threadpool(_lookup_key, state.db, state.settings, plain)
-    cache.put(digest, caller, generation)
+    if caller.role is not KeyRole.ADMIN:  # governance writes re-check nothing: never cached
+        cache.put(digest, caller, generation)
     return caller
 
 

@@ -4,8 +4,9 @@ Looking a key up (a thread hop, a database read) cost about as much CPU as the r
 publish. A key that matched an active key of an active office is remembered for
 `ttl_s` seconds under its keyed hash (never the plain key). Revoking a key or suspending an
 office clears this process's cache at once (`clear`); other API processes notice within
-`ttl_s`. Writes do not rely on it: publishes check the key and office again inside their
-transaction (`publishing.publish_batch`), other writes in `records.office_for_writer`. Only
+`ttl_s`. Writes do not rely on it: publishes and certificates check the key and office
+again inside their transaction (`api.services.publishing`), other record writes in
+`records.office_for_writer`, and admin keys (governance writes) are never cached. Only
 reads may run up to `ttl_s` on a key revoked through another process. `ttl_s = 0` turns the
 cache off. Failed lookups are never cached.
 """

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from test_api import MD, Api, db_url, make_settings, pg_database, sql, sqlite_template
+from test_api import ADMIN_KEY, MD, Api, db_url, make_settings, pg_database, sql, sqlite_template
 
 from api.deps import Caller
 from api.errors import Forbidden, Unauthenticated
@@ -26,6 +26,7 @@ from api.idempotency import Answer
 from api.main import create_app
 from api.pii_guard import Guarded
 from api.publish_writer import PublishWriter
+from api.security import hash_key
 from api.services.publishing import Draft, Job, publish_batch
 from api.services.records import NewContent
 from notary.blobstore import InvalidBlobName
@@ -247,4 +248,16 @@ def test_a_key_revoked_by_another_process_cannot_write(db_url: str, tmp_path: Pa
             headers=office.publisher,
         )
         assert r.status_code == 401
+        r = a.c.post(
+            "/api/v1/certificates",
+            data={"holder": json.dumps({"name": "x"}), "metadata": json.dumps(MD)},
+            files={"file": ("c.xml", b"<certificate/>", "application/xml")},
+            headers=office.publisher,
+        )
+        assert r.status_code == 401, r.text
         assert b.c.get(read, headers=office.auditor).json()["status"] == "current"
+        # Admin keys (governance writes re-check nothing) are never cached.
+        assert a.c.get("/api/v1/offices", headers=a.admin).status_code == 200
+        cache, secret = a.c.app.state.key_cache, slow.key_secret
+        assert cache.get(hash_key(ADMIN_KEY, secret)) is None
+        assert cache.get(hash_key(office.publisher["Authorization"][7:], secret)) is not None

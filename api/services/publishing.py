@@ -231,9 +231,15 @@ def _public(d: Draft, office: OfficeRow, record: dict, revision: dict) -> Record
     )
 
 
+def _live_keys(session: Session, key_ids: Iterable[int]) -> set[int]:
+    return set(session.connection().scalars(_LIVE_KEYS, {"ids": sorted(set(key_ids))}))
+
+
 def publish_one(session: Session, draft: Draft) -> RecordPublic:
-    """Insert one draft in the caller's transaction (its office checked and locked)."""
+    """Insert one draft in the caller's transaction (its key and office checked again)."""
     offices = lock_offices(session, [draft.caller.office_pk or 0])
+    if draft.caller.key_id not in _live_keys(session, [draft.caller.key_id or 0]):
+        raise Unauthenticated("invalid or revoked API key")
     writable_office(offices, draft.caller)
     return insert_drafts(session, [draft], offices)[0]
 
@@ -245,10 +251,6 @@ class Job:
     draft: Draft
     idempotency_key: str | None
     request_hash: str
-
-
-def _live_keys(session: Session, key_ids: Iterable[int]) -> set[int]:
-    return set(session.connection().scalars(_LIVE_KEYS, {"ids": sorted(set(key_ids))}))
 
 
 def publish_batch(session: Session, jobs: Sequence[Job]) -> list[Answer | Exception]:
