@@ -165,6 +165,15 @@ def test_verify_concurrency_out_of_range_is_refused(
         Settings(data_dir=tmp_path)
 
 
+@pytest.mark.parametrize("value", ["-1", "61", "abc", "nan", "inf"])
+def test_key_cache_seconds_out_of_range_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("NOTARY_KEY_CACHE_SECONDS", value)
+    with pytest.raises(ValueError, match="key_cache_seconds"):
+        Settings(data_dir=tmp_path)
+
+
 def test_health_and_ready(api: Api) -> None:
     assert api.c.get("/healthz").json() == {"status": "ok"}
     assert api.c.get("/readyz").status_code == 200

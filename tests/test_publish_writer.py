@@ -261,3 +261,14 @@ def test_a_key_revoked_by_another_process_cannot_write(db_url: str, tmp_path: Pa
         cache, secret = a.c.app.state.key_cache, slow.key_secret
         assert cache.get(hash_key(ADMIN_KEY, secret)) is None
         assert cache.get(hash_key(office.publisher["Authorization"][7:], secret)) is not None
+
+
+@pytest.mark.parametrize("key", ["", "x" * 201, "tab\there"])
+def test_a_bad_idempotency_key_is_refused_before_anything_is_stored(api: Api, key: str) -> None:
+    office = api.office()
+    r = api.publish(office, b"release with a bad key", headers={"Idempotency-Key": key})
+    assert r.status_code in (400, 422) and "Idempotency-Key" in r.text, r.text
+    assert sql(api, "SELECT count(*) FROM records")[0][0] == 0
+    blobs_dir = api.settings.blobs
+    stored = [p for p in blobs_dir.rglob("*") if p.is_file()] if blobs_dir.exists() else []
+    assert stored == []
