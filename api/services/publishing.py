@@ -14,11 +14,11 @@ own transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,15 +28,21 @@ from api.deps import Caller
 from api.errors import Forbidden, Unauthenticated
 from api.idempotency import Answer
 from api.schemas import RecordPublic, RevisionPublic
-from api.services.records import NewContent, build_metadata
+from api.services.records import (
+    NewContent,
+    OfficeRow,
+    build_metadata,
+    live_keys,
+    lock_offices,
+    office_for_writer,
+    writable_office,
+)
 from api.services.views import document_size, document_type
 from notary.blobstore import relative_path
-from notary.db.models import ApiKey, Blob, Office, PiiOverride, Record, Revision
+from notary.db.models import Blob, PiiOverride, Record, Revision
 from notary.db.types import (
     AccessTier,
     AnchorState,
-    KeyRole,
-    OfficeStatus,
     RecordKind,
     RecordStatus,
     utcnow,
@@ -60,24 +66,7 @@ class Draft:
     """The access-log action (`publish`, or `issue` for a certificate)."""
 
 
-class OfficeRow(NamedTuple):
-    id: int
-    office_id: str
-    number: int
-    name: str
-    status: OfficeStatus
-
-
-# Built once: building a statement (and its expanding IN) costs more than running it.
-_OFFICES = (
-    select(Office.id, Office.office_id, Office.number, Office.name, Office.status)
-    .where(Office.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Office.id)
-    .with_for_update(key_share=True)
-)
-_LIVE_KEYS = select(ApiKey.id).where(
-    ApiKey.id.in_(bindparam("ids", expanding=True)), ApiKey.revoked_at.is_(None)
-)
+# Built once: building a statement costs more than running it.
 _INSERT_RECORDS = insert(Record.__table__)
 _INSERT_REVISIONS = insert(Revision.__table__).returning(
     Revision.__table__.c.id, sort_by_parameter_order=True
@@ -88,28 +77,6 @@ _INSERT_BLOBS = {
     for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 }
 """`INSERT … ON CONFLICT DO NOTHING`: the same bytes may be stored by a concurrent request."""
-
-
-def lock_offices(session: Session, office_pks: Iterable[int]) -> dict[int, OfficeRow]:
-    """The offices' rows, locked in id order (PostgreSQL: `FOR NO KEY UPDATE`).
-
-    The lock keeps a suspension from committing between this check and the inserts, and is
-    the one the access log's appenders queue on (`accesslog.append_many`).
-    """
-    rows = session.connection().execute(_OFFICES, {"ids": sorted(set(office_pks))})
-    return {r.id: OfficeRow(*r) for r in rows}
-
-
-def writable_office(offices: dict[int, OfficeRow], caller: Caller) -> OfficeRow:
-    """The publisher's office from `lock_offices`, which must exist and be active."""
-    if caller.role is not KeyRole.PUBLISHER or caller.office_pk is None:
-        raise Forbidden("this needs a publisher key")
-    office = offices.get(caller.office_pk)
-    if office is None:
-        raise NotFound("the key's office no longer exists")
-    if office.status is OfficeStatus.SUSPENDED:
-        raise Forbidden("the office is suspended")
-    return office
 
 
 def insert_drafts(
@@ -231,17 +198,10 @@ def _public(d: Draft, office: OfficeRow, record: dict, revision: dict) -> Record
     )
 
 
-def _live_keys(session: Session, key_ids: Iterable[int]) -> set[int]:
-    return set(session.connection().scalars(_LIVE_KEYS, {"ids": sorted(set(key_ids))}))
-
-
 def publish_one(session: Session, draft: Draft) -> RecordPublic:
     """Insert one draft in the caller's transaction (its key and office checked again)."""
-    offices = lock_offices(session, [draft.caller.office_pk or 0])
-    if draft.caller.key_id not in _live_keys(session, [draft.caller.key_id or 0]):
-        raise Unauthenticated("invalid or revoked API key")
-    writable_office(offices, draft.caller)
-    return insert_drafts(session, [draft], offices)[0]
+    office = office_for_writer(session, draft.caller)
+    return insert_drafts(session, [draft], {office.id: office})[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +223,7 @@ def publish_batch(session: Session, jobs: Sequence[Job]) -> list[Answer | Except
     job.
     """
     offices = lock_offices(session, {j.draft.caller.office_pk or 0 for j in jobs})
-    live = _live_keys(session, {j.draft.caller.key_id or 0 for j in jobs})
+    live = live_keys(session, {j.draft.caller.key_id or 0 for j in jobs})
     keyed = [(j.draft.caller.key_id or 0, j.idempotency_key) for j in jobs if j.idempotency_key]
     stored = idempotency.find_many(session, keyed)
     results: list[Answer | Exception | None] = [None] * len(jobs)

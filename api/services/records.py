@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from api import blobs
@@ -112,22 +113,62 @@ def tier_of(client: dict[str, Any] | None, form_tier: str | None) -> AccessTier:
         ) from None
 
 
-def office_for_writer(session: Session, caller: Caller) -> Office:
-    """The publisher's office, which must be active (and the key still valid)."""
+class OfficeRow(NamedTuple):
+    """An office as the write paths need it (`lock_offices`)."""
+
+    id: int
+    office_id: str
+    number: int
+    name: str
+    status: OfficeStatus
+
+
+# Built once: building a statement (and its expanding IN) costs more than running it.
+_OFFICES = (
+    select(Office.id, Office.office_id, Office.number, Office.name, Office.status)
+    .where(Office.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Office.id)
+    .with_for_update(key_share=True)
+)
+_LIVE_KEYS = select(ApiKey.id).where(
+    ApiKey.id.in_(bindparam("ids", expanding=True)), ApiKey.revoked_at.is_(None)
+)
+
+
+def lock_offices(session: Session, office_pks: Iterable[int]) -> dict[int, OfficeRow]:
+    """The offices' rows, locked in id order (PostgreSQL: `FOR NO KEY UPDATE`).
+
+    The lock keeps a suspension from committing between this check and the writes, and is
+    the one the access log's appenders queue on (`accesslog.append_many`).
+    """
+    rows = session.connection().execute(_OFFICES, {"ids": sorted(set(office_pks))})
+    return {r.id: OfficeRow(*r) for r in rows}
+
+
+def live_keys(session: Session, key_ids: Iterable[int]) -> set[int]:
+    """Those of `key_ids` that are not revoked."""
+    return set(session.connection().scalars(_LIVE_KEYS, {"ids": sorted(set(key_ids))}))
+
+
+def writable_office(offices: dict[int, OfficeRow], caller: Caller) -> OfficeRow:
+    """The publisher's office from `lock_offices`, which must exist and be active."""
     if caller.role is not KeyRole.PUBLISHER or caller.office_pk is None:
         raise Forbidden("this needs a publisher key")
-    # Checked again here, not only at authentication: that may be a cached verdict.
-    if (
-        session.scalar(select(ApiKey.revoked_at.is_(None)).where(ApiKey.id == caller.key_id))
-        is not True
-    ):
-        raise Unauthenticated("invalid or revoked API key")
-    office = session.get(Office, caller.office_pk)
+    office = offices.get(caller.office_pk)
     if office is None:
         raise NotFound("the key's office no longer exists")
     if office.status is OfficeStatus.SUSPENDED:
         raise Forbidden("the office is suspended")
     return office
+
+
+def office_for_writer(session: Session, caller: Caller) -> OfficeRow:
+    """The publisher's office, locked, which must be active; the key is checked again too
+    (authentication may have been a cached verdict, `api.key_cache`)."""
+    offices = lock_offices(session, [caller.office_pk or 0])
+    if caller.key_id not in live_keys(session, [caller.key_id or 0]):
+        raise Unauthenticated("invalid or revoked API key")
+    return writable_office(offices, caller)
 
 
 def parse_record_id(text: str) -> str:
