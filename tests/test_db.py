@@ -188,11 +188,15 @@ def test_check_constraints_hold_in_the_database(db_session: Session, office: Off
         )
 
 
-def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
+def test_sqlite_connections_use_wal_full_sync_foreign_keys_and_busy_timeout(
+    tmp_path: Path,
+) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}", busy_timeout_ms=1234)
     try:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            # 2 = FULL: a commit (an acknowledged publish) survives a power cut.
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
     finally:

@@ -3,8 +3,12 @@
 SQLite rules, applied to every new connection:
 
 - `journal_mode=WAL` (readers never block the writer, nor the writer readers),
-  `synchronous=NORMAL` (durable at each checkpoint, safe with WAL), `foreign_keys=ON`, and a
-  `busy_timeout` so a second writer waits instead of failing at once.
+  `synchronous=FULL`, `foreign_keys=ON`, and a `busy_timeout` so a second writer waits
+  instead of failing at once. FULL, not the usual WAL companion NORMAL: under NORMAL a
+  commit only reaches the OS, and a power cut can roll back transactions whose answer
+  already went out: a publish acknowledged with 201 (its file fsynced) that the worker
+  never anchors, against invariant 1. FULL syncs the WAL at each commit; the group commit
+  (`api/publish_writer.py`) shares that sync among the publishes of a batch.
 - **One writer.** Transactions open with `BEGIN IMMEDIATE`, which takes SQLite's write
   lock up front; a second writer (thread or process — the API and the worker share the
   file) waits up to `busy_timeout` for it. Without it a transaction that reads first and
@@ -171,7 +175,7 @@ def _install_sqlite_rules(engine: Engine, busy_timeout_ms: int) -> None:
         try:
             cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             _ensure_wal(cur, busy_timeout_ms)
-            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA synchronous = FULL")
             cur.execute("PRAGMA foreign_keys = ON")
         finally:
             cur.close()
