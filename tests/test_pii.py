@@ -37,6 +37,8 @@ from notary.pii import (
     scan_document,
     scan_text,
 )
+from notary.pii import text as pii_text
+from notary.pii.numbers import normalise
 
 # ---------------------------------------------------------------- generators (independent)
 
@@ -651,3 +653,15 @@ def test_masked_xml_stays_well_formed_and_clean(number: str, mobile: str, noise:
     assert after.get("a") == mask_text(before.get("a"))[0]
     assert after.find("t").text == mask_text(before.find("t").text)[0]
     assert number not in masked.decode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(CHUNKS, SEPARATORS), min_size=1, max_size=8))
+def test_each_detector_skipped_only_where_it_cannot_match(chunks: list[tuple[str, str]]) -> None:
+    # The scanner skips a detector when the text lacks what all its matches hold; that
+    # pattern must be inside every hit the detector makes, or the skip would miss PII.
+    text = "".join(chunk + sep for chunk, sep in chunks)
+    normalised = normalise(text)
+    for detect, needed in pii_text._DETECTORS:
+        for hit in detect(text, normalised):
+            assert needed.search(normalised, hit.start, hit.end), (detect.__name__, text)

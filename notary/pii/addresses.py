@@ -34,6 +34,9 @@ _ROAD_RE = re.compile(
 _VILLAGE_RE = re.compile(rf"(?<=[村屯庄组])(?:{_NUM}(?:组|队|社))?{_HOUSE}(?:{_WITHIN})?")
 # Building, unit, floor, room without a road: 阳光花园3栋2单元501室, 永安里社区5号楼3层.
 _BUILDING_RE = re.compile(rf"(?<![0-9A-Za-z]){_STRUCTURED}")
+# Every match of the three patterns above holds one of these: a house number (号, 弄), a
+# building (号楼, 栋, 幢, 座), a unit (单元) or a floor (层, 楼).
+ADDRESS_NEEDS = re.compile("[号弄栋幢座单层楼]")
 _COMPONENT_RE = re.compile("号楼|栋|幢|座|单元|层|楼|室|号房|房|户")
 _STRUCTURE_RE = re.compile("号楼|栋|幢|座|单元")
 

@@ -57,6 +57,7 @@ _PROVINCES = frozenset(
 _PERMITS = frozenset({"81", "82", "83"})
 _EARLIEST_BIRTH = date(1850, 1, 1)  # the standard's own example is born in 1880
 _ID_RE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+ID_NEEDS = re.compile(r"[0-9]{17}")  # in every match: text without it skips the detector
 
 
 def resident_id_check_digit(first17: str) -> str:
@@ -121,6 +122,7 @@ _MOBILE_RE = re.compile(
     """,
     re.VERBOSE,
 )
+MOBILE_NEEDS = re.compile(r"1[3-9][0-9][ -]?[0-9]{4}")
 
 
 def mobile_hits(original: str, normalised: str) -> Iterator[Hit]:
@@ -148,6 +150,7 @@ _CARD_RE = re.compile(
     """,
     re.VERBOSE,
 )
+CARD_NEEDS = re.compile(r"[0-9]{4}[ -]?[0-9]{4}")
 
 
 def luhn_valid(digits: str) -> bool:
