@@ -3,7 +3,7 @@
 Layout: `<root>/ab/cd/<sha256>` (the first two pairs of hex digits fan the files out), and
 `<root>/tmp/` for uploads in progress. A file is streamed into `tmp/` (same file system, so
 the final rename is atomic), hashed on the way, fsynced, then renamed to its real name and
-the directory fsynced. A crash at any point leaves at worst an orphan in `tmp/` (removed by
+the directory fsynced (and the directories above it that got a new folder). A crash at any point leaves at worst an orphan in `tmp/` (removed by
 `clean_temp`), never a half-written file under a real name.
 
 Names are checked before any path is built: exactly 64 lowercase hex digits, so no name can
@@ -150,12 +150,13 @@ class BlobStore:
                     os.fsync(out.fileno())
             sha256 = digest.hexdigest()
             final = self.path(sha256)
-            final.parent.mkdir(parents=True, exist_ok=True)
+            created = _make_folder(final.parent)
             os.chmod(tmp_path, 0o444)
             os.replace(tmp_path, final)  # atomic; an existing copy is the same bytes
             tmp_path = None
             if self.fsync:
-                _fsync_dir(final.parent)
+                for folder in (final.parent, *created):
+                    _fsync_dir(folder)
             return sha256, size
         except OSError as exc:
             if exc.errno in _UNAVAILABLE_ERRNOS:
@@ -201,7 +202,7 @@ class BlobStore:
             while written:
                 tmp_path, name = written[-1]
                 final = self.path(name)
-                final.parent.mkdir(parents=True, exist_ok=True)
+                folders.update(_make_folder(final.parent))
                 os.chmod(tmp_path, 0o444)
                 os.replace(tmp_path, final)
                 written.pop()
@@ -231,6 +232,24 @@ class BlobStore:
                         os.unlink(entry.path)
                         removed += 1
         return removed
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create `ab/cd` (`folder`) and `ab` where missing; the folders whose entries changed.
+
+    A new folder's own name lives in its parent: fsyncing only the folder that holds a new
+    file would leave that name, and so the file, to be lost in a power cut.
+    """
+    if folder.is_dir():  # nearly always, once the store has some thousands of files
+        return []
+    changed = []
+    for level in (folder.parent, folder):
+        try:
+            os.mkdir(level)
+        except FileExistsError:
+            continue
+        changed.append(level.parent)
+    return changed
 
 
 def _mkstemp(directory: Path) -> tuple[int, str]:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from notary import blobstore
 from notary.blobstore import (
     TEMP_DIR,
     BlobNotFound,
@@ -110,6 +111,38 @@ def test_put_many_stores_each_once_and_names_them_in_order(blob_store: BlobStore
     for name, data in zip(names, datas, strict=True):
         assert blob_store.path(name).read_bytes() == data
     assert len(stored_files(blob_store)) == 4 and temp_files(blob_store) == []
+
+
+@pytest.mark.parametrize("store_many", [False, True])
+def test_a_new_folder_is_synced_into_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_many: bool
+) -> None:
+    # Syncing only `ab/cd` would leave the names `ab` and `cd` themselves unsynced: a power
+    # cut could then lose a file whose publish was acknowledged.
+    synced: list[Path] = []
+    real = blobstore._fsync_dir
+    monkeypatch.setattr(blobstore, "_fsync_dir", lambda d: (synced.append(d), real(d)))
+    store = BlobStore(tmp_path / "blobs")
+
+    def put(data: bytes) -> Path:
+        name = store.put_many([data])[0] if store_many else store.put_bytes(data)[0]
+        return store.path(name).parent
+
+    first = put(b"first")
+    assert sorted(synced) == sorted([first, first.parent, store.root])
+    synced.clear()
+    # Bytes with the same first two hex digits but other next two: only `cd` is new.
+    sibling = next(
+        data
+        for i in range(100_000)
+        if (h := hashlib.sha256(data := str(i).encode()).hexdigest())[:2] == first.parent.name
+        and h[2:4] != first.name
+    )
+    second = put(sibling)
+    assert sorted(synced) == sorted([second, second.parent])
+    synced.clear()
+    put(b"first, again")  # a folder that may exist or not: never fewer than the file's own
+    assert store.path(hashlib.sha256(b"first, again").hexdigest()).parent in synced
 
 
 def test_verify_notices_changed_bytes(blob_store: BlobStore) -> None:
