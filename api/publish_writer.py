@@ -11,6 +11,12 @@ everything queued, up to `max_batch`, stores the files with one round of fsyncs
 every request. If a batch fails as a whole it is rolled back and its
 jobs are retried one per transaction: a bad job costs the others a retry, never their
 answer. An answer is sent only after its commit.
+
+Two threads, a pipeline: one stores a batch's files while the other inserts and commits
+the batch before it. Storing files (creating them, fsyncs) is mostly waiting on the disk
+and the database work mostly CPU, so they overlap; a batch's files are on disk before its
+own transaction starts, as before. The hand-over holds one batch, so a slow database makes
+the next batches larger rather than the file thread run ahead.
 """
 
 from __future__ import annotations
@@ -46,9 +52,11 @@ class PublishWriter:
         self._blobs = BlobStore(database.settings.blobs)
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        # Batches whose files are stored (True) or failed to be (the error), for the database.
+        self._stored: queue.Queue[tuple[list[_Item], bool | Exception] | None] = queue.Queue(1)
+        self._threads: list[threading.Thread] = []
         self._closed = False
-        self._start_lock = threading.Lock()
+        self._lock = threading.Lock()
         self.commits = 0
         """Transactions committed (a batch, or one job of a failed batch)."""
         self.published = 0
@@ -56,35 +64,40 @@ class PublishWriter:
 
     async def submit(self, job: Job) -> Answer:
         """Queue a job and wait for its answer (its refusal is raised)."""
-        if self._closed:
-            raise Unavailable("the service is shutting down")
-        self._ensure_started()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
-        self._queue.put((job, loop, future))
+        with self._lock:  # a job is queued before `close`'s stop mark, or refused
+            if self._closed:
+                raise Unavailable("the service is shutting down")
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(target=target, name=name, daemon=True)
+                    for target, name in (
+                        (self._store_files, "publish-files"),
+                        (self._commit_rows, "publish-writer"),
+                    )
+                ]
+                for thread in self._threads:
+                    thread.start()
+            self._queue.put((job, loop, future))
         # Shielded: a client that disconnects does not cancel a write already queued.
         return await asyncio.shield(future)
 
     def close(self) -> None:
-        """Finish the jobs already queued, then stop the thread."""
-        self._closed = True
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        """Finish the jobs already queued, then stop the threads."""
+        with self._lock:
+            self._closed = True
+            threads, self._threads = self._threads, []
+            if threads:
+                self._queue.put(None)
+        for thread in threads:
+            thread.join()
 
-    def _ensure_started(self) -> None:
-        with self._start_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="publish-writer", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
+    def _store_files(self) -> None:
+        """First stage: take what is queued, store its files, pass the batch on."""
+        stop = False
+        while not stop and (item := self._queue.get()) is not None:
             batch = [item]
-            stop = False
             while len(batch) < self._max_batch:
                 try:
                     more = self._queue.get_nowait()
@@ -94,33 +107,44 @@ class PublishWriter:
                     stop = True
                     break
                 batch.append(more)
-            self._write(batch)
-            if stop:
-                return
+            try:
+                # Files first (those a request left to us), on disk before any row names them.
+                self._blobs.put_many([job.draft.content.guarded.data for job, _, _ in batch])
+                stored: bool | Exception = True
+            except Exception as exc:  # the second stage retries the jobs one by one
+                stored = exc
+            self._stored.put((batch, stored))
+        self._stored.put(None)
 
-    def _write(self, batch: list[_Item]) -> None:
-        results = self._attempt([job for job, _, _ in batch])
-        if isinstance(results, Exception):
-            if len(batch) > 1:
-                log.warning("batch of %d publishes failed (%s); one by one", len(batch), results)
-            results = [self._alone(job) for job, _, _ in batch]
-        for (_, loop, future), result in zip(batch, results, strict=True):
-            # RuntimeError: that request's event loop has closed, there is nobody to answer.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, future, result)
+    def _commit_rows(self) -> None:
+        """Second stage: insert and commit each batch, then answer its requests."""
+        while (item := self._stored.get()) is not None:
+            batch, stored = item
+            jobs = [job for job, _, _ in batch]
+            results = self._commit(jobs) if stored is True else stored
+            if isinstance(results, Exception):
+                if len(batch) > 1:
+                    log.warning("batch of %d failed (%s); one by one", len(batch), results)
+                results = [self._alone(job) for job in jobs]
+            for (_, loop, future), result in zip(batch, results, strict=True):
+                # RuntimeError: that request's event loop has closed, nobody to answer.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_settle, future, result)
 
     def _alone(self, job: Job) -> Answer | Exception:
-        result = self._attempt([job])
+        try:
+            self._blobs.put_many([job.draft.content.guarded.data])
+        except Exception as exc:
+            return exc
+        result = self._commit([job])
         if isinstance(result, IntegrityError) and job.idempotency_key:
             # Most likely the same key committed meanwhile by another process: this retry
             # finds it and replays its answer.
-            result = self._attempt([job])
+            result = self._commit([job])
         return result if isinstance(result, Exception) else result[0]
 
-    def _attempt(self, jobs: list[Job]) -> list[Answer | Exception] | Exception:
+    def _commit(self, jobs: list[Job]) -> list[Answer | Exception] | Exception:
         try:
-            # Files first (those a request left to us), all on disk before any row names them.
-            self._blobs.put_many([job.draft.content.guarded.data for job in jobs])
             with self._db.session() as session:
                 results = publish_batch(session, jobs)
                 session.commit()

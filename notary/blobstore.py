@@ -3,8 +3,9 @@
 Layout: `<root>/ab/cd/<sha256>` (the first two pairs of hex digits fan the files out), and
 `<root>/tmp/` for uploads in progress. A file is streamed into `tmp/` (same file system, so
 the final rename is atomic), hashed on the way, fsynced, then renamed to its real name and
-the directory fsynced (and the directories above it that got a new folder). A crash at any point leaves at worst an orphan in `tmp/` (removed by
-`clean_temp`), never a half-written file under a real name.
+the directory fsynced (and the directories above it that got a new folder). A crash at any
+point leaves at worst an orphan in `tmp/` (removed by `clean_temp`), never a half-written
+file under a real name.
 
 Names are checked before any path is built: exactly 64 lowercase hex digits, so no name can
 climb out of the root. A read-only or full disk raises `StorageUnavailable`.

@@ -191,6 +191,32 @@ def test_a_closed_writer_refuses_new_jobs(api: Api) -> None:
         asyncio.run(writer.submit(job(caller_of(api, office), "late")))
 
 
+def test_closing_answers_every_queued_job_then_refuses(api: Api) -> None:
+    office = api.office()
+    me = caller_of(api, office)
+    writer = PublishWriter(api.c.app.state.db)
+
+    async def scenario() -> list[Answer | BaseException]:
+        with writer_blocked(api, me.office_pk) as release:
+            queued = [asyncio.ensure_future(writer.submit(job(me, f"r{i}"))) for i in range(5)]
+            await asyncio.sleep(0.3)  # both stages hold work: one batch waits for the lock
+            closing = threading.Thread(target=writer.close)
+            closing.start()
+            await asyncio.sleep(0.1)
+            with pytest.raises(Unavailable):
+                await writer.submit(job(me, "after close"))
+            release.set()
+            results = await asyncio.gather(*queued, return_exceptions=True)
+            await asyncio.to_thread(closing.join, 30)
+            assert not closing.is_alive()
+            return results
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(r, Answer) and r.status == 201 for r in results), results
+    assert writer.published == 5
+    assert sql(api, "SELECT count(*) FROM records")[0][0] == 5
+
+
 def test_concurrent_http_publishes_and_one_idempotency_key(api: Api) -> None:
     office = api.office()
     results: list = [None] * 24
