@@ -184,6 +184,50 @@ def ensure_chain(data_dir: Path) -> ChainConfig:
     )
 
 
+def embedded_chain_pid(data_dir: Path) -> int | None:
+    """The pid of this data dir's embedded anvil if it runs, else None.
+
+    Read from `anvil/anvil.json` and checked against the process's command line (it must be
+    anvil with this data dir's state file), so a pid the system has since given to another
+    process is never taken for the chain. Linux (`/proc`); elsewhere always None.
+    """
+    meta_path = data_dir / "anvil" / "anvil.json"
+    try:
+        pid = int(json.loads(meta_path.read_text())["pid"])
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    state = str(data_dir / "anvil" / "state.json").encode()
+    if not argv or not argv[0].endswith(b"anvil") or state not in argv:
+        return None
+    return pid
+
+
+def stop_embedded_chain(data_dir: Path, *, timeout: float = 15.0) -> bool:
+    """Stop this data dir's embedded anvil (SIGTERM: it writes its state); True if it ran.
+
+    The next `ensure_chain` starts it again from its state file.
+    """
+    import signal
+    import time
+
+    pid = embedded_chain_pid(data_dir)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:  # our own child (started by this process) must be reaped to be gone
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            if embedded_chain_pid(data_dir) is None:
+                return True
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
 # -- init --------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,9 @@ registers the demo office the first time, runs the database migrations, then ser
 API and the citizen's verify pages on 127.0.0.1:8000 with the anchoring worker beside it.
 On the first run it publishes a sample release through the API so there is something to
 verify at once. Everything lives in the data directory (default `.notary/`); a second
-`make run` reuses the same chain, registry, keys and database.
+`make run` reuses the same chain, registry, keys and database. Ctrl-C stops the service and
+the chain if this run started it (anvil writes its state file as it stops; the next run
+starts it again from there); a chain that was already running is left running.
 
 The keystore password comes from `NOTARY_KEYSTORE_PASSWORD` or, for the embedded default, a
 random password kept in `<data>/keys/password` (mode 0600), never from the command line.
@@ -162,6 +164,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data_dir = Path(args.data).resolve()
 
+    from notary.setup_local import embedded_chain_pid, stop_embedded_chain
+
+    chain_was_running = embedded_chain_pid(data_dir) is not None
+    try:
+        return _serve(args, data_dir)
+    finally:
+        # Ctrl-C stops everything this run started, the chain too (it keeps its state file
+        # and the next run starts it again); a chain found running is left as it was.
+        if not chain_was_running and stop_embedded_chain(data_dir):
+            print(f"Stopped the embedded chain; its state is kept in {data_dir / 'anvil'}.")
+
+
+def _serve(args: argparse.Namespace, data_dir: Path) -> int:
     import uvicorn
 
     from api.main import create_app

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from notary.chain import RegistryClient
-from notary.config import ChainConfig
 from notary.localchain import free_port
+from notary.setup_local import embedded_chain_pid, ensure_chain, stop_embedded_chain
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,27 +33,41 @@ def _field(out: str, name: str) -> str:
 
 def test_make_run_twice_reuses_chain_registry_and_keys(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = _run(data, free_port())
     try:
+        first = _run(data, free_port())
         registry = _field(first, "registry")
         key = _field(first, "demo office key")
         record = _field(first, "sample release")
         assert "(anchored by the worker)" in first
         assert (data / "keys" / "password").stat().st_mode & 0o077 == 0
+        # Stopping `make run` stops the chain it started; the state stays on disk.
+        assert "Stopped the embedded chain" in first
+        assert embedded_chain_pid(data) is None
+        assert (data / "anvil" / "state.json").stat().st_size > 0
 
-        second = _run(data, free_port())
+        second = _run(data, free_port())  # starts the chain again from its state
         assert _field(second, "registry") == registry
         assert _field(second, "demo office key") == key
         assert _field(second, "sample release") == record
         assert "published on the first run" in second
+        assert embedded_chain_pid(data) is None
 
-        # The sample is on chain: the registry's head for it is version 1.
-        client = RegistryClient.connect(ChainConfig.load(data))
+        # The sample is on the restored chain: the registry's head for it is version 1.
+        client = RegistryClient.connect(ensure_chain(data))
         assert client.head(bytes.fromhex(record)).version == 1
     finally:
-        meta = data / "anvil" / "anvil.json"
-        if meta.exists():
-            pid = json.loads(meta.read_text()).get("pid")
-            if pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, 9)
+        stop_embedded_chain(data)
+
+
+def test_make_run_leaves_a_chain_it_found_running(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    try:
+        _run(data, free_port())
+        ensure_chain(data)  # started by someone else (here: this test) before `make run`
+        pid = embedded_chain_pid(data)
+        assert pid is not None
+        out = _run(data, free_port())
+        assert "Stopped the embedded chain" not in out
+        assert embedded_chain_pid(data) == pid
+    finally:
+        stop_embedded_chain(data)
