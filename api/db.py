@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import Settings
@@ -53,6 +54,9 @@ class Database:
         except OperationalError as exc:
             s.rollback()
             raise Unavailable(f"database unavailable: {exc.orig}") from exc
+        except PoolTimeout as exc:  # every pooled connection busy for the pool's timeout
+            s.rollback()
+            raise Unavailable("database busy: no connection came free in time") from exc
         except BaseException:
             s.rollback()
             raise

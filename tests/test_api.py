@@ -12,6 +12,7 @@ import db_fixtures
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import sessionmaker
 
 from api.main import create_app
 from api.settings import DEMO_ADMIN_KEY, Settings
@@ -702,3 +703,20 @@ def test_certificate_revoke_and_refused_file_fetch_is_logged(api: Api) -> None:
         ("file", "401"),
     ]
     assert api.c.get("/api/v1/access-log/verify", headers=office.auditor).json()["ok"]
+
+
+def test_no_free_database_connection_is_a_503_not_a_500(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = api.c.app.state.db
+    url = db.engine.url.render_as_string(hide_password=False)
+    tight = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    monkeypatch.setattr(db, "_sessions", sessionmaker(bind=tight))
+    try:
+        with tight.connect():  # the pool's only connection, busy
+            r = api.c.get("/api/v1/records")
+            assert r.status_code == 503, r.text
+            assert "no connection" in r.json()["detail"]
+        assert api.c.get("/api/v1/records").status_code == 200
+    finally:
+        tight.dispose()
