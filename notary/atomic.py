@@ -8,14 +8,46 @@ import tempfile
 from pathlib import Path
 
 
+def make_dirs(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; the folders that got a new entry.
+
+    A new folder's name lives in its parent: fsync those (`fsync_dir`) as well as the folder
+    that holds a new file, or a power cut can lose the folder and the file with it.
+    """
+    if folder.is_dir():  # the common case: one stat
+        return []
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    changed = []
+    for level in reversed(missing):
+        try:
+            os.mkdir(level)
+        except FileExistsError:  # made meanwhile by another thread or process
+            continue
+        changed.append(level.parent)
+    return changed
+
+
+def fsync_dir(folder: Path) -> None:
+    """fsync a folder, so the names created or renamed in it survive a power cut."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600) -> Path:
     """Write `data` to `path` through a temp file in the same folder, fsync, then rename.
 
     The file is created with `mode` from the start (never briefly world-readable), and the
-    folder is fsynced after the rename so the new name survives a power cut.
+    folder (and any folder made for it) is fsynced after the rename so the new name survives
+    a power cut.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    created = make_dirs(target.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, mode)
@@ -28,9 +60,6 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    for folder in (target.parent, *created):
+        fsync_dir(folder)
     return target

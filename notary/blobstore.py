@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from notary.atomic import fsync_dir, make_dirs
 from notary.errors import InvalidInput, NotFound, Unavailable
 
 CHUNK_SIZE = 1 << 20
@@ -151,13 +152,13 @@ class BlobStore:
                     os.fsync(out.fileno())
             sha256 = digest.hexdigest()
             final = self.path(sha256)
-            created = _make_folder(final.parent)
+            created = make_dirs(final.parent)
             os.chmod(tmp_path, 0o444)
             os.replace(tmp_path, final)  # atomic; an existing copy is the same bytes
             tmp_path = None
             if self.fsync:
                 for folder in (final.parent, *created):
-                    _fsync_dir(folder)
+                    fsync_dir(folder)
             return sha256, size
         except OSError as exc:
             if exc.errno in _UNAVAILABLE_ERRNOS:
@@ -203,14 +204,14 @@ class BlobStore:
             while written:
                 tmp_path, name = written[-1]
                 final = self.path(name)
-                folders.update(_make_folder(final.parent))
+                folders.update(make_dirs(final.parent))
                 os.chmod(tmp_path, 0o444)
                 os.replace(tmp_path, final)
                 written.pop()
                 folders.add(final.parent)
             if self.fsync:
                 for folder in folders:
-                    _fsync_dir(folder)
+                    fsync_dir(folder)
             return names
         except OSError as exc:
             if exc.errno in _UNAVAILABLE_ERRNOS:
@@ -235,24 +236,6 @@ class BlobStore:
         return removed
 
 
-def _make_folder(folder: Path) -> list[Path]:
-    """Create `ab/cd` (`folder`) and `ab` where missing; the folders whose entries changed.
-
-    A new folder's own name lives in its parent: fsyncing only the folder that holds a new
-    file would leave that name, and so the file, to be lost in a power cut.
-    """
-    if folder.is_dir():  # nearly always, once the store has some thousands of files
-        return []
-    changed = []
-    for level in (folder.parent, folder):
-        try:
-            os.mkdir(level)
-        except FileExistsError:
-            continue
-        changed.append(level.parent)
-    return changed
-
-
 def _mkstemp(directory: Path) -> tuple[int, str]:
     return tempfile.mkstemp(prefix="upload-", suffix=".part", dir=directory)
 
@@ -262,11 +245,3 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

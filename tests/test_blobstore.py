@@ -120,8 +120,8 @@ def test_a_new_folder_is_synced_into_its_parent(
     # Syncing only `ab/cd` would leave the names `ab` and `cd` themselves unsynced: a power
     # cut could then lose a file whose publish was acknowledged.
     synced: list[Path] = []
-    real = blobstore._fsync_dir
-    monkeypatch.setattr(blobstore, "_fsync_dir", lambda d: (synced.append(d), real(d)))
+    real = blobstore.fsync_dir
+    monkeypatch.setattr(blobstore, "fsync_dir", lambda d: (synced.append(d), real(d)))
     store = BlobStore(tmp_path / "blobs")
 
     def put(data: bytes) -> Path:

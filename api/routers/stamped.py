@@ -7,8 +7,6 @@ is of) stay a prefix of the stamped file and the verifier recovers them.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +20,7 @@ from api.errors import Forbidden, Unauthenticated, UnsupportedMedia
 from api.links import VerifyTarget, verify_target
 from api.routers._access import log_ok, logged
 from api.services.records import load_record
+from notary.atomic import atomic_write_bytes
 from notary.db.models import Record, Revision
 from notary.db.types import AccessTier, AnchorState, RecordKind
 from notary.errors import Conflict, NotFound, Unavailable
@@ -47,18 +46,6 @@ def _cache_path(root: Path, rev: Revision, target: VerifyTarget) -> Path:
     key = f"{rev.leaf}|{target.scheme}://{target.host}|{target.chain_id}|{target.registry}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return root / CACHE_DIR / f"{rev.id}-{digest}.pdf"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @router.get(
@@ -120,7 +107,8 @@ def get_stamped(
                 leaf=rev.leaf or "",
                 salt=salt,
             )
-            _write_atomic(cached, stamped)
+            # fsynced before it takes its name: a power cut never leaves a torn copy to serve
+            atomic_write_bytes(cached, stamped, mode=0o644)
         log_ok(session, caller, "stamped", record.office_pk, record.record_id)
         session.commit()
     name = f"{record.record_id[:16]}-v{rev.version}-stamped.pdf"
