@@ -13,10 +13,11 @@ jobs are retried one per transaction: a bad job costs the others a retry, never 
 answer. An answer is sent only after its commit.
 
 Two threads, a pipeline: one stores a batch's files while the other inserts and commits
-the batch before it. Storing files (creating them, fsyncs) is mostly waiting on the disk
-and the database work mostly CPU, so they overlap; a batch's files are on disk before its
-own transaction starts, as before. The hand-over holds one batch, so a slow database makes
-the next batches larger rather than the file thread run ahead.
+the batch before it. Storing files (creating them, waiting for fsyncs) happens mostly in
+the kernel, outside the GIL, and the database work mostly in Python, so they overlap; a
+batch's files are on disk before its own transaction starts, as before. The hand-over
+holds one batch, so a slow database makes the next batches larger rather than the file
+thread run ahead.
 """
 
 from __future__ import annotations

@@ -21,9 +21,12 @@ Passwords come from `NOTARY_KEYSTORE_PASSWORD` or a password file, never from ar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,13 +211,11 @@ def stop_embedded_chain(data_dir: Path, *, timeout: float = 15.0) -> bool:
 
     The next `ensure_chain` starts it again from its state file.
     """
-    import signal
-    import time
-
     pid = embedded_chain_pid(data_dir)
     if pid is None:
         return False
-    os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):  # it may have just ended on its own
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:  # our own child (started by this process) must be reaped to be gone
@@ -224,7 +225,8 @@ def stop_embedded_chain(data_dir: Path, *, timeout: float = 15.0) -> bool:
             if embedded_chain_pid(data_dir) is None:
                 return True
         time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
     return True
 
 
