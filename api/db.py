@@ -31,7 +31,9 @@ class Database:
         self.settings.blobs.mkdir(parents=True, exist_ok=True)
         if self.settings.run_migrations:
             migrate.upgrade(self.settings.db_url)
-        self.engine = session.make_engine(self.settings.db_url)
+        self.engine = session.make_engine(
+            self.settings.db_url, pool_timeout_s=self.settings.db_wait_seconds
+        )
         self._sessions = session.session_factory(self.engine)
         with self.session() as s:
             bootstrap.ensure_admin_key(s, self.settings)

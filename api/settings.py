@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         "always look up). Revocations and suspensions clear this process's cache at once; "
         "other API processes notice within this time. Writes always re-check the key.",
     )
+    db_wait_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        description="How long a request waits for a free pooled database connection before "
+        "it is answered 503 (database busy).",
+    )
     run_migrations: bool = True
 
     @model_validator(mode="after")

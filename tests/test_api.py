@@ -12,7 +12,7 @@ import db_fixtures
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.main import create_app
 from api.settings import DEMO_ADMIN_KEY, Settings
@@ -157,21 +157,17 @@ def test_production_refuses_demo_key_and_debug(tmp_path: Path) -> None:
     assert ok.db_url.startswith("sqlite:///") and ok.max_upload_bytes == 50 * 1024 * 1024
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "257", "abc", ""])
-def test_verify_concurrency_out_of_range_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("verify_concurrency", v) for v in ["0", "-1", "257", "abc", ""]]
+    + [("key_cache_seconds", v) for v in ["-1", "61", "abc", "nan", "inf"]]
+    + [("db_wait_seconds", v) for v in ["0", "-1", "301", "abc", "nan", "inf"]],
+)
+def test_tuning_settings_out_of_range_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, value: str
 ) -> None:
-    monkeypatch.setenv("NOTARY_VERIFY_CONCURRENCY", value)
-    with pytest.raises(ValueError, match="verify_concurrency"):
-        Settings(data_dir=tmp_path)
-
-
-@pytest.mark.parametrize("value", ["-1", "61", "abc", "nan", "inf"])
-def test_key_cache_seconds_out_of_range_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
-) -> None:
-    monkeypatch.setenv("NOTARY_KEY_CACHE_SECONDS", value)
-    with pytest.raises(ValueError, match="key_cache_seconds"):
+    monkeypatch.setenv(f"NOTARY_{field.upper()}", value)
+    with pytest.raises(ValueError, match=field):
         Settings(data_dir=tmp_path)
 
 
@@ -705,18 +701,21 @@ def test_certificate_revoke_and_refused_file_fetch_is_logged(api: Api) -> None:
     assert api.c.get("/api/v1/access-log/verify", headers=office.auditor).json()["ok"]
 
 
-def test_no_free_database_connection_is_a_503_not_a_500(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db = api.c.app.state.db
-    url = db.engine.url.render_as_string(hide_password=False)
-    tight = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
-    monkeypatch.setattr(db, "_sessions", sessionmaker(bind=tight))
-    try:
-        with tight.connect():  # the pool's only connection, busy
-            r = api.c.get("/api/v1/records")
+def test_no_free_database_connection_is_a_503_not_a_500(db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(db_url, tmp_path / "data", db_wait_seconds=0.2)
+    with TestClient(create_app(settings)) as client:
+        engine = client.app.state.db.engine
+        held = []
+        try:
+            while True:  # every connection the app's pool may hand out, busy
+                held.append(engine.connect())
+        except PoolTimeout:
+            pass
+        try:
+            r = client.get("/api/v1/records")
             assert r.status_code == 503, r.text
             assert "no connection" in r.json()["detail"]
-        assert api.c.get("/api/v1/records").status_code == 200
-    finally:
-        tight.dispose()
+        finally:
+            for conn in held:
+                conn.close()
+        assert client.get("/api/v1/records").status_code == 200
