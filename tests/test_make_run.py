@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from notary.chain import RegistryClient
 from notary.localchain import free_port
@@ -71,3 +74,25 @@ def test_make_run_leaves_a_chain_it_found_running(tmp_path: Path) -> None:
         assert embedded_chain_pid(data) == pid
     finally:
         stop_embedded_chain(data)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [None, b"", b"not json", b"[]", b'{"pid": "abc"}', b'{"pid": null}', b'{"pid": 99999999}'],
+)
+def test_a_missing_or_garbled_chain_record_stops_nothing(
+    tmp_path: Path, meta: bytes | None
+) -> None:
+    if meta is not None:
+        (tmp_path / "anvil").mkdir()
+        (tmp_path / "anvil" / "anvil.json").write_bytes(meta)
+    assert embedded_chain_pid(tmp_path) is None
+    assert stop_embedded_chain(tmp_path) is False
+
+
+def test_a_pid_now_held_by_another_process_is_not_taken_for_the_chain(tmp_path: Path) -> None:
+    # The recorded pid belongs to this test process (python), not to anvil: never signalled.
+    (tmp_path / "anvil").mkdir()
+    (tmp_path / "anvil" / "anvil.json").write_text(json.dumps({"pid": os.getpid()}))
+    assert embedded_chain_pid(tmp_path) is None
+    assert stop_embedded_chain(tmp_path) is False
