@@ -14,10 +14,8 @@ def make_dirs(folder: Path) -> list[Path]:
     A new folder's name lives in its parent: fsync those (`fsync_dir`) as well as the folder
     that holds a new file, or a power cut can lose the folder and the file with it.
     """
-    if folder.is_dir():  # the common case: one stat
-        return []
     missing = []
-    while not folder.is_dir():
+    while not folder.is_dir():  # the common case: one stat, nothing missing
         missing.append(folder)
         folder = folder.parent
     changed = []

@@ -151,13 +151,10 @@ class BlobStore:
                 if self.fsync:
                     os.fsync(out.fileno())
             sha256 = digest.hexdigest()
-            final = self.path(sha256)
-            created = make_dirs(final.parent)
-            os.chmod(tmp_path, 0o444)
-            os.replace(tmp_path, final)  # atomic; an existing copy is the same bytes
+            folders = self._place(tmp_path, sha256)
             tmp_path = None
             if self.fsync:
-                for folder in (final.parent, *created):
+                for folder in folders:
                     fsync_dir(folder)
             return sha256, size
         except OSError as exc:
@@ -200,15 +197,11 @@ class BlobStore:
             finally:
                 for fd in fds:
                     os.close(fd)
-            folders = set()
+            folders: set[Path] = set()
             while written:
                 tmp_path, name = written[-1]
-                final = self.path(name)
-                folders.update(make_dirs(final.parent))
-                os.chmod(tmp_path, 0o444)
-                os.replace(tmp_path, final)
+                folders.update(self._place(tmp_path, name))
                 written.pop()
-                folders.add(final.parent)
             if self.fsync:
                 for folder in folders:
                     fsync_dir(folder)
@@ -221,6 +214,14 @@ class BlobStore:
             for tmp_path, _ in written:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp_path)
+
+    def _place(self, tmp_path: str, sha256: str) -> list[Path]:
+        """Rename a written, fsynced temp file to its blob name; the folders to fsync."""
+        final = self.path(sha256)
+        created = make_dirs(final.parent)
+        os.chmod(tmp_path, 0o444)
+        os.replace(tmp_path, final)  # atomic; an existing copy is the same bytes
+        return [final.parent, *created]
 
     def clean_temp(self, *, older_than_s: float = 3600.0) -> int:
         """Remove uploads abandoned in `tmp/` (by a crash) older than `older_than_s`."""
