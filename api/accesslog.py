@@ -77,7 +77,8 @@ _INSERT_ANCHORS = insert(AccessLogAnchor.__table__)
 
 
 def append_many(session: Session, office_pk: int, accesses: Sequence[Access]) -> None:
-    """Append entries to an office's chain, in order (the office row lock serialises appenders).
+    """Append entries to an office's chain, in order (the office row lock serialises appenders;
+    on SQLite, the write transaction does).
 
     `FOR NO KEY UPDATE`, not `FOR UPDATE`: the lock must not conflict with the `FOR KEY
     SHARE` lock that PostgreSQL's foreign-key check takes on the office row when the same
@@ -87,7 +88,8 @@ def append_many(session: Session, office_pk: int, accesses: Sequence[Access]) ->
     if not accesses:
         return
     conn = session.connection()
-    conn.execute(_LOCK_OFFICE, {"office_pk": office_pk})
+    if conn.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already holds its one write lock
+        conn.execute(_LOCK_OFFICE, {"office_pk": office_pk})
     last = conn.execute(_LAST, {"office_pk": office_pk}).first()
     seq, prev = (last[0], last[1]) if last else (0, ZERO32)
     at = utcnow()

@@ -32,7 +32,9 @@ class Database:
         if self.settings.run_migrations:
             migrate.upgrade(self.settings.db_url)
         self.engine = session.make_engine(
-            self.settings.db_url, pool_timeout_s=self.settings.db_wait_seconds
+            self.settings.db_url,
+            pool_timeout_s=self.settings.db_wait_seconds,
+            pool_size=self.settings.db_pool_size,
         )
         self._sessions = session.session_factory(self.engine)
         with self.session() as s:

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from notary.db.session import DEFAULT_POOL_SIZE
+
 DEMO_ADMIN_KEY = "notary-demo-admin-key"
 """Admin key created in development mode so `make run` works out of the box."""
 
@@ -70,6 +72,14 @@ class Settings(BaseSettings):
         le=300,
         description="How long a request waits for a free pooled database connection before "
         "it is answered 503 (database busy).",
+    )
+    db_pool_size: int = Field(
+        default=DEFAULT_POOL_SIZE,
+        ge=1,
+        le=1000,
+        description="PostgreSQL: most connections one API process holds (kept open once "
+        "made). Keep (API processes × this + the worker's) under the server's "
+        "max_connections. SQLite keeps one per request thread.",
     )
     run_migrations: bool = True
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import db_fixtures
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.main import create_app
 from api.settings import DEMO_ADMIN_KEY, Settings
+from notary.db.session import SQLITE_POOL_SIZE
 from notary.pii import resident_id_check_digit
 
 # The data layer's database fixtures (issue 4): `db_url` runs each test on SQLite and on
@@ -161,7 +162,8 @@ def test_production_refuses_demo_key_and_debug(tmp_path: Path) -> None:
     ("field", "value"),
     [("verify_concurrency", v) for v in ["0", "-1", "257", "abc", ""]]
     + [("key_cache_seconds", v) for v in ["-1", "61", "abc", "nan", "inf"]]
-    + [("db_wait_seconds", v) for v in ["0", "-1", "301", "abc", "nan", "inf"]],
+    + [("db_wait_seconds", v) for v in ["0", "-1", "301", "abc", "nan", "inf"]]
+    + [("db_pool_size", v) for v in ["0", "-1", "1001", "abc", "1.5"]],
 )
 def test_tuning_settings_out_of_range_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, value: str
@@ -275,6 +277,60 @@ def test_publish_get_history_and_search(api: Api) -> None:
     assert found["total"] == 2
     hist = api.c.get(f"/api/v1/records/{rec['id']}/history").json()
     assert [e["event"] for e in hist["events"]] == ["revision"]
+
+
+def _statements(api: Api, path: str) -> tuple[dict, int]:
+    """GET `path`: its JSON and the number of SQL statements it ran."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    engine = api.c.app.state.db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        r = api.c.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert r.status_code == 200, r.text
+    return r.json(), len(seen)
+
+
+def test_reads_cost_the_same_queries_however_many_rows(api: Api) -> None:
+    office = api.office()
+    first = api.published(office, b"first")["id"]
+    _, search_one = _statements(api, "/api/v1/records")
+    _, history_one = _statements(api, f"/api/v1/records/{first}/history")
+    _, read_one = _statements(api, f"/api/v1/records/{first}")
+    ids = [api.published(office, f"release {i}".encode())["id"] for i in range(4)]
+    for n in (2, 3):
+        r = api.c.post(
+            f"/api/v1/records/{first}/revisions",
+            files={"file": ("a.txt", f"first v{n}".encode(), "text/plain")},
+            data={"change_note": f"v{n}"},
+            headers=office.publisher,
+        )
+        assert r.status_code == 201, r.text
+    r = api.c.post(
+        f"/api/v1/records/{ids[0]}/revoke", json={"reason": "withdrawn"}, headers=office.publisher
+    )
+    assert r.status_code == 200, r.text
+
+    page, search_many = _statements(api, "/api/v1/records")
+    history, history_many = _statements(api, f"/api/v1/records/{first}/history")
+    record, read_many = _statements(api, f"/api/v1/records/{first}")
+    assert (search_many, history_many, read_many) == (search_one, history_one, read_one)
+    # ... and the rows loaded together are each record's own.
+    items = {i["id"]: i for i in page["items"]}
+    assert len(items) == 5
+    assert items[first]["current_version"] == 3
+    assert items[first]["current"]["content_hash"] == hashlib.sha256(b"first v3").hexdigest()
+    assert items[first]["current"]["size"] == len(b"first v3")
+    assert items[ids[0]]["revocation_reason"] == "withdrawn"
+    assert items[ids[1]]["current"]["content_hash"] == hashlib.sha256(b"release 1").hexdigest()
+    assert all(i["office_id"] == office.id for i in items.values())
+    assert [e["revision"]["size"] for e in history["events"]] == [5, 8, 8]
+    assert history["record"] == record == items[first]
 
 
 def test_revise_then_duplicate_content_is_409(api: Api) -> None:
@@ -702,7 +758,7 @@ def test_certificate_revoke_and_refused_file_fetch_is_logged(api: Api) -> None:
 
 
 def test_no_free_database_connection_is_a_503_not_a_500(db_url: str, tmp_path: Path) -> None:
-    settings = make_settings(db_url, tmp_path / "data", db_wait_seconds=0.2)
+    settings = make_settings(db_url, tmp_path / "data", db_wait_seconds=0.2, db_pool_size=3)
     with TestClient(create_app(settings)) as client:
         engine = client.app.state.db.engine
         held = []
@@ -711,6 +767,8 @@ def test_no_free_database_connection_is_a_503_not_a_500(db_url: str, tmp_path: P
                 held.append(engine.connect())
         except PoolTimeout:
             pass
+        # PostgreSQL: the configured bound, no overflow. SQLite: one per request thread.
+        assert len(held) == (SQLITE_POOL_SIZE if db_url.startswith("sqlite") else 3)
         try:
             r = client.get("/api/v1/records")
             assert r.status_code == 503, r.text

@@ -24,7 +24,7 @@ from api.schemas import (
 )
 from api.services import records as svc
 from api.services.publishing import Draft, Job
-from api.services.views import history, record_public
+from api.services.views import history, record_public, records_public
 from api.settings import Settings
 from api.uploads import DISCLOSURE_TYPES, Upload, read_upload
 from notary.db.types import RecordKind
@@ -200,9 +200,7 @@ def search(
         limit=limit,
         offset=offset,
     )
-    return RecordPage(
-        items=[record_public(session, r) for r in rows], total=total, limit=limit, offset=offset
-    )
+    return RecordPage(items=records_public(session, rows), total=total, limit=limit, offset=offset)
 
 
 @router.get("/{record_id}", response_model=RecordPublic)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from api import blobs
 from api.deps import Caller
@@ -179,12 +179,17 @@ def parse_record_id(text: str) -> str:
         raise NotFound(f"no record {text[:80]!r}") from None
 
 
+RECORD_VIEW_LOADS = (joinedload(Record.office), joinedload(Record.revocation))
+"""Eager loads for a record that will be shown (`views.record_public`)."""
+
+
 def load_record(session: Session, record_id: str, *, lock: bool = False) -> Record:
-    """The record, or NotFound."""
+    """The record, or NotFound; unless locked, with its office and revocation (the views
+    need both: loading them here saves two queries per read)."""
     rid = parse_record_id(record_id)
     stmt = select(Record).where(Record.record_id == rid)
-    if lock:
-        stmt = stmt.with_for_update()
+    # PostgreSQL cannot lock the nullable side of an outer join: no eager loads with a lock.
+    stmt = stmt.with_for_update() if lock else stmt.options(*RECORD_VIEW_LOADS)
     record = session.scalars(stmt).first()
     if record is None:
         raise NotFound(f"no record {rid}")
@@ -414,6 +419,9 @@ def search(
         stmt = stmt.where(Record.kind == kind)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
-        stmt.order_by(Record.created_at.desc(), Record.record_id).limit(limit).offset(offset)
+        stmt.order_by(Record.created_at.desc(), Record.record_id)
+        .limit(limit)
+        .offset(offset)
+        .options(*RECORD_VIEW_LOADS)
     ).all()
     return list(rows), total

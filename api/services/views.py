@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from api.blobs import SALTED_PARAM
@@ -71,10 +73,36 @@ def head_revision(session: Session, record: Record) -> Revision:
     return rev
 
 
+def _heads(session: Session, records: Sequence[Record]) -> dict[str, tuple[Revision, Blob | None]]:
+    """Each record's current revision with its blob, in one query."""
+    rows = session.execute(
+        select(Revision, Blob)
+        .join(
+            Record,
+            and_(Record.record_id == Revision.record_id, Record.head_version == Revision.version),
+        )
+        .outerjoin(Blob, Blob.sha256 == Revision.content_hash)
+        .where(Record.record_id.in_([r.record_id for r in records]))
+    ).all()
+    return {rev.record_id: (rev, blob) for rev, blob in rows}
+
+
 def record_public(session: Session, record: Record, head: Revision | None = None) -> RecordPublic:
-    """A record with its current revision."""
-    head = head or head_revision(session, record)
-    blob = session.get(Blob, head.content_hash)
+    """A record with its current revision (`head`, if the caller has it already)."""
+    if head is None:
+        head, blob = _heads(session, [record])[record.record_id]
+    else:
+        blob = session.get(Blob, head.content_hash)
+    return _record_public(record, head, blob)
+
+
+def records_public(session: Session, records: Sequence[Record]) -> list[RecordPublic]:
+    """Several records with their current revisions, in one query for all the revisions."""
+    heads = _heads(session, records) if records else {}
+    return [_record_public(r, *heads[r.record_id]) for r in records]
+
+
+def _record_public(record: Record, head: Revision, blob: Blob | None) -> RecordPublic:
     reason = record.revocation.reason if record.revocation is not None else None
     return RecordPublic(
         id=record.record_id,
@@ -97,11 +125,13 @@ def record_public(session: Session, record: Record, head: Revision | None = None
 def history(session: Session, record: Record) -> RecordHistory:
     """Every revision with its anchor state, then the revocation or replacement."""
     events: list[HistoryEvent] = []
-    revs = session.scalars(
-        select(Revision).where(Revision.record_id == record.record_id).order_by(Revision.version)
+    revs = session.execute(
+        select(Revision, Blob)
+        .outerjoin(Blob, Blob.sha256 == Revision.content_hash)
+        .where(Revision.record_id == record.record_id)
+        .order_by(Revision.version)
     ).all()
-    for rev in revs:
-        blob = session.get(Blob, rev.content_hash)
+    for rev, blob in revs:
         events.append(
             HistoryEvent(
                 event="revision",
@@ -135,5 +165,6 @@ def history(session: Session, record: Record) -> RecordHistory:
                 anchor_state=rep.anchor_state.value,
             )
         )
-    head = revs[-1] if revs else head_revision(session, record)
-    return RecordHistory(record=record_public(session, record, head), events=events)
+    if revs:
+        return RecordHistory(record=_record_public(record, *revs[-1]), events=events)
+    return RecordHistory(record=record_public(session, record), events=events)

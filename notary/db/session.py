@@ -42,6 +42,9 @@ from notary.errors import InvalidInput, Unavailable
 
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 40
+DEFAULT_POOL_SIZE = 20
+"""PostgreSQL connections per engine by default: more than the benchmark's 16 concurrent
+clients, and four API processes plus the worker stay under PostgreSQL's default 100."""
 _READ_ONLY = "notary_read_only"
 READ_ONLY = {_READ_ONLY: True}
 """Execution options for a read-only transaction in an ordinary session:
@@ -70,12 +73,16 @@ def make_engine(
     *,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     pool_timeout_s: float = 30.0,
+    pool_size: int = DEFAULT_POOL_SIZE,
     echo: bool = False,
 ) -> Engine:
     """An engine for `url` with the connection rules in the module docstring.
 
     `pool_timeout_s`: how long a checkout waits for a free pooled connection (then
-    `sqlalchemy.exc.TimeoutError`). A SQLite file's folder is created if missing.
+    `sqlalchemy.exc.TimeoutError`). `pool_size`: PostgreSQL connections at most, kept open
+    once made (no overflow: a bound the server's `max_connections` can be planned
+    against); SQLite has one per API thread instead. A SQLite file's folder is created if
+    missing.
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -101,7 +108,14 @@ def make_engine(
         )
         _install_sqlite_rules(engine, busy_timeout_ms)
         return engine
-    return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_timeout=pool_timeout_s)
+    return create_engine(
+        parsed,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=pool_timeout_s,
+    )
 
 
 def _writer_connection(lock: threading.Lock, timeout_s: float) -> type[sqlite3.Connection]:
