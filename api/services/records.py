@@ -182,15 +182,19 @@ def parse_record_id(text: str) -> str:
 RECORD_VIEW_LOADS = (joinedload(Record.office), joinedload(Record.revocation))
 """Eager loads for a record that will be shown (`views.record_public`)."""
 
+# Built once (a statement's cache key is memoised on it). The view loads the record with its
+# office and revocation, saving two queries per read; the locked form cannot, because
+# PostgreSQL refuses to lock the nullable side of an outer join.
+_RECORD_VIEW = (
+    select(Record).where(Record.record_id == bindparam("rid")).options(*RECORD_VIEW_LOADS)
+)
+_RECORD_LOCKED = select(Record).where(Record.record_id == bindparam("rid")).with_for_update()
+
 
 def load_record(session: Session, record_id: str, *, lock: bool = False) -> Record:
-    """The record, or NotFound; unless locked, with its office and revocation (the views
-    need both: loading them here saves two queries per read)."""
+    """The record, or NotFound; unless locked, with its office and revocation."""
     rid = parse_record_id(record_id)
-    stmt = select(Record).where(Record.record_id == rid)
-    # PostgreSQL cannot lock the nullable side of an outer join: no eager loads with a lock.
-    stmt = stmt.with_for_update() if lock else stmt.options(*RECORD_VIEW_LOADS)
-    record = session.scalars(stmt).first()
+    record = session.scalars(_RECORD_LOCKED if lock else _RECORD_VIEW, {"rid": rid}).first()
     if record is None:
         raise NotFound(f"no record {rid}")
     return record
