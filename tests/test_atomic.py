@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import platform
+import sys
 from pathlib import Path
 
 import pytest
 
 from notary import atomic
-from notary.atomic import atomic_write_bytes, make_dirs
+from notary.atomic import atomic_write_bytes, make_dirs, sync_filesystem, syncfs_reports_errors
 
 
 def test_written_whole_with_its_mode_and_no_temp_file(tmp_path: Path) -> None:
@@ -52,3 +54,27 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+@pytest.mark.parametrize(
+    ("release", "reports"),
+    [
+        ("6.18.44-fc-v669", True),
+        ("5.8.0", True),
+        ("5.10.0-28-amd64", True),
+        ("5.4.0-150", False),
+        ("4.18.0-553.el8_10.x86_64", False),
+        ("", False),
+        ("garbled", False),
+    ],
+)
+def test_syncfs_is_trusted_from_linux_5_8(release: str, reports: bool) -> None:
+    assert syncfs_reports_errors(release) is reports
+
+
+def test_sync_filesystem_flushes_where_syncfs_reports_errors(tmp_path: Path) -> None:
+    usable = sys.platform == "linux" and syncfs_reports_errors(platform.release())
+    assert sync_filesystem(tmp_path) is usable
+    if usable:
+        with pytest.raises(FileNotFoundError):
+            sync_filesystem(tmp_path / "missing")

@@ -113,6 +113,28 @@ def test_put_many_stores_each_once_and_names_them_in_order(blob_store: BlobStore
     assert len(stored_files(blob_store)) == 4 and temp_files(blob_store) == []
 
 
+def test_put_many_flushes_the_files_before_naming_them_then_the_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    datas = [f"release {i}".encode() for i in range(8)]
+    names = [hashlib.sha256(d).hexdigest() for d in datas]
+    rounds: list[tuple[int, int]] = []  # (temp files, named files) at each flush
+    real = blobstore.sync_filesystem
+
+    def spy(folder: Path) -> bool:
+        named = sum(store.path(n).exists() for n in names)
+        rounds.append((len(temp_files(store)), named))
+        return real(folder)
+
+    monkeypatch.setattr(blobstore, "sync_filesystem", spy)
+    monkeypatch.setattr(os, "fsync", lambda fd: pytest.fail("an fsync per file"))
+    if not real(tmp_path):
+        pytest.skip("no syncfs with error reporting here: put_many fsyncs file by file")
+    assert store.put_many(datas) == names
+    assert rounds == [(8, 0), (0, 8)]
+
+
 @pytest.mark.parametrize("store_many", [False, True])
 def test_a_new_folder_is_synced_into_its_parent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_many: bool
@@ -122,6 +144,8 @@ def test_a_new_folder_is_synced_into_its_parent(
     synced: list[Path] = []
     real = blobstore.fsync_dir
     monkeypatch.setattr(blobstore, "fsync_dir", lambda d: (synced.append(d), real(d)))
+    # put_many syncs folder by folder only where syncfs is missing: as there, here.
+    monkeypatch.setattr(blobstore, "sync_filesystem", lambda folder: False)
     store = BlobStore(tmp_path / "blobs")
 
     def put(data: bytes) -> Path:
