@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark the HTTP API: publish throughput and latency against a trivial endpoint.
 
-Starts the service on its embedded defaults (SQLite and a blob dir in a temp folder, one
-uvicorn worker on a free loopback port), creates an office and a publisher key, then for a
+Starts the service on its embedded defaults (SQLite and a blob dir in a temp folder beside
+`.notary/`, one uvicorn worker on a free loopback port), creates an office and a publisher key, then for a
 fixed time publishes 1 KB releases from N concurrent keep-alive connections
 (scripts/loadgen.py); then, for the same time, hits `/healthz` (a trivial FastAPI endpoint
 on the same server) as the baseline.
@@ -181,7 +181,8 @@ def main() -> int:
         "--floor", action="store_true", help="also measure a do-nothing publish endpoint"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+    # On the project's disk, like the embedded default `.notary/`: /tmp may be a RAM disk.
+    with tempfile.TemporaryDirectory(prefix=".bench-api-", dir=ROOT) as tmp:
         port = free_port()
         proc = start_server(Path(tmp), port, db_url=args.database_url, workers=args.workers)
         try:
