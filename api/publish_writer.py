@@ -6,7 +6,7 @@ takes the office row lock (`accesslog.append_many`), so an office's publishes co
 after another whatever the pool size, each paying a commit (and on SQLite, a lock holder
 preempted by the GIL stalls every other writer). Each publish request instead prepares its
 draft (metadata checked, file guarded and hashed) and queues it here; the writer takes
-everything queued, up to `max_batch`, stores the files with one round of fsyncs
+everything queued, up to `max_batch`, stores the files with two file-system flushes
 (`BlobStore.put_many`), runs `publishing.publish_batch` and commits once, then answers
 every request. If a batch fails as a whole it is rolled back and its
 jobs are retried one per transaction: a bad job costs the others a retry, never their

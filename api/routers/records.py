@@ -48,7 +48,7 @@ async def guarded_content(
     PDFs and larger files are scanned, hashed and written off the event loop (always
     written: the blob is on disk before the transaction starts, so no database lock waits
     on the disk). `write=False` leaves a small file to the publish writer, which stores a
-    whole batch with one round of fsyncs.
+    whole batch with two file-system flushes (`BlobStore.put_many`).
     """
     upload = await read_upload(file, limit=settings.max_upload_bytes, allowed=DISCLOSURE_TYPES)
     if len(upload.data) > INLINE_GUARD_BYTES or upload.content_type == "application/pdf":
