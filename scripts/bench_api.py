@@ -2,8 +2,8 @@
 """Benchmark the HTTP API: publish throughput and latency against a trivial endpoint.
 
 Starts the service on its embedded defaults (SQLite and a blob dir in a temp folder beside
-`.notary/`, one uvicorn worker on a free loopback port), creates an office and a publisher key, then for a
-fixed time publishes 1 KB releases from N concurrent keep-alive connections
+`.notary/`, one uvicorn worker on a free loopback port), creates an office and a publisher
+key, then for a fixed time publishes 1 KB releases from N concurrent keep-alive connections
 (scripts/loadgen.py); then, for the same time, hits `/healthz` (a trivial FastAPI endpoint
 on the same server) as the baseline.
 
