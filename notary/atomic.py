@@ -60,24 +60,22 @@ def _find_syncfs() -> Callable[[int], int] | None:
 _SYNCFS = _find_syncfs()
 
 
-def sync_filesystem(folder: Path) -> bool:
-    """Flush every pending write on the file system holding `folder` (`syncfs(2)`); False,
-    doing nothing, where that is not available with error reporting (the caller then
-    fsyncs file by file).
+def sync_filesystem(fd: int) -> bool:
+    """Flush every pending write on the file system holding the open file `fd`
+    (`syncfs(2)`); False, doing nothing, where that is not available with error reporting
+    (the caller then fsyncs file by file).
 
-    One device flush covers a whole batch of new files and names, where an fsync per file
-    and per folder pays a flush each: 16 of them for 8 small publishes. It also flushes
-    whatever else is pending on that file system, so give the blob store its own volume.
+    It reports any write-back error on that file system since `fd` was opened (or last
+    synced), so open `fd` before writing what must be flushed. One device flush covers a
+    whole batch of new files and names, where an fsync per file and per folder pays a flush
+    each: 16 of them for 8 small publishes. It also flushes whatever else is pending on that
+    file system, so give the blob store its own volume.
     """
     if _SYNCFS is None:
         return False
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        if _SYNCFS(fd) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, f"syncfs {folder}: {os.strerror(code)}")
-    finally:
-        os.close(fd)
+    if _SYNCFS(fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"syncfs: {os.strerror(code)}")
     return True
 
 

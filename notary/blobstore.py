@@ -183,27 +183,28 @@ class BlobStore:
             return names
         tmp_dir = self.root / TEMP_DIR
         written: list[tuple[str, str]] = []  # (temp path, name)
+        fds: list[int] = []
         try:
             tmp_dir.mkdir(parents=True, exist_ok=True)
-            fds = []
-            try:
-                for name, data in todo.items():
-                    fd, tmp_path = _mkstemp(tmp_dir)
-                    fds.append(fd)
-                    written.append((tmp_path, name))
-                    _write_all(fd, data)
-                if self.fsync and not sync_filesystem(tmp_dir):
-                    for fd in fds:
-                        os.fsync(fd)
-            finally:
+            for name, data in todo.items():
+                fd, tmp_path = _mkstemp(tmp_dir)
+                fds.append(fd)
+                written.append((tmp_path, name))
+                _write_all(fd, data)
+            # syncfs reports the write-back errors since its descriptor was opened: the
+            # first temp file's, opened before any byte was written, covers the whole batch.
+            flushed = self.fsync and sync_filesystem(fds[0])
+            if self.fsync and not flushed:
                 for fd in fds:
-                    os.close(fd)
+                    os.fsync(fd)
             folders: set[Path] = set()
             while written:
                 tmp_path, name = written[-1]
                 folders.update(self._place(tmp_path, name))
                 written.pop()
-            if self.fsync and not sync_filesystem(self.root):
+            if flushed:
+                sync_filesystem(fds[0])
+            elif self.fsync:
                 for folder in folders:
                     fsync_dir(folder)
             return names
@@ -212,6 +213,8 @@ class BlobStore:
                 raise StorageUnavailable(f"blob store {self.root} is not writable: {exc}") from exc
             raise
         finally:
+            for fd in fds:
+                os.close(fd)
             for tmp_path, _ in written:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp_path)

@@ -74,7 +74,11 @@ def test_syncfs_is_trusted_from_linux_5_8(release: str, reports: bool) -> None:
 
 def test_sync_filesystem_flushes_where_syncfs_reports_errors(tmp_path: Path) -> None:
     usable = sys.platform == "linux" and syncfs_reports_errors(platform.release())
-    assert sync_filesystem(tmp_path) is usable
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        assert sync_filesystem(fd) is usable
+    finally:
+        os.close(fd)
     if usable:
-        with pytest.raises(FileNotFoundError):
-            sync_filesystem(tmp_path / "missing")
+        with pytest.raises(OSError, match="Bad file descriptor"):
+            sync_filesystem(fd)  # closed: the error is raised, not ignored
