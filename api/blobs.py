@@ -39,16 +39,17 @@ before the document is ever served.
 def write_file(root: Path, sha256: str, data: bytes) -> None:
     """Put the bytes on disk (no database): done before the transaction so no lock waits on it.
 
-    Content-addressed, so writing twice is harmless and a crash leaves at worst an orphan.
+    Written and flushed even if the name exists: a file is there once renamed, before its
+    flush, so finding it proves nothing about the disk (another request may still be
+    flushing it, or its flush failed). Content-addressed, so writing twice is harmless and a
+    crash leaves at worst an orphan.
     """
-    store = BlobStore(root)
-    if not store.exists(sha256):
-        stored_hash, _ = store.put_bytes(data)
-        assert stored_hash == sha256
+    stored_hash, _ = BlobStore(root).put_bytes(data)
+    assert stored_hash == sha256
 
 
 def put(session: Session, root: Path, *, sha256: str, data: bytes, media_type: str) -> None:
-    """Store `data` under its hash (once) and make sure its `Blob` row exists.
+    """Store `data` under its hash and make sure its `Blob` row exists.
 
     `INSERT … ON CONFLICT DO NOTHING`: the same bytes may be stored by a concurrent request
     (or another API process), and the row is the same whoever writes it.

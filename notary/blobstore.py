@@ -172,15 +172,13 @@ class BlobStore:
         The same guarantee as `put_bytes` (a name only ever holds its complete bytes) for
         less disk time: every temp file is written and flushed, then all are renamed and
         their names flushed, each round one `sync_filesystem` (or, where that is missing, an
-        fsync per file, then per folder). Bytes already stored are skipped. Meant for many
-        small files (a batch of publishes).
+        fsync per file, then per folder). Meant for many small files (a batch of publishes).
         """
         names = [hashlib.sha256(data).hexdigest() for data in datas]
-        todo = {
-            name: data for name, data in zip(names, datas, strict=True) if not self.exists(name)
-        }
-        if not todo:
-            return names
+        # Bytes already under their name are written again all the same: the name appears
+        # at the rename, before the flush, so it may be another writer's still unflushed (or
+        # failed) copy. Renaming over it with the same bytes is harmless.
+        todo = dict(zip(names, datas, strict=True))
         tmp_dir = self.root / TEMP_DIR
         written: list[tuple[str, str]] = []  # (temp path, name)
         fds: list[int] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api import blobs
 from notary import atomic, blobstore
 from notary.blobstore import (
     TEMP_DIR,
@@ -133,6 +135,53 @@ def test_put_many_flushes_the_files_before_naming_them_then_the_names(
         pytest.skip("no syncfs with error reporting here: put_many fsyncs file by file")
     assert store.put_many(datas) == names
     assert rounds == [(8, 0), (0, 8)]
+
+
+@pytest.mark.parametrize("store_many", [False, True])
+def test_a_name_that_exists_is_written_and_flushed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_many: bool
+) -> None:
+    # A name exists from its rename on, before its flush: it may be another writer's copy
+    # still unflushed, or one whose flush failed. Finding it must not count as stored.
+    store = BlobStore(tmp_path / "blobs")
+    data = b"flushed once, then the disk failed"
+    flushes: list[str] = []
+    real_syncfs, real_fsync_dir = blobstore.sync_filesystem, blobstore.fsync_dir
+    syncfs_calls = []
+
+    def failing_syncfs(fd: int) -> bool:
+        syncfs_calls.append(fd)
+        if len(syncfs_calls) == 2:  # put_many's second flush: the names, after the renames
+            flushes.append("failed")
+            raise OSError(errno.EIO, "syncfs: Input/output error")
+        flushes.append("ok")
+        return real_syncfs(fd)
+
+    def failing_fsync_dir(folder: Path) -> None:
+        if "failed" not in flushes:
+            flushes.append("failed")
+            raise OSError(errno.EIO, "fsync: Input/output error")
+        flushes.append("ok")
+        real_fsync_dir(folder)
+
+    monkeypatch.setattr(blobstore, "sync_filesystem", failing_syncfs)
+    monkeypatch.setattr(blobstore, "fsync_dir", failing_fsync_dir)
+
+    name = hashlib.sha256(data).hexdigest()
+
+    def put() -> str:  # the publish writer's path, or the one of a request storing its file
+        if store_many:
+            return store.put_many([data])[0]
+        blobs.write_file(store.root, name, data)
+        return name
+
+    with pytest.raises(StorageUnavailable):
+        put()
+    assert "failed" in flushes
+    first = store.path(name).stat().st_ino  # left under its name, unflushed
+    assert put() == name
+    assert flushes[-1] == "ok" and store.path(name).stat().st_ino != first
+    assert store.path(name).read_bytes() == data
 
 
 @pytest.mark.parametrize("store_many", [False, True])
