@@ -16,6 +16,7 @@ from notary.errors import NotFound
 __all__ = [
     "SALTED_PARAM",
     "Blob",
+    "add_row",
     "document",
     "open_path",
     "put",
@@ -49,20 +50,24 @@ def write_file(root: Path, sha256: str, data: bytes) -> None:
 
 
 def put(session: Session, root: Path, *, sha256: str, data: bytes, media_type: str) -> None:
-    """Store `data` under its hash and make sure its `Blob` row exists.
+    """Store `data` under its hash and make sure its `Blob` row exists."""
+    write_file(root, sha256, data)
+    add_row(session, root, sha256=sha256, size=len(data), media_type=media_type)
+
+
+def add_row(session: Session, root: Path, *, sha256: str, size: int, media_type: str) -> None:
+    """Make sure the `Blob` row of a file already on disk exists.
 
     `INSERT … ON CONFLICT DO NOTHING`: the same bytes may be stored by a concurrent request
     (or another API process), and the row is the same whoever writes it.
     """
-    store = BlobStore(root)
-    write_file(root, sha256, data)
     insert = _INSERTS[session.get_bind().dialect.name]
     session.execute(
         insert(Blob)
         .values(
             sha256=sha256,
-            size=len(data),
-            path=store.relative_path(sha256),
+            size=size,
+            path=BlobStore(root).relative_path(sha256),
             media_type=media_type,
             created_at=utcnow(),
         )

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import queue
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -109,8 +110,8 @@ class PublishWriter:
                     break
                 batch.append(more)
             try:
-                # Files first (those a request left to us), on disk before any row names them.
-                self._blobs.put_many([job.draft.content.guarded.data for job, _, _ in batch])
+                # Files first (those no request wrote), on disk before any row names them.
+                self._blobs.put_many(_files_to_store(job for job, _, _ in batch))
                 stored: bool | Exception = True
             except Exception as exc:  # the second stage retries the jobs one by one
                 stored = exc
@@ -134,7 +135,7 @@ class PublishWriter:
 
     def _alone(self, job: Job) -> Answer | Exception:
         try:
-            self._blobs.put_many([job.draft.content.guarded.data])
+            self._blobs.put_many(_files_to_store([job]))
         except Exception as exc:
             return exc
         result = self._commit([job])
@@ -154,6 +155,11 @@ class PublishWriter:
         self.commits += 1
         self.published += sum(isinstance(r, Answer) for r in results)
         return results
+
+
+def _files_to_store(jobs: Iterable[Job]) -> list[bytes]:
+    """The jobs' files that their requests left to the writer (small ones)."""
+    return [job.draft.content.guarded.data for job in jobs if not job.draft.content.on_disk]
 
 
 def _settle(future: asyncio.Future[Any], result: Answer | Exception) -> None:

@@ -8,16 +8,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 Role = Literal["publisher", "auditor", "admin"]
 Tier = Literal["public", "restricted", "internal"]
 AnchorState = Literal["pending", "sending", "anchored", "failed"]
 RecordStatus = Literal["current", "replaced", "revoked", "expired"]
 
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters (PostgreSQL cannot store them)")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+"""For every free-text field: a NUL is refused with a 422, not stored (SQLite) or a 500."""
+
 Hex32 = Annotated[str, StringConstraints(pattern=r"^(0x)?[0-9a-fA-F]{64}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True), NoNul
+]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), NoNul]
 
 
 class _Out(BaseModel):
@@ -56,7 +68,7 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["publisher", "auditor"]
-    label: Annotated[str, StringConstraints(max_length=100)] = ""
+    label: Annotated[str, StringConstraints(max_length=100), NoNul] = ""
 
 
 class ApiKeyPublic(_Out):

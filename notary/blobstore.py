@@ -179,6 +179,8 @@ class BlobStore:
         # at the rename, before the flush, so it may be another writer's still unflushed (or
         # failed) copy. Renaming over it with the same bytes is harmless.
         todo = dict(zip(names, datas, strict=True))
+        if not todo:
+            return names
         tmp_dir = self.root / TEMP_DIR
         written: list[tuple[str, str]] = []  # (temp path, name)
         fds: list[int] = []

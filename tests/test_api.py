@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -616,6 +618,67 @@ def test_pii_override_is_recorded(api: Api) -> None:
 
 
 # --- certificates -------------------------------------------------------------------------
+
+
+def test_a_certificate_cannot_be_revised_nor_its_holder_reference_set(api: Api) -> None:
+    # Its content is a salted commitment and its metadata names the holder data's blob: a
+    # revision could publish an unsalted hash, or point the holder read at another file.
+    a, b = api.office(), api.office()
+    secret = api.published(a, b"0" * 32 + b'{"salary": "98765"}', tier="restricted")
+    sha = secret["current"]["content_hash"]
+    r = api.c.post(
+        "/api/v1/certificates",
+        data={"holder": json.dumps({"name": "Zhang"}), "metadata": json.dumps(MD)},
+        headers=b.publisher,
+    )
+    assert r.status_code == 201, r.text
+    cert = r.json()["record"]["id"]
+    url = f"/api/v1/records/{cert}/revisions"
+    attempts = [
+        {
+            "data": {
+                "change_note": "x",
+                "metadata": json.dumps({"extra": {"holder_commitment": sha}}),
+            }
+        },
+        {"data": {"change_note": "x", "metadata": json.dumps({"extra": {}})}},
+        {"data": {"change_note": "x"}, "files": {"file": ("a.txt", b"plain", "text/plain")}},
+    ]
+    blobs_before = sorted(api.settings.blobs.rglob("*"))
+    for attempt in attempts:
+        r = api.c.post(url, headers=b.publisher, **attempt)
+        assert r.status_code == 409 and "certificate" in r.json()["detail"], r.text
+    assert sorted(api.settings.blobs.rglob("*")) == blobs_before
+    assert api.c.get(f"/api/v1/certificates/{cert}", headers=b.auditor).json()["holder"] == {
+        "name": "Zhang"
+    }
+    for extra in ({"holder_commitment": sha}, {"valid_from": "garbage"}, [1, 2]):
+        r = api.c.post(
+            "/api/v1/certificates",
+            data={"holder": '{"name": "Li"}', "metadata": json.dumps({**MD, "extra": extra})},
+            headers=b.publisher,
+        )
+        assert r.status_code == 400 and "extra" in r.json()["detail"], r.text
+
+
+def test_concurrent_refused_revisions_are_each_answered(api: Api) -> None:
+    # Each refusal is logged in a transaction of its own; run on the event loop, that waited
+    # for SQLite's write lock held by another refused request's thread, which needed the
+    # loop to finish: every request stalled for the 30 s busy timeout, then got a 503.
+    a, b = api.office(), api.office()
+    rid = api.published(a)["id"]
+    start = threading.Barrier(4)
+
+    def attempt(i: int) -> int:
+        start.wait()
+        return api.c.post(
+            f"/api/v1/records/{rid}/revisions",
+            data={"change_note": "n", "metadata": json.dumps({"title": f"x{i}"})},
+            headers=b.publisher,
+        ).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(attempt, range(4))) == [403] * 4
 
 
 def test_certificate_salt_is_shown_once_and_holder_only_to_issuer(api: Api) -> None:

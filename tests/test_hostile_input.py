@@ -33,7 +33,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
-from test_api import MD, Api, Office, make_settings
+from test_api import MD, Api, Office, make_settings, valid_resident_id
 
 from api.main import create_app
 from notary.localchain import LocalChain, rpc_call
@@ -160,30 +160,63 @@ def publish(data: bytes, ctype: str = "text/plain", metadata: str | None = None,
     return send
 
 
-def revise(data: bytes, ctype: str = "application/pdf", record: str | None = None):
+def revise(
+    data: bytes | None,
+    ctype: str = "application/pdf",
+    record: str | None = None,
+    *,
+    change_note: str = "hostile",
+    metadata: str | None = None,
+):
     """A case: a new version of the seeded record (or of `record`) from `data`."""
 
     def send(x: Ctx) -> httpx.Response:
+        form = {"change_note": change_note}
+        if metadata is not None:
+            form["metadata"] = metadata
         return x.c.post(
             f"/api/v1/records/{record or x.record_id}/revisions",
-            files={"file": ("upload.bin", data, ctype)},
-            data={"change_note": "hostile"},
+            files={"file": ("upload.bin", data, ctype)} if data is not None else None,
+            data=form,
             headers=x.office.publisher,
         )
 
     return send
 
 
-def issue(holder: str, metadata: str | None = None, file: tuple | None = None):
+def issue(holder: str, metadata: str | None = None, file: tuple | None = None, **form: str):
     """A case: issue a certificate with raw `holder` JSON text."""
 
     def send(x: Ctx) -> httpx.Response:
         return x.c.post(
             "/api/v1/certificates",
-            data={"holder": holder, "metadata": md_with() if metadata is None else metadata},
+            data={
+                "holder": holder,
+                "metadata": md_with() if metadata is None else metadata,
+                **form,
+            },
             files={"file": file} if file else None,
             headers=x.office.publisher,
         )
+
+    return send
+
+
+def post_json(path: str, body: Any):
+    """A case: POST a JSON body with the office's publisher key."""
+
+    def send(x: Ctx) -> httpx.Response:
+        path_ = path.replace("{record}", x.record_id)
+        return x.c.post(path_, json=body, headers=x.office.publisher)
+
+    return send
+
+
+def audit_get(path: str, **params: str):
+    """A case: GET with the office's auditor key."""
+
+    def send(x: Ctx) -> httpx.Response:
+        return x.c.get(path, params=params, headers=x.office.auditor)
 
     return send
 
@@ -297,6 +330,40 @@ CASES: dict[str, tuple[Send, str]] = {
     "metadata-huge": (publish(b"release m", metadata=md_with(title="t" * 60_000)), JSON),
     "tier-garbage": (publish(b"release n", tier="../../etc/passwd"), JSON),
     "holder-nested-10k": (issue(nested(10_000)), JSON),
+    "holder-nested-400": (issue(nested(400)), JSON),
+    "certificate-extra-array": (issue('{"n": 1}', metadata=md_with(extra=[1, 2])), JSON),
+    "certificate-extra-sets-holder-commitment": (
+        issue('{"n": 1}', metadata=md_with(extra={"holder_commitment": "ab" * 32})),
+        JSON,
+    ),
+    "certificate-valid-until-past-year-9999": (
+        issue('{"n": 1}', valid_until="9999-12-31T23:59:59-05:00"),
+        JSON,
+    ),
+    "certificate-valid-from-before-year-1": (
+        issue('{"n": 1}', valid_from="0001-01-01T00:00:00+05:00"),
+        JSON,
+    ),
+    "certificate-title-too-long": (issue('{"n": 1}', metadata=md_with(title="t" * 600)), JSON),
+    "revise-title-too-long-with-a-file": (
+        revise(b"new bytes", "text/plain", metadata=json.dumps({"title": "t" * 600})),
+        JSON,
+    ),
+    # NUL characters: PostgreSQL cannot store them (a 500 there, stored as is on SQLite)
+    "revoke-reason-nul": (post_json("/api/v1/records/{record}/revoke", {"reason": "a\x00b"}), JSON),
+    "revise-change-note-nul": (
+        revise(None, change_note="a\x00b", metadata=json.dumps({"title": "t2"})),
+        JSON,
+    ),
+    "pii-override-reason-nul": (
+        publish(f"持卡人 {valid_resident_id()}".encode(), pii_override_reason="a\x00b"),
+        JSON,
+    ),
+    "alerts-rule-nul": (audit_get("/api/v1/alerts", rule="a\x00b"), JSON),
+    "stamped-version-past-int32": (
+        get("/api/v1/records/{record}/stamped", version="2147483648"),
+        JSON,
+    ),
     "holder-lone-surrogate": (issue('{"name": "\\ud800"}'), JSON),
     "holder-array": (issue("[1, 2]"), JSON),
     "holder-100k": (issue(json.dumps({"name": "x" * 100_000})), JSON),
@@ -611,3 +678,35 @@ def test_cli_hostile_input_is_refused_and_changes_nothing(
             problems.append(f"{name}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     assert not problems, "\n\n".join(problems)
     assert_unchanged(before, cli_state(cli_data_dir, anvil))
+
+
+# --- the process itself ---------------------------------------------------------------------
+
+
+def test_deeply_nested_json_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """py_ecc (under eth-account) raises the recursion limit to 100,000 when imported; JSON
+    nested deeper than the C stack then killed the whole process (a segfault) instead of
+    raising RecursionError. web3 is imported first here, the order that `notary` alone cannot
+    prevent. Run in a process of its own, so a regression cannot take the test run with it."""
+    code = f"""
+import sys, web3
+from fastapi.testclient import TestClient
+sys.path.insert(0, "tests")
+from test_api import make_settings
+from api.main import create_app
+assert sys.getrecursionlimit() < 10_000, sys.getrecursionlimit()
+from pathlib import Path
+settings = make_settings("sqlite:///{tmp_path / "n.sqlite3"}", Path("{tmp_path}"))
+with TestClient(create_app(settings)) as client:
+    r = client.post(
+        "/api/v1/records/00000001{"ab" * 28}/revoke",
+        content=b"[" * 200_000,
+        headers={{"Content-Type": "application/json"}},
+    )
+    print(r.status_code)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip().startswith("4"), done.stdout

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from api.deps import AuditorDep, CallerDep, SessionDep, SettingsDep
 from api.errors import Forbidden
 from api.registry import registry_client
+from api.schemas import NoNul
 from notary.audit import list_alerts, replay, run_diff
 from notary.audit.alerts import alert_json
 from notary.blobstore import BlobStore
@@ -28,7 +29,7 @@ router = APIRouter(tags=["audit"])
 def get_alerts(
     session: SessionDep,
     caller: CallerDep,
-    rule: Annotated[str | None, Query(max_length=100)] = None,
+    rule: Annotated[str | None, Query(max_length=100), NoNul] = None,
     include_acknowledged: bool = True,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:

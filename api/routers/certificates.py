@@ -43,6 +43,23 @@ router = APIRouter(prefix="/certificates", tags=["certificates"])
 HOLDER_MEDIA_TYPE = "application/vnd.notary.holder+json"
 """Media type of the stored `salt || holder JSON` preimage; never served by `/files`."""
 MAX_HOLDER_BYTES = 64 * 1024
+MAX_HOLDER_DEPTH = 32
+"""Nesting levels of holder data at most: canonicalising it recurses once per level."""
+SERVICE_EXTRA_KEYS = frozenset({"holder_commitment", "valid_from"})
+"""Members of a certificate's `extra` that the service writes; a client may not."""
+
+
+def _depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (a scalar is 0), without recursing."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
 
 
 def _holder(text: str) -> dict[str, Any]:
@@ -54,6 +71,8 @@ def _holder(text: str) -> dict[str, Any]:
         raise InvalidInput(f"holder is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or not data:
         raise InvalidInput("holder must be a non-empty JSON object")
+    if _depth(data) > MAX_HOLDER_DEPTH:
+        raise InvalidInput(f"holder data nests more than {MAX_HOLDER_DEPTH} levels deep")
     try:
         rfc8785.dumps(data)
     except Exception as exc:
@@ -66,7 +85,10 @@ def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
         return None
     if value.tzinfo is None:
         raise InvalidInput(f"{name} needs a timezone (e.g. 2030-01-01T00:00:00Z)")
-    return value.astimezone(dt.UTC).replace(microsecond=0)
+    try:
+        return value.astimezone(dt.UTC).replace(microsecond=0)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 is past the year 9999 in UTC
+        raise InvalidInput(f"{name} is out of range") from None
 
 
 def _salted_content(salt: bytes, document: bytes, media_type: str) -> svc.NewContent:
@@ -137,12 +159,18 @@ async def issue(
     salt = secrets.token_bytes(SALT_LENGTH)
     holder_preimage = salt + canonical_holder(data)
     holder_hash = hashlib.sha256(holder_preimage).hexdigest()
-    extra = dict(client.get("extra") or {})
+    extra = client.get("extra") or {}
+    if not isinstance(extra, dict):
+        raise InvalidInput("metadata extra must be a JSON object")
+    if taken := SERVICE_EXTRA_KEYS.intersection(extra):
+        raise InvalidInput(f"metadata extra may not set {', '.join(sorted(taken))}")
+    extra = dict(extra)
     if start:
         extra["valid_from"] = start.isoformat()
     extra["holder_commitment"] = holder_hash
     client = {**client, "extra": extra}
     client.setdefault("category", "certificate")
+    svc.precheck_metadata(client, AccessTier.RESTRICTED)  # before any file is written
 
     def do() -> dict:
         if upload is not None:

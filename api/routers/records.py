@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from typing import Annotated, Any
@@ -10,12 +11,14 @@ from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile, s
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api import blobs, idempotency
 from api.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
 from api.pii_guard import guard
 from api.routers._access import log_ok, logged
 from api.schemas import (
+    NoNul,
     RecordHistory,
     RecordPage,
     RecordPublic,
@@ -40,24 +43,19 @@ INLINE_GUARD_BYTES = 16 * 1024
 
 
 async def guarded_content(
-    settings: Settings, file: UploadFile, *, mask: bool, override: str | None, write: bool = True
+    settings: Settings, file: UploadFile, *, mask: bool, override: str | None
 ) -> svc.NewContent:
-    """Read, type-check and PII-guard an uploaded file; store it unless `write` is False.
+    """Read, type-check and PII-guard an uploaded file for the publish writer.
 
-    A small text or XML file is scanned right here: quicker than a hop to a thread and back.
-    PDFs and larger files are scanned, hashed and written off the event loop (always
-    written: the blob is on disk before the transaction starts, so no database lock waits
-    on the disk). `write=False` leaves a small file to the publish writer, which stores a
-    whole batch with two file-system flushes (`BlobStore.put_many`).
+    A small text or XML file is scanned right here: quicker than a hop to a thread and back,
+    and left to the writer, which stores a whole batch with two file-system flushes
+    (`BlobStore.put_many`). PDFs and larger files are scanned, hashed and written off the
+    event loop, so no batch waits on them.
     """
     upload = await read_upload(file, limit=settings.max_upload_bytes, allowed=DISCLOSURE_TYPES)
     if len(upload.data) > INLINE_GUARD_BYTES or upload.content_type == "application/pdf":
         return await run_in_threadpool(_guard_and_store, settings, upload, mask, override)
-    content = _guarded(upload, mask, override)
-    if write:
-        data = content.guarded.data
-        await run_in_threadpool(blobs.write_file, settings.blobs, content.sha256, data)
-    return content
+    return _guarded(upload, mask, override)
 
 
 def _guarded(upload: Upload, mask: bool, override: str | None) -> svc.NewContent:
@@ -81,7 +79,7 @@ def _guard_and_store(
 ) -> svc.NewContent:
     content = _guarded(upload, mask, override)
     blobs.write_file(settings.blobs, content.sha256, content.guarded.data)
-    return content
+    return dataclasses.replace(content, on_disk=True)
 
 
 def _idem_parts(content: svc.NewContent | None, **fields: Any) -> dict[str, Any]:
@@ -96,44 +94,55 @@ def run_write(
     do: Any,
     status_code: int,
 ) -> JSONResponse:
-    """Run a write once per Idempotency-Key: replay, or do it and remember the answer."""
+    """Run a write once per Idempotency-Key: replay, or do it and remember the answer.
+
+    Whatever the outcome, the transaction has ended when this returns or raises: on SQLite
+    it holds the one write lock, which must not wait for the session's teardown.
+    """
     key = idempotency.check_key(key)
 
     def earlier() -> JSONResponse | None:
-        """The answer already stored for this key, if any."""
+        """The answer already stored for this key, if any (then the transaction is ended)."""
         if key is None:
             return None
-        return idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
-
-    if hit := earlier():
+        hit = idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
+        if hit is not None:
+            session.rollback()
         return hit
+
     try:
-        body = do()
-    except Conflict:
-        # The same key, sent again while the first request was still running (a client's
-        # retry, perhaps to another API process), waited for its record lock and now finds
-        # the change already made: it gets the first answer, not a 409.
-        session.rollback()
         if hit := earlier():
             return hit
-        raise
-    try:
-        if key is not None:
-            idempotency.remember(
-                session,
-                api_key_id=caller.key_id,
-                key=key,
-                req_hash=req_hash,
-                status=status_code,
-                body=body,
-            )
-        session.commit()
-    except IntegrityError:  # the same key committed first by a concurrent request
+        try:
+            body = do()
+        except Conflict:
+            # The same key, sent again while the first request was still running (a client's
+            # retry, perhaps to another API process), waited for its record lock and now
+            # finds the change already made: it gets the first answer, not a 409.
+            session.rollback()
+            if hit := earlier():
+                return hit
+            raise
+        try:
+            if key is not None:
+                idempotency.remember(
+                    session,
+                    api_key_id=caller.key_id,
+                    key=key,
+                    req_hash=req_hash,
+                    status=status_code,
+                    body=body,
+                )
+            session.commit()
+        except IntegrityError:  # the same key committed first by a concurrent request
+            session.rollback()
+            if hit := earlier():
+                return hit
+            raise
+        return JSONResponse(body, status_code=status_code)
+    except BaseException:
         session.rollback()
-        if hit := earlier():
-            return hit
         raise
-    return JSONResponse(body, status_code=status_code)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RecordPublic)
@@ -147,7 +156,7 @@ async def publish(
     ],
     tier: Annotated[str | None, Form(description="public, restricted or internal")] = None,
     mask: Annotated[bool, Form()] = False,
-    pii_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
+    pii_override_reason: Annotated[str | None, Form(max_length=2000), NoNul] = None,
     idempotency_key: IdemKey = None,
 ) -> JSONResponse:
     """Publish a new record (version 1); its revision is pending until the worker anchors it."""
@@ -157,9 +166,7 @@ async def publish(
     access = svc.tier_of(client, tier)
     svc.precheck_metadata(client, access)
     key = idempotency.check_key(idempotency_key)
-    content = await guarded_content(
-        settings, file, mask=mask, override=pii_override_reason, write=False
-    )
+    content = await guarded_content(settings, file, mask=mask, override=pii_override_reason)
     req_hash = idempotency.request_hash(
         "POST",
         "/records",
@@ -229,12 +236,6 @@ def get_history(
         return out
 
 
-def _check_writable(session: SessionDep, caller: Any, record_id: str) -> None:
-    """Refuse an unknown or foreign record before its new file is read and stored."""
-    svc.writable_record(session, caller, record_id)
-    session.rollback()  # drop the row lock: the upload is read outside any transaction
-
-
 @router.post("/{record_id}/revisions", status_code=201, response_model=RecordPublic)
 async def revise(
     record_id: str,
@@ -242,28 +243,65 @@ async def revise(
     session: SessionDep,
     settings: SettingsDep,
     caller: PublisherDep,
-    change_note: Annotated[str, Form(min_length=1, max_length=2000)],
+    change_note: Annotated[str, Form(min_length=1, max_length=2000), NoNul],
     file: Annotated[UploadFile | None, File()] = None,
     metadata: Annotated[str | None, Form()] = None,
     mask: Annotated[bool, Form()] = False,
-    pii_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
+    pii_override_reason: Annotated[str | None, Form(max_length=2000), NoNul] = None,
     idempotency_key: IdemKey = None,
 ) -> JSONResponse:
-    """The next version: a new file and/or new metadata, with a change note."""
+    """The next version: a new file and/or new metadata, with a change note.
+
+    A certificate cannot be revised (its content is a salted commitment and its metadata
+    names the holder data): revoke it and issue a new one.
+    """
+    upload = None
+    if file is not None:  # read here, on the event loop; everything else in a thread
+        upload = await read_upload(file, limit=settings.max_upload_bytes, allowed=DISCLOSURE_TYPES)
+    return await run_in_threadpool(
+        _revise,
+        session,
+        settings,
+        caller,
+        record_id,
+        upload=upload,
+        metadata=metadata,
+        change_note=change_note,
+        mask=mask,
+        override=pii_override_reason,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _revise(
+    session: Session,
+    settings: Settings,
+    caller: Any,
+    record_id: str,
+    *,
+    upload: Upload | None,
+    metadata: str | None,
+    change_note: str,
+    mask: bool,
+    override: str | None,
+    idempotency_key: str | None,
+) -> JSONResponse:
+    # Off the event loop as a whole: a refusal is logged in a transaction of its own, and on
+    # SQLite that waits for the write lock, which must never block the loop.
     with logged(session, caller, "revise", record_id):
         client = svc.parse_metadata_json(metadata)
         if client and "access_tier" in client:
             raise InvalidInput("the access tier cannot change in a revision")
         content = None
-        if file is not None:
-            await run_in_threadpool(_check_writable, session, caller, record_id)
-            content = await guarded_content(settings, file, mask=mask, override=pii_override_reason)
+        if upload is not None:
+            # Refuse what the revision itself would refuse before the new file is stored.
+            svc.precheck_revision(session, caller, record_id, client)
+            session.rollback()  # no lock held while the file is guarded and written
+            content = _guard_and_store(settings, upload, mask, override)
         req_hash = idempotency.request_hash(
             "POST",
             f"/records/{record_id}/revisions",
-            _idem_parts(
-                content, metadata=client, note=change_note, mask=mask, override=pii_override_reason
-            ),
+            _idem_parts(content, metadata=client, note=change_note, mask=mask, override=override),
         )
 
         def do() -> dict:
@@ -275,15 +313,13 @@ async def revise(
                 content=content,
                 client_metadata=client,
                 change_note=change_note,
-                override_reason=pii_override_reason,
+                override_reason=override,
             )
             log_ok(session, caller, "revise", record.office_pk, record.record_id)
             session.flush()
             return record_public(session, record, rev).model_dump(mode="json")
 
-        return await run_in_threadpool(
-            run_write, session, caller, idempotency_key, req_hash, do, 201
-        )
+        return run_write(session, caller, idempotency_key, req_hash, do, 201)
 
 
 @router.post("/{record_id}/revoke", response_model=RecordPublic)

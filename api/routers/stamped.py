@@ -59,7 +59,9 @@ def get_stamped(
     session: SessionDep,
     settings: SettingsDep,
     caller: MaybeCallerDep,
-    version: Annotated[int | None, Query(ge=1, le=2**31, description="default: current")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="default: current")
+    ] = None,
 ) -> Response:
     """An anchored PDF revision stamped with a QR code on every page.
 

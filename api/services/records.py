@@ -224,12 +224,14 @@ def writable_record(session: Session, caller: Caller, record_id: str) -> Record:
 
 @dataclass(frozen=True, slots=True)
 class NewContent:
-    """Bytes that passed the guard, with their type and hashes."""
+    """Bytes that passed the guard, with their type and hashes; `on_disk` once a request has
+    written and flushed them (else the publish writer stores them with its batch)."""
 
     guarded: Guarded
     content_type: str
     sha256: str
     sm3: str
+    on_disk: bool = False
 
 
 def _store_revision(
@@ -244,11 +246,13 @@ def _store_revision(
     caller: Caller,
     override_reason: str | None,
 ) -> Revision:
-    blobs.put(
+    if not content.on_disk:
+        blobs.write_file(blob_root, content.sha256, content.guarded.data)
+    blobs.add_row(
         session,
         blob_root,
         sha256=content.sha256,
-        data=content.guarded.data,
+        size=len(content.guarded.data),
         media_type=content.content_type,
     )
     rev = Revision(
@@ -275,6 +279,42 @@ def _store_revision(
     return rev
 
 
+def _revisable(session: Session, caller: Caller, record_id: str) -> tuple[Record, Revision]:
+    """The record locked for a revision, and its current revision; refused unless it is a
+    current disclosure of the caller's office."""
+    record = writable_record(session, caller, record_id)
+    if record.kind is RecordKind.CERTIFICATE:
+        raise Conflict("a certificate cannot be revised: revoke it and issue a new one")
+    if record.status is not RecordStatus.CURRENT:
+        raise Conflict(f"record is {record.status.value}; it cannot be revised")
+    head = session.scalars(
+        select(Revision).where(
+            Revision.record_id == record.record_id, Revision.version == record.head_version
+        )
+    ).one()
+    return record, head
+
+
+def _revised_metadata(
+    record: Record, head: Revision, client_metadata: dict[str, Any] | None, sm3: str
+) -> Metadata:
+    """The current metadata with the client's changes, checked in full."""
+    old = json.loads(head.metadata_json)
+    base = {k: old[k] for k in ("title", "category", "publication_date", "reviewer", "language")}
+    base["extra"] = old.get("extra", {})
+    base.update(client_metadata or {})
+    return build_metadata(base, office_name=record.office.name, tier=record.access_tier, sm3=sm3)
+
+
+def precheck_revision(
+    session: Session, caller: Caller, record_id: str, client_metadata: dict[str, Any] | None
+) -> None:
+    """Refuse a revision that `revise` would refuse, before its new file is stored (a
+    placeholder stands in for the new file's SM3)."""
+    record, head = _revisable(session, caller, record_id)
+    _revised_metadata(record, head, client_metadata, sm3="0" * 64)
+
+
 def revise(
     session: Session,
     blob_root: Path,
@@ -286,19 +326,10 @@ def revise(
     change_note: str,
     override_reason: str | None = None,
 ) -> tuple[Record, Revision]:
-    """The next version of a current record: new file and/or metadata, with a change note."""
-    record = writable_record(session, caller, record_id)
-    if record.status is not RecordStatus.CURRENT:
-        raise Conflict(f"record is {record.status.value}; it cannot be revised")
-    head = session.scalars(
-        select(Revision).where(
-            Revision.record_id == record.record_id, Revision.version == record.head_version
-        )
-    ).one()
+    """The next version of a current disclosure: new file and/or metadata, with a change note."""
+    record, head = _revisable(session, caller, record_id)
     if content is not None and content.sha256 == head.content_hash:
         raise Conflict("this content is already the record's current version")
-    old = json.loads(head.metadata_json)
-    tier = record.access_tier
     if content is None:
         blob = blobs.stored(session, head.content_hash)
         content = NewContent(
@@ -307,12 +338,10 @@ def revise(
             ),
             content_type=blob.media_type or "application/octet-stream",
             sha256=head.content_hash,
-            sm3=head.sm3 or old["sm3"],
+            sm3=head.sm3 or json.loads(head.metadata_json)["sm3"],
+            on_disk=True,  # the current version's own file
         )
-    base = {k: old[k] for k in ("title", "category", "publication_date", "reviewer", "language")}
-    base["extra"] = old.get("extra", {})
-    base.update(client_metadata or {})
-    metadata = build_metadata(base, office_name=record.office.name, tier=tier, sm3=content.sm3)
+    metadata = _revised_metadata(record, head, client_metadata, content.sm3)
     if content.sha256 == head.content_hash and metadata.metadata_hash().hex() == head.metadata_hash:
         raise Conflict("nothing changed: same content and metadata as the current version")
     version = record.head_version + 1
