@@ -665,3 +665,23 @@ def test_each_detector_skipped_only_where_it_cannot_match(chunks: list[tuple[str
     for detect, needed in pii_text._DETECTORS:
         for hit in detect(text, normalised):
             assert needed.search(normalised, hit.start, hit.end), (detect.__name__, text)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-16", "utf-8", "gb18030"])
+def test_an_id_number_is_found_in_every_text_encoding(codec: str) -> None:
+    # UTF-16 without a BOM once read as "valid UTF-8" with a NUL beside every digit, so the
+    # number was not seen and the release published.
+    number = "11010519900307123" + resident_id_check_digit("11010519900307123")
+    text = f"持卡人 {number} 已登记"
+    [finding] = scan_document(text.encode(codec), "text/plain")
+    assert finding.kind is PiiKind.ID_CARD
+    masked = mask_document(text.encode(codec), "text/plain")
+    assert number not in masked.decode(codec) and "已登记" in masked.decode(codec)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain; charset=utf-8", "application/xml"])
+def test_text_with_nul_characters_is_unreadable(content_type: str) -> None:
+    number = "11010519900307123" + resident_id_check_digit("11010519900307123")
+    data = "\x00".join(f"<a>{number}</a>").encode()  # UTF-16-like, declared UTF-8
+    with pytest.raises(UnreadableDocument, match="NUL"):
+        scan_document(data, content_type)

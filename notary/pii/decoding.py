@@ -47,23 +47,48 @@ def strip_bom(data: bytes) -> tuple[bytes, str | None, bytes]:
 
 def _decode(data: bytes, codec: str, bom: bytes) -> Decoded:
     try:
-        return Decoded(data.decode(codec), codec, bom)
+        text = data.decode(codec)
     except UnicodeDecodeError:
         raise UnreadableDocument(f"the text is not valid {codec}") from None
+    if "\x00" in text:
+        # No text has NULs; UTF-16 read as UTF-8 has one beside every digit, which would
+        # hide ID numbers from the scan.
+        raise UnreadableDocument(
+            f"the text read as {codec} contains NUL characters (UTF-16 needs a BOM "
+            "or a declared charset)"
+        )
+    return Decoded(text, codec, bom)
+
+
+def utf16_without_bom(body: bytes) -> str | None:
+    """The UTF-16 byte order of a BOM-less text, told by where its NUL bytes fall (the
+    high byte of every ASCII character, digits included), else None."""
+    if len(body) % 2 or b"\x00" not in body:
+        return None
+    high_odd, high_even = body[1::2].count(0), body[0::2].count(0)
+    if high_odd > high_even:
+        return "utf-16-le"
+    if high_even > high_odd:
+        return "utf-16-be"
+    return None
 
 
 def decode_text(data: bytes, charset: str | None) -> Decoded:
-    """Plain text: BOM, else the declared charset, else UTF-8, else GB18030."""
+    """Plain text: BOM, else the declared charset, else UTF-16 told by its NUL bytes, else
+    UTF-8, else GB18030. Text with NUL characters is refused whatever its encoding."""
     body, codec, bom = strip_bom(data)
     if codec:
         return _decode(body, codec, bom)
     if charset:
         return _decode(body, _codec(charset), b"")
+    if codec := utf16_without_bom(body):
+        return _decode(body, codec, b"")
     for candidate in ("utf-8", "gb18030"):
         try:
-            return Decoded(body.decode(candidate), candidate, b"")
+            body.decode(candidate)
         except UnicodeDecodeError:
             continue
+        return _decode(body, candidate, b"")
     raise UnreadableDocument("the text is neither UTF-8 nor GB18030")
 
 
