@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.main import create_app
+from api.services import records as svc
 from api.settings import DEMO_ADMIN_KEY, Settings
 from notary.db.session import SQLITE_POOL_SIZE
 from notary.pii import resident_id_check_digit
@@ -190,6 +191,25 @@ def test_key_is_shown_once_and_stored_hashed(api: Api) -> None:
     plain = office.publisher["Authorization"].split()[1]
     rows = sql(api, "SELECT key_hash FROM api_keys")
     assert all(plain not in r[0] for r in rows)
+
+
+def test_a_revocation_waits_for_writes_that_checked_the_key(api: Api) -> None:
+    office = api.office()
+    key_id = int(office.publisher_key_id)
+    revoked: list[int] = []
+    with api.c.app.state.db.session() as writes:  # a publish batch, between check and commit
+        assert svc.live_keys(writes, [key_id]) == {key_id}
+        url = f"/api/v1/offices/{office.id}/keys/{key_id}/revoke"
+        revoke = threading.Thread(
+            target=lambda: revoked.append(api.c.post(url, headers=api.admin).status_code)
+        )
+        revoke.start()
+        revoke.join(0.5)
+        assert revoke.is_alive() and not revoked, "revoked while a write still relied on the key"
+        writes.commit()
+    revoke.join(10)
+    assert revoked == [200]
+    assert api.publish(office).status_code == 401
 
 
 def test_revoked_key_is_refused(api: Api) -> None:

@@ -130,8 +130,10 @@ _OFFICES = (
     .order_by(Office.id)
     .with_for_update(key_share=True)
 )
-_LIVE_KEYS = select(ApiKey.id).where(
-    ApiKey.id.in_(bindparam("ids", expanding=True)), ApiKey.revoked_at.is_(None)
+_LIVE_KEYS = (
+    select(ApiKey.id)
+    .where(ApiKey.id.in_(bindparam("ids", expanding=True)), ApiKey.revoked_at.is_(None))
+    .with_for_update(read=True)
 )
 
 
@@ -146,7 +148,9 @@ def lock_offices(session: Session, office_pks: Iterable[int]) -> dict[int, Offic
 
 
 def live_keys(session: Session, key_ids: Iterable[int]) -> set[int]:
-    """Those of `key_ids` that are not revoked."""
+    """Those of `key_ids` that are not revoked, share-locked (PostgreSQL: `FOR SHARE`): a
+    revocation waits for the writes they are checked for, so nothing is acknowledged for a
+    key after its revocation was."""
     return set(session.connection().scalars(_LIVE_KEYS, {"ids": sorted(set(key_ids))}))
 
 
