@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from notary.atomic import atomic_write_bytes
 from notary.db.models import Record, Revision, Revocation
+from notary.db.types import RecordKind
 from notary.errors import Conflict, InvalidInput, NotFound
 from notary.setup_local import (
     check_slug,
@@ -321,6 +322,8 @@ def revise(
     settings = load_settings(root, password_file=password_file)
     with _session(root) as session:
         record = repo.get_record(session, record_id=record_id)
+        if record.kind is RecordKind.CERTIFICATE:  # its content is a salted commitment
+            raise Conflict("a certificate cannot be revised: revoke it and issue a new one")
         head = record.revisions[-1]
         meta = Metadata.from_json(head.metadata_json)
         row = _accept(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,24 @@ def test_bad_input_gets_one_line_and_its_exit_code(data_dir: Path, anvil, tmp_pa
     assert "wrong password" in wrong.stderr
     usage = run(data_dir, anvil, "publish", str(f), check=2)
     assert "title" in usage.stderr.lower()
+
+
+def test_a_certificate_is_not_revised(data_dir: Path, anvil, tmp_path: Path):
+    # Certificates are issued through the API; one in the same database is refused here too.
+    f = tmp_path / "licence.txt"
+    f.write_text("licence")
+    published = json.loads(
+        run(data_dir, anvil, "publish", str(f), "--title", "Licence", "--category", "c",
+            "--json").stdout
+    )  # fmt: skip
+    record = published["record_id"]
+    with sqlite3.connect(data_dir / "notary.sqlite3") as db:
+        db.execute("UPDATE records SET kind = 'certificate' WHERE record_id = ?", (record,))
+    f.write_text("licence, unsalted")
+    refused = run(data_dir, anvil, "revise", record, str(f), check=1)
+    assert "certificate cannot be revised" in refused.stderr
+    history = json.loads(run(data_dir, anvil, "history", record, "--json").stdout)
+    assert [r["version"] for r in history["revisions"]] == [1]
 
 
 def test_stamp_puts_a_verifiable_code_on_every_page(data_dir: Path, anvil, tmp_path: Path):
