@@ -13,7 +13,9 @@
 | `blob_corrupt` | a stored file is missing or its bytes no longer match its SHA-256 |
 | `access_log_broken` | an office's hash-chained access log is broken or lost an anchored head |
 
-Only offices present in the database are compared: one chain serves many offices.
+Only offices present in the database are compared: one chain serves many offices. Rows the
+database says were anchored after the replay's last block are left to a later replay (an
+auditor diffs against a saved replay while the service goes on anchoring).
 """  # noqa: E501
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ def _diff_revisions(
         if entry is None:
             if rev.anchor_mode is AnchorMode.BATCH and _in_batch(rev, batches):
                 continue
+            if _after(rev.block_number, state):
+                continue
             if rev.anchor_state is AnchorState.ANCHORED or rev.accepted_at < cutoff:
                 claimed = f" (the database says anchored in {rev.tx_hash})" if rev.tx_hash else ""
                 out.append(
@@ -130,6 +134,9 @@ def _diff_revisions(
                     **at,
                 )
             )
+        # A revision on chain must be recorded as anchored, with the chain's leaf, transaction
+        # and block; only one still being sent (broadcast, not yet recorded) may lack them.
+        sending = rev.anchor_state is AnchorState.SENDING
         changed = [
             name
             for name, db, ch in (
@@ -137,8 +144,10 @@ def _diff_revisions(
                 ("tx_hash", rev.tx_hash, _h(entry.tx_hash)),
                 ("block_number", rev.block_number, entry.block_number),
             )
-            if db is not None and db != ch
+            if db != ch and not (db is None and sending)
         ]
+        if rev.anchor_state not in (AnchorState.ANCHORED, AnchorState.SENDING):
+            changed.insert(0, f"anchor state {rev.anchor_state.value}")
         if changed:
             out.append(
                 Discrepancy("anchor_changed", f"{', '.join(changed)} differ from the chain", **at)
@@ -156,6 +165,11 @@ def _diff_revisions(
             )
         )
     return out
+
+
+def _after(block_number: int | None, state: ReplayState) -> bool:
+    """Whether a row's anchoring block is past what the replay read."""
+    return block_number is not None and block_number > state.last_block
 
 
 def _in_batch(rev: Revision, batches: set[str]) -> bool:
@@ -191,10 +205,9 @@ def _diff_status(
         }[chain.status]
         if record.status not in expected:
             pending = revocations.get(record.record_id) or replacements.get(record.record_id)
-            young = (
-                pending is not None
-                and pending.anchor_state is not AnchorState.ANCHORED
-                and _created(pending) >= cutoff
+            young = pending is not None and (
+                (pending.anchor_state is not AnchorState.ANCHORED and _created(pending) >= cutoff)
+                or _after(pending.block_number, state)
             )
             if not (chain.status == ACTIVE and young):
                 out.append(
