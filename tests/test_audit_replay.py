@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
 from test_audit_support import build_history, next_revision
 
+from notary.audit import runner
 from notary.audit.export import write_csv, write_jsonl
 from notary.audit.runner import replay
 from notary.audit.state import ReplayState
+from notary.chain_errors import NodeUnavailable
 
 
 def hexs(b: bytes) -> str:
@@ -85,3 +88,35 @@ def test_cli_replay_then_checkpoint_roundtrip(
         ["verify", str(tmp_path / "cp.json"), "--rpc", registry_client.config.rpc_url],
     )
     assert ok.exit_code == 0, ok.output
+
+
+def test_a_replay_that_died_before_its_check_is_checked_when_resumed(
+    registry_client, registry_office, governance, tmp_path, monkeypatch
+):
+    # The periodic save used to carry the previous run's "accumulator matches" along with new
+    # revisions; when the run then died before its final check, the resumed run (nothing new
+    # to read) reported them verified against the registry without checking them.
+    h = build_history(registry_client, registry_office, governance)
+    path = tmp_path / "state.json"
+    assert replay(registry_client, state_path=path)[1].accumulator_ok is True
+    a = h.records[0]
+    registry_client.anchor(registry_office.signer, next_revision(registry_client, h, a, b"A3"))
+    monkeypatch.setattr(runner, "SAVE_EVERY_S", -1.0)  # save after every page
+
+    def node_gone(*args, **kwargs):
+        raise NodeUnavailable("node gone")
+
+    with monkeypatch.context() as m:  # the run dies at its final check
+        m.setattr(registry_client, "accumulator", node_gone)
+        with pytest.raises(NodeUnavailable):
+            replay(registry_client, state_path=path)
+    saved = ReplayState.load(path)
+    assert saved.revision("0x" + a.hex(), 3) is not None
+    assert saved.registry_accumulator_ok is None
+    checked = []
+    real = registry_client.accumulator
+    monkeypatch.setattr(
+        registry_client, "accumulator", lambda *a, **k: checked.append(1) or real(*a, **k)
+    )
+    assert replay(registry_client, state_path=path)[1].accumulator_ok is True
+    assert checked

@@ -124,6 +124,8 @@ def _run(
     total = max(0, end - begin + 1)
     for page in reader.iter_pages(begin, end, prefetch=PREFETCH_PAGES):
         replayer.apply_page(page.logs, page.to_block)
+        if page.logs:  # a state saved from here on is not yet checked against the registry
+            state.registry_accumulator_ok = None
         logs += len(page.logs)
         if progress is not None:
             progress(page.to_block - begin + 1, total, logs)
