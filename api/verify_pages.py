@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 import threading
 import time
@@ -31,6 +32,7 @@ import anyio.to_thread
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from api.links import verify_target
 from api.templating import templates
 from notary.errors import NotFound
 from verifier.result import StepStatus, Verdict, VerificationResult
@@ -293,14 +295,15 @@ def _cache(request: Request) -> _ResultCache:
 
 @functools.cache
 def _extras_query() -> Any:
-    """Title, tier, revocation reason and the revision's stored file, by record and version:
-    one read with outer joins, built once (it runs on every verify page)."""
+    """The revision's metadata (for its title), the tier, the revocation reason and the
+    revision's stored file, by record and version: one read with outer joins, built once (it
+    runs on every verify page)."""
     from sqlalchemy import and_, bindparam, select
 
     from notary.db.models import Blob, Record, Revision, Revocation
 
     return (
-        select(Record.title, Record.access_tier, Revocation.reason, Blob.sha256)
+        select(Revision.metadata_json, Record.access_tier, Revocation.reason, Blob.sha256)
         .outerjoin(Revocation, Revocation.record_id == Record.record_id)
         .outerjoin(
             Revision,
@@ -311,12 +314,30 @@ def _extras_query() -> Any:
     )
 
 
+def _title(metadata_json: str | None) -> str | None:
+    try:
+        title = json.loads(metadata_json or "null")["title"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    return title if isinstance(title, str) else None
+
+
 def database_extras(request: Request, result: VerificationResult) -> RecordExtras | None:
     """Title, revocation reason and (public records only) the authentic file, from the
-    office database. Only ever decorates a verdict the chain already decided."""
+    office database. Only ever decorates a verdict the chain already decided, and only for
+    this node's own registry: another trusted registry may hold the same record id. The
+    title is the scanned version's own (a later, unanchored revision may have renamed the
+    record)."""
     db = getattr(request.app.state, "db", None)
     settings = getattr(request.app.state, "settings", None)
     if db is None or db.engine is None or result.record_id is None or result.version is None:
+        return None
+    own = verify_target(request)
+    if (
+        own is None
+        or result.chain_id != own.chain_id
+        or (result.registry or "").lower() != own.registry.lower()
+    ):
         return None
     from api import blobs
     from notary.db.models import Blob
@@ -327,7 +348,8 @@ def database_extras(request: Request, result: VerificationResult) -> RecordExtra
         row = conn.execution_options(**READ_ONLY).execute(_extras_query(), params).first()
     if row is None:
         return None
-    title, tier, reason, stored_sha = row
+    metadata_json, tier, reason, stored_sha = row
+    title = _title(metadata_json)
     public = str(getattr(tier, "value", tier)) == "public"
     sha = (result.content_hash or "").removeprefix("0x")
     path = None

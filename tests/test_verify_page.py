@@ -5,6 +5,7 @@ normal and large-font mode kept under test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import threading
@@ -17,8 +18,10 @@ import pytest
 from notary.localchain import free_port
 from notary.qr_payload import QrPayload, encode, verify_url
 from notary.stamp import stamp_pdf
+from notary.verify_links import VerifyTarget
 from verifier.certificate import holder_commitment
 from verifier.chainsource import RegistryPool
+from verifier.trust import TrustEntry, TrustList
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -366,6 +369,9 @@ def test_page_takes_title_reason_and_public_file_from_the_office_database(
     sha = hashlib.sha256(budget).hexdigest()
     app = create_app(Settings(data_dir=tmp_path, database_url=db_url))
     app.state.verify_trust = reg.trust()
+    app.state.verify_target = VerifyTarget(  # the node's own registry: its records
+        scheme="http", host="testserver", chain_id=reg.chain_id, registry=reg.address
+    )
     app.state.verify_connect = RegistryPool()
     app.state.verify_ttl = 0.0
     code = encode(payload_for(reg, rid, version, leaf))
@@ -402,3 +408,67 @@ def test_page_takes_title_reason_and_public_file_from_the_office_database(
         reg.revoke(rid, "数据有误，撤销重发")
         r = client.get(f"/v/{code}?lang=en")
         assert "Revoked" in r.text and "数据有误，撤销重发" in r.text
+
+
+def test_the_database_decorates_only_this_registrys_record_with_its_own_version(
+    chain_snapshot, verifier_registry, tmp_path, db_url
+) -> None:
+    # Titles come from the scanned version's metadata (a later, unanchored revision may have
+    # renamed the record), and only for this node's registry: another trusted registry can
+    # hold the same record id, and our title must not vouch for its bytes.
+    from conftest import VerifierRegistry
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import Settings
+    from notary.db import repo
+
+    ours, other = verifier_registry, VerifierRegistry(chain_snapshot)
+    draft = b"%PDF-1.7 draft"
+    m1 = json.dumps({"title": "预算（征求意见稿）"})
+    rid, v1, leaf1 = ours.anchor(draft, metadata_hash=hashlib.sha256(m1.encode()).digest())
+    _, v_other, leaf_other = other.anchor(b"forged: all paid to vendor X", record_id=rid)
+    app = create_app(Settings(data_dir=tmp_path, database_url=db_url))
+    app.state.verify_trust = TrustList.of(
+        [
+            TrustEntry(ours.chain_id, ours.address, "本区域", chain_snapshot.url),
+            TrustEntry(other.chain_id, other.address, "其他区域", chain_snapshot.url),
+        ]
+    )
+    app.state.verify_target = VerifyTarget(
+        scheme="http", host="testserver", chain_id=ours.chain_id, registry=ours.address
+    )
+    app.state.verify_connect = RegistryPool()
+    app.state.verify_ttl = 0.0
+
+    def code(reg, version: int, leaf: bytes) -> str:
+        return encode(
+            QrPayload.for_page(
+                chain_id=reg.chain_id, registry=reg.address, record_id=rid, version=version,
+                leaf=leaf,
+            )
+        )  # fmt: skip
+
+    with TestClient(app) as client:
+        with app.state.db.session() as s:
+            office = repo.create_office(
+                s, office_id=ours.office_id, number=ours.office_number, name="局"
+            )
+            repo.create_record(
+                s, record_id=rid, office=office, kind="disclosure", access_tier="public",
+                title="预算（征求意见稿）", content_hash=hashlib.sha256(draft).hexdigest(),
+                metadata_json=m1, metadata_hash=hashlib.sha256(m1.encode()).digest(),
+            )  # fmt: skip
+            m2 = json.dumps({"title": "预算（正式版）"})
+            repo.add_revision(
+                s, record_id=rid, version=2, title="预算（正式版）",
+                content_hash=hashlib.sha256(b"final").hexdigest(), metadata_json=m2,
+                metadata_hash=hashlib.sha256(m2.encode()).digest(),
+            )  # fmt: skip
+            s.commit()
+        ours_page = client.get(f"/v/{code(ours, v1, leaf1)}").text
+        other_page = client.get(f"/v/{code(other, v_other, leaf_other)}").text
+    assert 'data-verdict="authentic_current"' in ours_page  # v2 is not anchored yet
+    assert "预算（征求意见稿）" in ours_page and "正式版" not in ours_page
+    assert 'data-verdict="authentic_current"' in other_page and "其他区域" in other_page
+    assert "预算" not in other_page
