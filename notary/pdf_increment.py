@@ -48,18 +48,18 @@ def last_xref(data: bytes) -> tuple[int, bool] | None:
     return None
 
 
-def chains_to(data: bytes, update_start: int, prefix: bytes) -> bool:
-    """Whether the update written at `update_start` of `data` has /Prev = `prefix`'s last
-    startxref, i.e. it continues exactly that file."""
+def chained_update_end(data: bytes, update_start: int, prefix: bytes | memoryview) -> int | None:
+    """Where the update written at `update_start` of `data` ends (after its `%%EOF`), if it
+    has /Prev = `prefix`'s last startxref, i.e. it continues exactly that file; else None."""
     tail = TAIL.search(prefix, max(0, len(prefix) - 1024))
     end = UPDATE_END.search(data, update_start)
     if tail is None or end is None:
-        return False
+        return None
     xref_at = int(end.group(1))
     if not update_start <= xref_at < end.start():
-        return False
+        return None
     prev = _PREV.search(data, xref_at, end.start())
-    return prev is not None and prev.group(1) == tail.group(1)
+    return end.end() if prev is not None and prev.group(1) == tail.group(1) else None
 
 
 class Increment:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from notary import stamp_layout as layout
 from notary.errors import InvalidInput
-from notary.pdf_increment import Increment, chains_to, last_xref
+from notary.pdf_increment import Increment, chained_update_end, last_xref
 from notary.qr_payload import InvalidPayload, parse_verify_url
 from notary.stamp_layout import CORNERS, Corner, StampStyle
 
@@ -45,6 +45,7 @@ __all__ = [
     "PdfRejected",
     "StampMismatch",
     "StampStyle",
+    "changed_after_stamping",
     "default_label",
     "is_stamped",
     "read_stamp_urls",
@@ -172,8 +173,13 @@ def stamp_pdf(
     return stamped
 
 
-def recover_original(stamped: bytes) -> bytes:
-    """The original bytes of a stamped PDF: what the chain's content hash is of.
+MAX_MARKERS_TRIED = 4
+"""Marker lines checked at most, from the end. A stamped file has one; the bound keeps a
+file stuffed with marker lines from costing a scan of the whole file per line."""
+
+
+def _locate_stamp(data: bytes) -> tuple[int, int]:
+    """(length of the original, end of the stamp's own update) of a stamped PDF.
 
     Finds the stamp's marker line and checks that it sits at exactly the offset it
     declares, that the stamp's cross-reference section chains (/Prev) to the startxref
@@ -181,25 +187,44 @@ def recover_original(stamped: bytes) -> bytes:
     declares. Raises `PdfRejected` for a file without a stamp and `StampMismatch` when
     the part before the stamp was altered.
     """
-    data = _as_bytes(stamped)
-    found = False
+    view = memoryview(data)
+    tried = 0
     pos = data.rfind(MARKER_TAG)
-    while pos != -1:
+    while pos != -1 and tried < MAX_MARKERS_TRIED:
         declared = _parse_marker(data, pos)
         if declared is not None:
-            found = True
-            prefix = data[:pos]
-            if chains_to(data, pos + declared[2], prefix):
+            tried += 1
+            prefix = view[:pos]
+            end = chained_update_end(data, pos + declared[2], prefix)
+            if end is not None:
                 if hashlib.sha256(prefix).hexdigest() != declared[1]:
                     raise StampMismatch(
                         "the stamped file was altered: the part before the stamp no longer "
                         "has the SHA-256 the stamp recorded"
                     )
-                return prefix
+                return pos, end
         pos = data.rfind(MARKER_TAG, 0, pos)
-    if found:
+    if tried:
         raise StampMismatch("damaged stamp: its update does not continue an intact original")
     raise PdfRejected("not a stamped PDF: no notary stamp found")
+
+
+def recover_original(stamped: bytes) -> bytes:
+    """The original bytes of a stamped PDF: what the chain's content hash is of.
+
+    Raises `PdfRejected` for a file without a stamp and `StampMismatch` when the part
+    before the stamp was altered (see `_locate_stamp`).
+    """
+    data = _as_bytes(stamped)
+    return data[: _locate_stamp(data)[0]]
+
+
+def changed_after_stamping(stamped: bytes) -> bool:
+    """Whether anything but whitespace follows the stamp's own update: a later incremental
+    update (an annotation, a signature, or new page content painted over the original),
+    so the pages a reader shows may not be the published ones."""
+    data = _as_bytes(stamped)
+    return bool(data[_locate_stamp(data)[1] :].strip(b"\r\n\t\f\0 "))
 
 
 def read_stamp_urls(stamped: bytes) -> list[str]:

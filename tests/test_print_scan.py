@@ -13,6 +13,7 @@ import hashlib
 import io
 import secrets
 
+import pdf_samples as samples
 import pypdfium2 as pdfium
 import pytest
 import qrcode
@@ -22,8 +23,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
+from notary import stamp as stamp_module
 from notary.qr_payload import QrPayload, encode, verify_url
-from notary.stamp import stamp_pdf
+from notary.stamp import changed_after_stamping, recover_original, stamp_pdf
 from verifier.certificate import holder_commitment
 from verifier.chainsource import RegistryPool
 from verifier.result import Verdict
@@ -160,6 +162,43 @@ def test_edited_bytes_with_the_original_code_are_tampered(reg, connect):
     r = verify_file(forged, trust, connect=connect)
     assert r.verdict is Verdict.TAMPERED, r
     assert any(s.name == "check_content" and s.status.value == "fail" for s in r.steps)
+
+
+def test_a_copy_updated_after_stamping_is_not_authentic(reg, connect):
+    # The original inside still matches the chain, but an update appended after the stamp
+    # can paint anything over the pages a reader shows (here: a note; it could be figures).
+    original = chinese_pdf("采购结果公示")
+    _, payload = publish(reg, original)
+    stamped = stamp(original, payload)
+    updated = samples.with_incremental_update(stamped)
+    assert recover_original(updated) == original and changed_after_stamping(updated)
+    assert not changed_after_stamping(stamped + b"\n\n")
+    r = verify_file(updated, reg.trust(), connect=connect)
+    assert r.verdict is Verdict.TAMPERED and "after stamping" in r.reason, r
+    assert verify_file(stamped, reg.trust(), connect=connect).verdict is Verdict.AUTHENTIC_CURRENT
+
+
+def test_a_file_stuffed_with_stamp_markers_is_checked_a_bounded_number_of_times(reg, monkeypatch):
+    # Each marker line that parses costs a scan of the rest of the file: without a bound, a
+    # few MB of them held a verify worker for seconds to hours.
+    original = chinese_pdf("采购结果公示")
+    _, payload = publish(reg, original)
+    stamped = stamp(original, payload)
+    flood = bytearray(stamped)
+    for _ in range(2_000):  # each marker line declares its own offset, so each one parses
+        flood += stamp_module.MARKER_TAG + b"original-length=%d original-sha256=%s\n" % (
+            len(flood),
+            b"0" * 64,
+        )
+    flood = bytes(flood)
+    checked = []
+    real = stamp_module.chained_update_end
+    monkeypatch.setattr(
+        stamp_module, "chained_update_end", lambda *a: checked.append(1) or real(*a)
+    )
+    with pytest.raises((stamp_module.StampMismatch, stamp_module.PdfRejected)):
+        recover_original(flood)
+    assert 0 < len(checked) <= stamp_module.MAX_MARKERS_TRIED
 
 
 def test_code_copied_onto_another_document_is_tampered(reg, connect):

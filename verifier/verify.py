@@ -585,7 +585,8 @@ def check_status(run: _Run) -> tuple[Verdict, str]:
 def _stamped_codes(data: bytes) -> tuple[bytes, list[str]] | None:
     """(original bytes, QR URLs) of a stamped PDF; None when the bytes are not one.
 
-    A stamp whose original part was altered raises `_Stop(TAMPERED)`.
+    A stamp whose original part was altered, or a copy updated after stamping, raises
+    `_Stop(TAMPERED)`.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         return None
@@ -596,9 +597,18 @@ def _stamped_codes(data: bytes) -> tuple[bytes, list[str]] | None:
     try:
         urls = list(stamp.read_stamp_urls(bytes(data)))
         original = stamp.recover_original(bytes(data))
+        changed = stamp.changed_after_stamping(bytes(data))
     except stamp.StampMismatch as exc:
         raise _Stop(Verdict.TAMPERED, f"the stamped file was altered: {exc}") from None
     except Exception as exc:  # not stamped, or damaged: check the bytes as they are
         log.debug("not a readable stamped PDF: %s", exc)
         return None
+    if urls and changed:
+        # The original inside still matches, but a later update can paint anything over the
+        # pages a reader shows: this copy is not the published file.
+        raise _Stop(
+            Verdict.TAMPERED,
+            "the stamped file was changed after stamping (a later update can alter what its "
+            "pages show); ask the office for the published file",
+        )
     return (original, urls) if urls else None
