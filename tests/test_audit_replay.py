@@ -10,9 +10,10 @@ from test_audit_support import build_history, next_revision
 
 from notary.audit import runner
 from notary.audit.export import write_csv, write_jsonl
+from notary.audit.logs import RawLogReader
 from notary.audit.runner import replay
 from notary.audit.state import ReplayState
-from notary.chain_errors import NodeUnavailable
+from notary.chain_errors import NodeError, NodeUnavailable
 
 
 def hexs(b: bytes) -> str:
@@ -120,3 +121,40 @@ def test_a_replay_that_died_before_its_check_is_checked_when_resumed(
     )
     assert replay(registry_client, state_path=path)[1].accumulator_ok is True
     assert checked
+
+
+def test_a_node_answering_out_of_order_or_with_another_contracts_logs(
+    registry_client, registry_office, governance, monkeypatch
+):
+    # The node is the auditor's only source: its pages are put in chain order, and a log of
+    # another contract (here a revocation of a record that is active) fails the replay
+    # instead of being pinned on the registry.
+    h = build_history(registry_client, registry_office, governance)
+    honest, _ = replay(registry_client)
+    real = RawLogReader._raw_logs
+    with monkeypatch.context() as m:
+        m.setattr(RawLogReader, "_raw_logs", lambda self, a, b: list(reversed(real(self, a, b))))
+        reversed_state, summary = replay(registry_client)
+    assert reversed_state.violations == [] and summary.accumulator_ok is True
+    assert reversed_state.to_json() == honest.to_json()
+
+    record = h.records[0]
+    revoked = "0x" + registry_client.abi.event("RecordRevoked").topic.hex()
+
+    def with_foreign(self, start, stop):
+        logs = real(self, start, stop)
+        if logs:
+            last = logs[-1]
+            logs.append(
+                {
+                    **last,
+                    "address": "0x" + "11" * 20,
+                    "topics": [revoked, "0x" + record.hex()],
+                    "logIndex": hex(int(last["logIndex"], 16) + 1),
+                }
+            )
+        return logs
+
+    monkeypatch.setattr(RawLogReader, "_raw_logs", with_foreign)
+    with pytest.raises(NodeError, match="another contract"):
+        replay(registry_client)

@@ -64,7 +64,7 @@ class RawLogReader(LogReader):
                 self._shrink(stop - start + 1)
                 continue
             self._grow(stop - start + 1)
-            yield LogPage(start, stop, raw)
+            yield LogPage(start, stop, _in_chain_order(raw, str(self.address), start, stop))
             start = stop + 1
 
     def _raw_logs(self, start: int, stop: int) -> list[dict[str, Any]]:
@@ -75,6 +75,31 @@ class RawLogReader(LogReader):
             raise Web3RPCError(str(error.get("message", error)), rpc_response=response)
         # JSON-RPC returns logs in chain order (block, log index); reorged ones are dropped.
         return [log for log in response.get("result") or () if not log.get("removed")]
+
+
+def _in_chain_order(
+    logs: list[dict[str, Any]], address: str, start: int, stop: int
+) -> list[dict[str, Any]]:
+    """The node's logs sorted by (block, log index), each checked to be the registry's and
+    in the blocks asked for. A node that answers otherwise is broken or hostile: replaying
+    its answer would pin another contract's events, or a misordering, on the registry."""
+    want = address.lower()
+    keyed = []
+    for log in logs:
+        if str(log.get("address", "")).lower() != want:
+            raise NodeError(
+                f"the node returned a log of another contract ({str(log.get('address'))[:42]})"
+                " for the registry's eth_getLogs"
+            )
+        try:
+            block, index = int(log["blockNumber"], 16), int(log["logIndex"], 16)
+        except (KeyError, TypeError, ValueError):
+            raise NodeError("the node returned a log without a block number or index") from None
+        if not start <= block <= stop:
+            raise NodeError(f"the node returned a log of block {block}, outside {start}-{stop}")
+        keyed.append(((block, index), log))
+    keyed.sort(key=lambda item: item[0])
+    return [log for _, log in keyed]
 
 
 _DONE = object()
