@@ -454,14 +454,13 @@ class Worker:
         signed = tx.signed(client.address)
         if not fresh:
             try:
-                result = client.result_of(signed.tx_hash)
+                mined = client.result_of(signed.tx_hash) is not None
             except RegistryRevert as exc:
                 self._reverted(tx, exc)
                 return
-            if result is not None:
-                self._record(tx, result)
-                return
-            if not self._node_knows(signed.tx_hash):
+            # Mined or not, it is recorded only through `wait`, with its confirmations on
+            # top: a receipt found at once may still be reorged away.
+            if not mined and not self._node_knows(signed.tx_hash):
                 if self._found_by_events(tx):
                     return
                 try:

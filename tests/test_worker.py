@@ -8,6 +8,7 @@ stopped and restarted from its state file mid-run.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import random
 import signal
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 
 from notary.anchoring_seed import seed_revisions
 from notary.chain import RegistryClient, deploy_registry, make_web3
+from notary.chain_errors import TxTimeout
 from notary.chain_events import OfficeRegistered, RevisionAnchored
 from notary.config import ChainConfig, GasPolicy
 from notary.db import repo
@@ -29,7 +31,7 @@ from notary.db.models import Alert, AnchorTx, Revision, Revocation
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import AnchorMode, AnchorState, TxState
 from notary.keystore import FAST_SCRYPT_N, create_key
-from notary.localchain import LocalChain
+from notary.localchain import LocalChain, rpc_call
 from notary.merkle import verify_inclusion
 from notary.worker import Worker, WorkerSettings, run_worker
 
@@ -176,6 +178,33 @@ def _crash_after(monkeypatch, client, method: str) -> None:
 
     monkeypatch.setattr(client, method, crash)
     return original
+
+
+def test_restart_records_a_mined_transaction_only_once_confirmed(
+    outbox, chain_config, registry_office, monkeypatch
+):
+    # A receipt found at once after a restart may still be reorged away: it is recorded
+    # only with the configured confirmations on top, as a fresh send is.
+    db_url, factory, office = outbox
+    _seed(factory, office, records=1)
+    config = dataclasses.replace(chain_config, confirmations=2, receipt_timeout=1.0)
+    client = RegistryClient.connect(config)
+    settings = _settings(db_url, config, registry_office)
+    crashing = Worker(settings, client=client)
+    _crash_after(monkeypatch, client, "wait")  # broadcast, mined by anvil, then the crash
+    with pytest.raises(Crash):
+        crashing.run_once()
+    monkeypatch.undo()
+    fresh = Worker(settings, client=RegistryClient.connect(config))
+    with pytest.raises(TxTimeout):  # mined, but no block on top yet
+        fresh.reconcile()
+    [row] = _revisions(factory)
+    assert row.anchor_state is AnchorState.SENDING and row.block_number is None
+    for _ in range(config.confirmations):
+        rpc_call(config.rpc_url, "evm_mine")
+    assert fresh.reconcile() == 1
+    [row] = _revisions(factory)
+    assert row.anchor_state is AnchorState.ANCHORED
 
 
 @pytest.mark.parametrize("point", ["broadcast", "wait"])
