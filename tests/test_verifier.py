@@ -418,3 +418,24 @@ def test_verifier_imports_no_api_or_database():
     )
     env = dict(os.environ)
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+def test_the_cli_prints_names_with_brackets_as_they_are(chain_snapshot, capsys) -> None:
+    # Office and trust names come from others: "[/]" in one raised rich's MarkupError (a
+    # traceback instead of a verdict), and "[green]" restyled the output.
+    from conftest import VerifierRegistry
+
+    class Bracketed(VerifierRegistry):
+        OFFICE_NAME = "示范市数据局 [/] 办公室"
+
+    reg = Bracketed(chain_snapshot)
+    rid, version, leaf = reg.anchor(b"doc")
+    code = encode(
+        QrPayload.for_page(
+            chain_id=reg.chain_id, registry=reg.address, record_id=rid, version=version, leaf=leaf
+        )
+    )
+    args = ["--rpc", chain_snapshot.url, "--registry", reg.address, "--name", "Region [green]"]
+    assert cli.main([*args, "url", code]) == EXIT_CODES[Verdict.AUTHENTIC_CURRENT]
+    out = capsys.readouterr().out
+    assert "示范市数据局 [/] 办公室" in out and "Region [green]" in out

@@ -136,11 +136,14 @@ def render(result: VerificationResult, console: object | None = None) -> None:
     """Print the verdict, the facts and the trail of steps with rich."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    # Names and reasons come from the registry, the trust list and the file: printed as
+    # plain `Text`, never parsed as rich markup ("[/]" in an office name raised MarkupError).
     con = console if isinstance(console, Console) else Console()
     headline, style = _HEADLINES[result.verdict]
     con.print(f" {headline} ", style=style)
-    con.print(result.reason)
+    con.print(Text(result.reason))
     facts = Table(show_header=False, box=None, pad_edge=False)
     facts.add_column(style="bold")
     facts.add_column()
@@ -161,7 +164,7 @@ def render(result: VerificationResult, console: object | None = None) -> None:
     ]
     for key, value in rows:
         if value is not None:
-            facts.add_row(key, str(value))
+            facts.add_row(key, Text(str(value)))
     con.print(facts)
     trail = Table(title="steps", show_lines=False)
     trail.add_column("", width=2)
@@ -169,7 +172,7 @@ def render(result: VerificationResult, console: object | None = None) -> None:
     trail.add_column("detail", overflow="fold")
     for step in result.steps:
         mark, colour = _MARKS[step.status]
-        trail.add_row(f"[{colour}]{mark}[/]", step.name, step.detail)
+        trail.add_row(Text(mark, style=colour), Text(step.name), Text(step.detail))
     con.print(trail)
 
 
