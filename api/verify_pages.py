@@ -675,6 +675,11 @@ def verify_upload(
     connect = _connect(request)
     if data.startswith(IMAGE_MAGIC):
         result = verify_image(data, trust, connect=connect)
+        if result.steps and result.steps[0].status is StepStatus.FAIL:  # no code in it
+            # The picture may itself be a published file (a notice as PNG): look it up.
+            as_file = verify_file(data, trust, connect=connect)
+            if as_file.verdict is not Verdict.UNKNOWN:
+                result = as_file
     else:
         result = verify_file(data, trust, connect=connect)
     return _render(request, result, lang=lang_, large=large_)

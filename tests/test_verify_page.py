@@ -472,3 +472,33 @@ def test_the_database_decorates_only_this_registrys_record_with_its_own_version(
     assert "预算（征求意见稿）" in ours_page and "正式版" not in ours_page
     assert 'data-verdict="authentic_current"' in other_page and "其他区域" in other_page
     assert "预算" not in other_page
+
+
+def test_an_uploaded_picture_without_a_code_is_looked_up_as_a_published_file(
+    verifier_registry, tmp_path
+) -> None:
+    # An office may publish a notice as a PNG: uploaded as it is, it holds no QR code, and
+    # the page used to stop at "not a valid code" instead of finding it by its hash.
+    import io
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    reg = verifier_registry
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), "white").save(buf, "PNG")
+    notice = buf.getvalue()
+    reg.anchor(notice)
+    app = create_app(Settings(data_dir=tmp_path))
+    app.state.verify_trust = reg.trust()
+    app.state.verify_connect = RegistryPool()
+    app.state.verify_ttl = 0.0
+    with TestClient(app) as client:
+        found = client.post("/verify", files={"file": ("notice.png", notice, "image/png")})
+        other = buf.getvalue()[:-1] + b"\x00"  # not published, no code: as before
+        unknown = client.post("/verify", files={"file": ("photo.png", other, "image/png")})
+    assert 'data-verdict="authentic_current"' in found.text
+    assert unknown.status_code == 400 and 'data-verdict="invalid_code"' in unknown.text
