@@ -26,7 +26,7 @@ def test_diff_finds_every_kind_of_tampering(
     for entry in db_session.scalars(select(AccessLogEntry)):  # same hash as the API writes
         assert api_entry_hash(entry) == entry.entry_hash
     h = build_history(
-        registry_client, registry_office, governance, log_head=log_head, log_entries=5
+        registry_client, registry_office, governance, log_head=log_head, log_entries=5, batch=False
     )
     state, _ = replay(registry_client)
     assert state.violations == []

@@ -4,6 +4,8 @@ A real worker anchors on anvil, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import select, text
 
 from notary.anchoring_seed import seed_revisions
@@ -12,7 +14,7 @@ from notary.audit.runner import replay
 from notary.db import repo
 from notary.db.models import Office, Revision
 from notary.db.session import make_engine, session_factory, unit_of_work
-from notary.db.types import AnchorState
+from notary.db.types import AnchorMode, AnchorState
 from notary.worker import Worker, WorkerSettings
 
 
@@ -81,4 +83,46 @@ def test_an_anchored_revision_the_database_calls_failed_is_found(
     [(kind, message)] = service.diff(state)
     assert kind == "anchor_changed"
     assert "anchor state failed" in message and "leaf" in message and "tx_hash" in message
+    service.engine.dispose()
+
+
+def test_a_batch_row_edited_or_deleted_is_found(
+    db_url, chain_config, registry_office, registry_client
+) -> None:
+    # The chain holds only a batch's root and leaf count: each row must rebuild its proven
+    # leaf from its own fields, and the batch must have all its rows.
+    service = Service(db_url, chain_config, registry_office, registry_client)
+    with unit_of_work(service.sessions) as s:
+        office = s.scalars(select(Office)).one()
+        first, second, _ = seed_revisions(s, office=office, records=3, category="archive")
+    service.worker.run_once()
+    with service.sessions() as s:
+        assert {r.anchor_mode for r in s.scalars(select(Revision))} == {AnchorMode.BATCH}
+    state, _ = replay(registry_client)
+    assert service.diff(state) == []
+    forged = '{"title":"forged"}'
+    with unit_of_work(service.sessions) as s:
+        s.execute(
+            text(
+                "UPDATE revisions SET content_hash = :h, metadata_json = :j, metadata_hash = :m "
+                "WHERE record_id = :r"
+            ),
+            {
+                "h": "f" * 64,
+                "j": forged,
+                "m": hashlib.sha256(forged.encode()).hexdigest(),
+                "r": first,
+            },
+        )
+        s.execute(text("DELETE FROM revisions WHERE record_id = :r"), {"r": second})
+        s.execute(text("DELETE FROM records WHERE record_id = :r"), {"r": second})
+    found = service.diff(state)
+    assert (
+        "content_hash_changed",
+        "the row's hashes no longer give the leaf anchored in its batch",
+    ) in found
+    assert any(
+        kind == "missing_in_db" and "holds 3 revision(s) on chain, the database 2" in message
+        for kind, message in found
+    )
     service.engine.dispose()

@@ -41,10 +41,17 @@ def next_revision(client, history: History, record_id: bytes, content: bytes) ->
 
 
 def build_history(
-    client, office, governance, *, log_head: bytes | None = None, log_entries: int = 7
+    client,
+    office,
+    governance,
+    *,
+    log_head: bytes | None = None,
+    log_entries: int = 7,
+    batch: bool = True,
 ) -> History:
-    """Three records: A (v1, v2), B (v1, revoked), C (v1, replaced by A); a batch root and an
-    access-log head. Six transactions."""
+    """Three records: A (v1, v2), B (v1, revoked), C (v1, replaced by A); a batch root (of
+    leaves nobody has: `batch=False` for a database that must match the chain) and an
+    access-log head. Five or six transactions."""
     h = History(office)
     a, b, c = office.record_id(), office.record_id(), office.record_id()
     client.anchor(office.signer, next_revision(client, h, a, b"A1"))
@@ -58,7 +65,8 @@ def build_history(
     )
     client.revoke(office.signer, b, reason_hash("published by mistake"))
     client.replace(office.signer, c, a)
-    client.anchor_batch(office.signer, hashlib.sha256(b"batch").digest(), 4)
+    if batch:
+        client.anchor_batch(office.signer, hashlib.sha256(b"batch").digest(), 4)
     head = log_head if log_head is not None else hashlib.sha256(b"head").digest()
     client.anchor_access_log(office.signer, head, log_entries)
     return h

@@ -5,8 +5,8 @@
 | kind | meaning |
 | --- | --- |
 | `missing_on_chain` | a revision the database has (anchored, or accepted longer ago than the anchoring delay) that the chain lacks |
-| `missing_in_db` | a revision on chain (of an office in this database) that the database lacks |
-| `content_hash_changed` | the database's content hash differs from the chain's |
+| `missing_in_db` | a revision on chain (of an office in this database) that the database lacks, or a batch with fewer rows than its leaf count |
+| `content_hash_changed` | the database's content hash differs from the chain's (batch rows: the row no longer rebuilds its proven leaf) |
 | `metadata_hash_changed` | the metadata hash differs, or the stored metadata JSON no longer hashes to it |
 | `anchor_changed` | leaf, transaction or block recorded for an anchored revision differ from the chain |
 | `status_changed` | current / revoked / replaced (or the revocation reason) differs |
@@ -21,6 +21,8 @@ auditor diffs against a saved replay while the service goes on anchoring).
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,12 +30,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from notary.anchoring import to_struct
 from notary.audit.accesslog import check_office_log
 from notary.audit.state import ACTIVE, REPLACED, REVOKED, ReplayState, RevisionEntry
 from notary.blobstore import BlobNotFound, BlobStore
 from notary.db.models import Blob, Office, Record, Replacement, Revision, Revocation
 from notary.db.types import AnchorMode, AnchorState, RecordStatus
+from notary.errors import InvalidInput
 from notary.merkle import verify_inclusion
+from notary.revision import compute_leaf
 
 DEFAULT_ANCHORING_DELAY = timedelta(minutes=10)
 """How long an accepted revision may stay unanchored before its absence is reported."""
@@ -88,13 +93,23 @@ def _diff_revisions(
     chain: dict[tuple[str, int], RevisionEntry] = {
         (_h(e.record_id), e.version): e for e in state.revisions if e.office_number in offices
     }
-    batches = {_h(a.value or "") for a in state.actions if a.action == "batch"}
+    batches = {
+        _h(a.value or ""): a
+        for a in state.actions
+        if a.action == "batch" and a.office_number in offices
+    }
+    in_batches: Counter[str] = Counter()
+    records = {r.record_id: r for r in session.scalars(select(Record))}
     for rev in session.scalars(select(Revision).order_by(Revision.id)):
         number = int(rev.record_id[:8], 16)
         where = {"record_id": "0x" + rev.record_id, "version": rev.version, "office_number": number}
         entry = chain.pop((rev.record_id, rev.version), None)
         if entry is None:
-            if rev.anchor_mode is AnchorMode.BATCH and _in_batch(rev, batches):
+            if rev.anchor_mode is AnchorMode.BATCH and _in_batch(rev, batches.keys()):
+                in_batches[rev.batch_root or ""] += 1
+                problem = _batch_leaf_problem(rev, records.get(rev.record_id), state)
+                if problem:
+                    out.append(Discrepancy("content_hash_changed", problem, **where))
                 continue
             if _after(rev.block_number, state):
                 continue
@@ -152,6 +167,18 @@ def _diff_revisions(
             out.append(
                 Discrepancy("anchor_changed", f"{', '.join(changed)} differ from the chain", **at)
             )
+    for root, action in batches.items():  # every leaf of a batch has its row
+        if in_batches[root] != (action.count or 0):
+            out.append(
+                Discrepancy(
+                    "missing_in_db",
+                    f"batch {root} holds {action.count} revision(s) on chain, the database "
+                    f"{in_batches[root]}",
+                    office_number=action.office_number,
+                    block_number=action.block_number,
+                    tx_hash=action.tx_hash,
+                )
+            )
     for (record_id, version), entry in chain.items():
         out.append(
             Discrepancy(
@@ -172,7 +199,26 @@ def _after(block_number: int | None, state: ReplayState) -> bool:
     return block_number is not None and block_number > state.last_block
 
 
-def _in_batch(rev: Revision, batches: set[str]) -> bool:
+def _batch_leaf_problem(rev: Revision, record: Record | None, state: ReplayState) -> str | None:
+    """Why a batch revision's row no longer gives its anchored leaf, if it does not: the chain
+    holds only the batch root, so the row's own fields must rebuild the proven leaf."""
+    if record is None:
+        return "the revision's record is missing from the database"
+    prev = bytes.fromhex(rev.prev_leaf) if rev.prev_leaf else bytes(32)
+    try:
+        leaf = compute_leaf(
+            to_struct(rev, record, prev), chain_id=state.chain_id, registry=state.registry
+        )
+    except (ValueError, InvalidInput) as exc:
+        return f"the row cannot rebuild its leaf: {exc}"
+    if leaf.hex() != rev.leaf:
+        return "the row's hashes no longer give the leaf anchored in its batch"
+    if hashlib.sha256(rev.metadata_json.encode("utf-8")).hexdigest() != rev.metadata_hash:
+        return "the stored metadata JSON no longer hashes to the anchored metadata hash"
+    return None
+
+
+def _in_batch(rev: Revision, batches: Iterable[str]) -> bool:
     if rev.batch_root is None or rev.batch_root not in batches or rev.leaf is None:
         return False
     try:
