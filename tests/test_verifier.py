@@ -439,3 +439,15 @@ def test_the_cli_prints_names_with_brackets_as_they_are(chain_snapshot, capsys) 
     assert cli.main([*args, "url", code]) == EXIT_CODES[Verdict.AUTHENTIC_CURRENT]
     out = capsys.readouterr().out
     assert "示范市数据局 [/] 办公室" in out and "Region [green]" in out
+
+
+def test_a_trust_list_with_two_registries_sharing_a_code_prefix_is_refused() -> None:
+    # QR codes name a registry by its first 8 bytes: two such on one chain would make every
+    # code of both read "untrusted issuer".
+    a = "0x" + "ab" * 8 + "00" * 12
+    b = "0x" + "ab" * 8 + "11" * 12
+    with pytest.raises(TrustListError, match="share the prefix"):
+        TrustList.of([TrustEntry(1, a, "A"), TrustEntry(1, b, "B")])
+    with pytest.raises(TrustListError, match="duplicate"):
+        TrustList.of([TrustEntry(1, a, "A"), TrustEntry(1, a, "A again")])
+    assert len(TrustList.of([TrustEntry(1, a, "A"), TrustEntry(2, b, "B, another chain")])) == 2

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from notary.qr_payload import REGISTRY_PREFIX_LEN
+
 TRUST_FORMAT_VERSION = 1
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
@@ -109,13 +111,19 @@ class TrustList:
 
     @classmethod
     def of(cls, entries: Iterable[TrustEntry]) -> TrustList:
-        """A trust list from entries (no duplicates of the same chain + registry)."""
+        """A trust list from entries: no two on one chain whose registries share the prefix
+        QR codes name them by (docs/qr-payload.md), duplicates included."""
         entries = tuple(entries)
-        seen: set[tuple[int, str]] = set()
+        seen: dict[tuple[int, str], TrustEntry] = {}
         for e in entries:
-            if (e.chain_id, e.registry) in seen:
-                raise TrustListError(f"duplicate trust entry {e.chain_id}/{e.registry}")
-            seen.add((e.chain_id, e.registry))
+            key = (e.chain_id, e.registry[2:].lower()[: 2 * REGISTRY_PREFIX_LEN])
+            if (other := seen.get(key)) is not None:
+                what = "duplicate trust entry" if other.registry == e.registry else (
+                    f"registries {other.registry} and {e.registry} share the prefix QR codes "
+                    "name them by:"
+                )  # fmt: skip
+                raise TrustListError(f"{what} {e.chain_id}/{e.registry}")
+            seen[key] = e
         return cls(entries)
 
     @classmethod
