@@ -374,3 +374,19 @@ def test_bare_payload_in_a_code_also_verifies(reg, connect):
     _, payload = publish(reg, b"bare")
     r = verify_image(qr_png(encode(payload)), reg.trust(), connect=connect)
     assert r.verdict is Verdict.AUTHENTIC_CURRENT
+
+
+def test_another_qr_code_on_the_page_does_not_turn_it_red(reg, connect):
+    # An office's WeChat account or a payment code beside the stamp is not a verify code:
+    # it is ignored when the page has one of its own, and alone it is "invalid".
+    original = chinese_pdf("采购结果公示", pages=1)
+    _, payload = publish(reg, original)
+    [page] = render_pages(stamp(original, payload))
+    wechat_png = qr_png("https://weixin.qq.com/r/mp/AbCdEfGh")
+    page.paste(Image.open(io.BytesIO(wechat_png)).convert("RGB"), (40, 40))
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    result = verify_image(out.getvalue(), reg.trust(), connect=connect)
+    assert result.verdict is Verdict.AUTHENTIC_CURRENT, result.reason
+    alone = verify_image(wechat_png, reg.trust(), connect=connect)
+    assert alone.verdict is Verdict.INVALID_CODE

@@ -182,7 +182,10 @@ def verify_image(
         return VerificationResult(Verdict.INVALID_CODE, reason, (step,))
     decoded = Step("decode_image", StepStatus.PASS, f"{len(texts)} QR code(s) found")
     results = [verify_payload(t, trust, connect=connect, now=now) for t in dict.fromkeys(texts)]
-    combined = _combine(results)
+    # Other QR codes on a page (an office's WeChat account, a payment code) are not verify
+    # codes: they do not turn the page's own codes red. Only they alone say "invalid".
+    codes = [r for r in results if r.verdict is not Verdict.INVALID_CODE]
+    combined = _combine(codes or results)
     return replace(combined, steps=(decoded, *combined.steps))
 
 
