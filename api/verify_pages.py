@@ -642,18 +642,22 @@ def verify_form(request: Request, lang: LangQ = None, large: LargeQ = None) -> H
 
 
 @router.post("/verify", response_class=HTMLResponse)
-def verify_upload(
+async def verify_upload(
     request: Request,
     file: Annotated[UploadFile | None, File()] = None,
     lang: LangQ = None,
     large: LargeQ = None,
 ) -> HTMLResponse:
-    """Verify an uploaded file (any bytes, stamped PDF) or a photo of a page."""
+    """Verify an uploaded file (any bytes, stamped PDF) or a photo of a page.
+
+    The work shares the verify pages' slots (`NOTARY_VERIFY_CONCURRENCY`): decoding a large
+    photo takes hundreds of MB for a moment, so uploads must not all run at once.
+    """
     lang_, large_ = _lang(lang), _is_large(large)
     t = STRINGS[lang_]
     settings = getattr(request.app.state, "settings", None)
     limit = int(getattr(settings, "max_upload_bytes", 50 * 1024 * 1024))
-    data = file.file.read(limit + 1) if file is not None else b""
+    data = await file.read(limit + 1) if file is not None else b""
     if not data or len(data) > limit:
         response = templates.TemplateResponse(
             request,
@@ -671,15 +675,19 @@ def verify_upload(
         )
         _secure(response)
         return response
-    trust = page_trust(request)
-    connect = _connect(request)
-    if data.startswith(IMAGE_MAGIC):
-        result = verify_image(data, trust, connect=connect)
-        if result.steps and result.steps[0].status is StepStatus.FAIL:  # no code in it
-            # The picture may itself be a published file (a notice as PNG): look it up.
-            as_file = verify_file(data, trust, connect=connect)
-            if as_file.verdict is not Verdict.UNKNOWN:
-                result = as_file
-    else:
-        result = verify_file(data, trust, connect=connect)
-    return _render(request, result, lang=lang_, large=large_)
+
+    def work() -> HTMLResponse:
+        trust = page_trust(request)
+        connect = _connect(request)
+        if data.startswith(IMAGE_MAGIC):
+            result = verify_image(data, trust, connect=connect)
+            if result.steps and result.steps[0].status is StepStatus.FAIL:  # no code in it
+                # The picture may itself be a published file (a notice as PNG): look it up.
+                as_file = verify_file(data, trust, connect=connect)
+                if as_file.verdict is not Verdict.UNKNOWN:
+                    result = as_file
+        else:
+            result = verify_file(data, trust, connect=connect)
+        return _render(request, result, lang=lang_, large=large_)
+
+    return await anyio.to_thread.run_sync(work, limiter=_slots(request))

@@ -390,3 +390,20 @@ def test_another_qr_code_on_the_page_does_not_turn_it_red(reg, connect):
     assert result.verdict is Verdict.AUTHENTIC_CURRENT, result.reason
     alone = verify_image(wechat_png, reg.trust(), connect=connect)
     assert alone.verdict is Verdict.INVALID_CODE
+
+
+def test_a_photo_over_16_megapixels_is_scaled_down_and_still_read(reg, connect):
+    # Decoding copies the image several times: a 60 MP photo took 830 MB. Larger photos are
+    # reduced to about 16 MP first, where a page's code is still hundreds of pixels wide.
+    from verifier import imaging
+
+    original = chinese_pdf("采购结果公示", pages=1)
+    _, payload = publish(reg, original)
+    [page] = render_pages(stamp(original, payload), dpi=600)  # 4961 × 7016, 35 MP
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    assert page.width * page.height > imaging.WORK_PIXELS
+    loaded = imaging._load(out.getvalue())
+    assert loaded.width * loaded.height <= imaging.WORK_PIXELS
+    result = verify_image(out.getvalue(), reg.trust(), connect=connect)
+    assert result.verdict is Verdict.AUTHENTIC_CURRENT, result.reason

@@ -9,11 +9,16 @@ memory.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from collections.abc import Iterator
 
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
 MAX_PIXELS = 60_000_000
+WORK_PIXELS = 16_000_000
+"""Larger images are scaled down to about this before decoding: a QR code on a page is still
+hundreds of pixels wide at 4,000 × 4,000, and the clean-ups copy the image several times
+(a 60 MP photo took 830 MB)."""
 
 
 class ImageError(ValueError):
@@ -40,6 +45,9 @@ def _load(data: bytes):  # PIL.Image.Image, imported lazily
         raise ImageError(f"not a readable image: {type(exc).__name__}") from None
     if img.mode not in ("L", "RGB"):
         img = img.convert("RGB")
+    if img.width * img.height > WORK_PIXELS:
+        factor = math.ceil(math.sqrt(img.width * img.height / WORK_PIXELS))
+        img = img.convert("L").reduce(factor)
     return img
 
 
