@@ -502,3 +502,32 @@ def test_an_uploaded_picture_without_a_code_is_looked_up_as_a_published_file(
         unknown = client.post("/verify", files={"file": ("photo.png", other, "image/png")})
     assert 'data-verdict="authentic_current"' in found.text
     assert unknown.status_code == 400 and 'data-verdict="invalid_code"' in unknown.text
+
+
+def test_a_record_replaced_by_another_names_it_not_a_latest_version(
+    verifier_registry, tmp_path
+) -> None:
+    # The holder has v1 of a record another record replaced: "latest version: v1" told them
+    # the copy in hand was the newest. The page names the replacing record instead.
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    reg = verifier_registry
+    rid, version, leaf = reg.anchor(b"old notice")
+    new_rid, _, _ = reg.anchor(b"new notice")
+    reg.replace(rid, new_rid)
+    app = create_app(Settings(data_dir=tmp_path))
+    app.state.verify_trust = reg.trust()
+    app.state.verify_connect = RegistryPool()
+    app.state.verify_ttl = 0.0
+    code = encode(payload_for(reg, rid, version, leaf))
+    with TestClient(app) as client:
+        page = client.get(f"/v/{code}?lang=en").text
+    assert 'data-verdict="superseded"' in page
+    card = re.search(r'<section class="card" id="superseded">(.*?)</section>', page, re.S)
+    assert card is not None and "Latest version" not in card.group(1)
+    assert new_rid.hex() in card.group(1)
