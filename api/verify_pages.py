@@ -502,8 +502,10 @@ def _secure(response: Response) -> None:
 
 # --- routes -----------------------------------------------------------------------------------
 
-LangQ = Annotated[str | None, Query(max_length=8)]
-LargeQ = Annotated[str | None, Query(max_length=8)]
+# Any value is accepted and read leniently (`_lang`, `_is_large`): a citizen's odd link
+# still gets the page, never a JSON 422.
+LangQ = Annotated[str | None, Query()]
+LargeQ = Annotated[str | None, Query()]
 
 
 def _is_large(large: str | None) -> bool:

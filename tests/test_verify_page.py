@@ -531,3 +531,15 @@ def test_a_record_replaced_by_another_names_it_not_a_latest_version(
     card = re.search(r'<section class="card" id="superseded">(.*?)</section>', page, re.S)
     assert card is not None and "Latest version" not in card.group(1)
     assert new_rid.hex() in card.group(1)
+
+
+def test_odd_language_and_size_parameters_still_get_the_page(tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
+        r = client.get("/verify", params={"lang": "english-please", "large": "definitely-yes"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert 'lang="en"' in r.text
