@@ -483,6 +483,13 @@ def test_files_honour_access_tier_for_each_role(api: Api, caller: str) -> None:
         assert r.status_code == expected, (tier, r.text)
         if expected == 200:
             assert r.content == body
+            # The office's bytes are a download from the service's origin, never a page it
+            # runs; a restricted one stays out of caches.
+            assert r.headers["content-disposition"].startswith("attachment")
+            assert r.headers["x-content-type-options"] == "nosniff"
+            assert r.headers["content-security-policy"] == "sandbox"
+            cache = "public" if tier == "public" else "no-store"
+            assert cache in r.headers["cache-control"]
         else:
             assert "detail" in r.json()
         meta = api.c.get(f"/api/v1/records/{rec['id']}", headers=headers)

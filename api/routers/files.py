@@ -74,12 +74,27 @@ def get_file(
         )
         session.commit()
         raise error
+    headers = _file_headers(digest, public=allowed.access_tier is AccessTier.PUBLIC)
     if (blob.media_type or "").endswith(blobs.SALTED_PARAM):  # a certificate: drop the salt
         data, media_type = blobs.document(settings.blobs, blob)
         log_ok(session, caller, "file", allowed.office_pk, allowed.record_id)
         session.commit()
-        return Response(data, media_type=media_type)
+        return Response(data, media_type=media_type, headers=headers)
     path = blobs.open_path(settings.blobs, blob)
     log_ok(session, caller, "file", allowed.office_pk, allowed.record_id)
     session.commit()
-    return FileResponse(path, media_type=blob.media_type or "application/octet-stream")
+    return FileResponse(
+        path, media_type=blob.media_type or "application/octet-stream", headers=headers
+    )
+
+
+def _file_headers(digest: str, *, public: bool) -> dict[str, str]:
+    """Published bytes are the offices' uploads, served from the service's own origin: a
+    download, never a page the browser runs (an XML file with a script would run beside the
+    verify pages), and a restricted file is kept out of shared and browser caches."""
+    return {
+        "Content-Disposition": f'attachment; filename="{digest}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox",
+        "Cache-Control": "public, max-age=3600" if public else "private, no-store",
+    }
