@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -763,6 +764,25 @@ def test_receipt_pending_then_anchored(api: Api) -> None:
     r = api.c.get(f"/api/v1/receipts/{rev_id}", params={"wait": 5}).json()
     assert r["state"] == "anchored" and r["tx_hash"] == "aa" * 32 and r["block_number"] == 7
     assert r["leaf"] == "bb" * 32
+
+
+def test_receipts_are_logged_and_a_failed_one_ends_the_wait(api: Api) -> None:
+    office, other = api.office(), api.office()
+    internal = api.published(office, b"internal notice", tier="internal")
+    rev_id = internal["current"]["id"]
+    assert api.c.get(f"/api/v1/receipts/{rev_id}", headers=office.auditor).status_code == 200
+    assert api.c.get(f"/api/v1/receipts/{rev_id}", headers=other.publisher).status_code == 404
+    log = api.c.get("/api/v1/access-log", headers=office.auditor).json()["items"]
+    receipts = [(e["action"], e["outcome"]) for e in log if e["action"] == "receipt"]
+    assert receipts == [("receipt", "ok"), ("receipt", "404")]
+    sql(
+        api,
+        "UPDATE revisions SET anchor_state='failed', anchor_error='x' WHERE id=:id",
+        id=int(rev_id),
+    )
+    waited = time.monotonic()  # the cap is 30 s: a failed revision never changes by itself
+    r = api.c.get(f"/api/v1/receipts/{rev_id}", params={"wait": 30}, headers=office.auditor)
+    assert r.json()["state"] == "failed" and time.monotonic() - waited < 10
 
 
 # --- access log ---------------------------------------------------------------------------

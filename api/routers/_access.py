@@ -37,6 +37,22 @@ def _office_of(session: Session, record_id: str) -> tuple[int, str] | None:
     return (office_pk, rid.hex()) if office_pk is not None else None
 
 
+def log_by_id(session: Session, caller: Caller, action: str, record_id: str, outcome: str) -> None:
+    """Append an entry for a record named by id (its office from the id) and commit; nothing
+    for an id of no office here."""
+    found = _office_of(session, record_id)
+    if found is not None:
+        accesslog.append(
+            session,
+            office_pk=found[0],
+            key_id=caller.key_id,
+            action=action,
+            record_id=found[1],
+            outcome=outcome,
+        )
+        session.commit()
+
+
 @contextmanager
 def logged(session: Session, caller: Caller, action: str, record_id: str | None) -> Iterator[None]:
     """On a client error about a record, roll back and log the refusal in a new transaction."""
@@ -45,16 +61,5 @@ def logged(session: Session, caller: Caller, action: str, record_id: str | None)
     except NotaryError as exc:
         session.rollback()
         if record_id is not None:
-            s = session
-            found = _office_of(s, record_id)
-            if found is not None:
-                accesslog.append(
-                    s,
-                    office_pk=found[0],
-                    key_id=caller.key_id,
-                    action=action,
-                    record_id=found[1],
-                    outcome=str(status_for(exc)),
-                )
-                s.commit()
+            log_by_id(session, caller, action, record_id, str(status_for(exc)))
         raise

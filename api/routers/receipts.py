@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import MaybeCallerDep, SettingsDep
 from api.links import verify_target
+from api.routers._access import log_by_id
 from api.schemas import ReceiptPublic
 from api.services.records import can_see
 from notary.db.models import Record, Revision
@@ -25,7 +26,11 @@ def _receipt(request: Request, caller, revision_id: int) -> ReceiptPublic:
     with request.app.state.db.session() as s:
         rev = s.get(Revision, revision_id)
         record = s.get(Record, rev.record_id) if rev is not None else None
-        if rev is None or record is None or not can_see(caller, record):
+        if rev is None or record is None:
+            raise NotFound(f"no revision {revision_id}")
+        if not can_see(caller, record):
+            s.rollback()
+            log_by_id(s, caller, "receipt", record.record_id, "404")
             raise NotFound(f"no revision {revision_id}")
         url = None
         target = verify_target(request)
@@ -47,6 +52,15 @@ def _receipt(request: Request, caller, revision_id: int) -> ReceiptPublic:
         return out
 
 
+def _log_read(request: Request, caller, record_id: str) -> None:
+    with request.app.state.db.session() as s:
+        log_by_id(s, caller, "receipt", record_id, "ok")
+
+
+WAITING = frozenset({AnchorState.PENDING.value, AnchorState.SENDING.value})
+"""States the worker may still change; any other is final and ends a `wait` at once."""
+
+
 @router.get("/{revision_id}", response_model=ReceiptPublic)
 async def get_receipt(
     revision_id: Annotated[int, Path(ge=1, le=2**62)],
@@ -55,10 +69,12 @@ async def get_receipt(
     settings: SettingsDep,
     wait: Annotated[float, Query(ge=0, le=3600, description="seconds to wait for anchoring")] = 0,
 ) -> ReceiptPublic:
-    """Pending or anchored (with transaction, block and leaf); `wait` polls up to a cap."""
+    """Pending or anchored (with transaction, block and leaf); `wait` polls up to a cap, and
+    stops at once on a final state (anchored or failed). Each request is one access-log entry."""
     deadline = time.monotonic() + min(wait, settings.receipt_wait_cap_s)
     while True:
         receipt = await run_in_threadpool(_receipt, request, caller, revision_id)
-        if receipt.state == AnchorState.ANCHORED.value or time.monotonic() >= deadline:
+        if receipt.state not in WAITING or time.monotonic() >= deadline:
+            await run_in_threadpool(_log_read, request, caller, receipt.record_id)
             return receipt
         await asyncio.sleep(POLL_S)
