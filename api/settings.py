@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,6 +100,12 @@ class Settings(BaseSettings):
                 problems.append("NOTARY_KEY_SECRET must be set to a real secret")
             if self.admin_key is not None and len(self.admin_key) < 24:
                 problems.append("NOTARY_ADMIN_KEY must be at least 24 characters")
+            host = (urlsplit(self.public_base_url).hostname or "").lower()
+            if host in ("", "localhost") or host.startswith("127.") or host == "::1":
+                problems.append(
+                    "NOTARY_PUBLIC_BASE_URL must name the public host (QR codes printed on "
+                    "every page point there)"
+                )
             if problems:
                 raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self

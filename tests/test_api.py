@@ -158,7 +158,13 @@ def test_production_refuses_demo_key_and_debug(tmp_path: Path) -> None:
         )
     with pytest.raises(ValueError, match="KEY_SECRET"):
         Settings(mode="production", data_dir=tmp_path, admin_key="a" * 30)
-    ok = Settings(mode="production", data_dir=tmp_path, admin_key="a" * 30, key_secret="s" * 40)
+    safe = {"admin_key": "a" * 30, "key_secret": "s" * 40}
+    for local in ("http://127.0.0.1:8000", "https://localhost", "http://[::1]:8000", "x"):
+        with pytest.raises(ValueError, match="PUBLIC_BASE_URL"):  # printed in every QR code
+            Settings(mode="production", data_dir=tmp_path, public_base_url=local, **safe)
+    ok = Settings(
+        mode="production", data_dir=tmp_path, public_base_url="https://notary.gov.example", **safe
+    )
     assert ok.db_url.startswith("sqlite:///") and ok.max_upload_bytes == 50 * 1024 * 1024
 
 
