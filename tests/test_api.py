@@ -772,6 +772,17 @@ def test_receipt_pending_then_anchored(api: Api) -> None:
     assert r["leaf"] == "bb" * 32
 
 
+def test_a_refused_file_is_logged_for_every_office_that_holds_it(api: Api) -> None:
+    a, b = api.office(), api.office()
+    body = b"the same restricted bytes"
+    for office in (a, b):
+        api.published(office, body, tier="restricted")
+    assert api.c.get(f"/api/v1/files/{hashlib.sha256(body).hexdigest()}").status_code == 401
+    for office in (a, b):
+        log = api.c.get("/api/v1/access-log", headers=office.auditor).json()["items"]
+        assert ("file", "401") in [(e["action"], e["outcome"]) for e in log]
+
+
 def test_receipts_are_logged_and_a_failed_one_ends_the_wait(api: Api) -> None:
     office, other = api.office(), api.office()
     internal = api.published(office, b"internal notice", tier="internal")

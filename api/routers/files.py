@@ -62,16 +62,18 @@ def get_file(
             error = Unauthenticated("this file is restricted: a key of its office is required")
         else:
             error = Forbidden("this file is restricted to its office")
-        refused = (records[0].office_pk, records[0].record_id)
+        # Each office whose record holds these bytes learns of the refusal (one entry each).
+        refused = {r.office_pk: r.record_id for r in sorted(records, key=lambda r: r.record_id)}
         session.rollback()
-        accesslog.append(
-            session,
-            office_pk=refused[0],
-            key_id=caller.key_id,
-            action="file",
-            record_id=refused[1],
-            outcome=str(status_for(error)),
-        )
+        for office_pk, record_id in sorted(refused.items()):
+            accesslog.append(
+                session,
+                office_pk=office_pk,
+                key_id=caller.key_id,
+                action="file",
+                record_id=record_id,
+                outcome=str(status_for(error)),
+            )
         session.commit()
         raise error
     headers = _file_headers(digest, public=allowed.access_tier is AccessTier.PUBLIC)
