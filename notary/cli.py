@@ -73,12 +73,12 @@ def init(
     as_json: JsonOpt = False,
 ) -> None:
     """Set up (or find) the local chain, keys, registry, demo office and database."""
-    from notary.setup_local import init_local, read_password
+    from notary.setup_local import init_local, read_password, shown_db_url
 
     setup = init_local(data_dir, password=read_password(password_file), db_url=db_url)
     data = setup.to_json()
     lines = [f"data dir  {setup.data_dir}", f"chain     {setup.chain_url} (id {setup.chain_id})"]
-    lines += [f"registry  {setup.registry}", f"database  {setup.db_url}"]
+    lines += [f"registry  {setup.registry}", f"database  {shown_db_url(setup.db_url)}"]
     lines += [f"office    {n}: {setup.office_ids[n]}" for n in setup.office_ids]
     _emit(as_json, data, "\n".join(lines))
 

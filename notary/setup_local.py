@@ -83,7 +83,7 @@ class LocalSetup:
             "chain_id": self.chain_id,
             "registry": self.registry,
             "start_block": self.start_block,
-            "db_url": self.db_url,
+            "db_url": shown_db_url(self.db_url),
             "governance_key": str(self.governance_key),
             "offices": {
                 name: {
@@ -133,9 +133,21 @@ def load_local(data_dir: Path) -> dict[str, Any]:
 
 
 def save_local(data_dir: Path, data: dict[str, Any]) -> None:
-    """Write `notary.json` atomically."""
+    """Write `notary.json` atomically, readable by its owner only (its database URL may
+    carry a password)."""
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    atomic_write_bytes(data_dir / SETTINGS_FILE, text.encode(), mode=0o644)
+    atomic_write_bytes(data_dir / SETTINGS_FILE, text.encode(), mode=0o600)
+
+
+def shown_db_url(url: str) -> str:
+    """A database URL fit to print: its password replaced by `***`."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable database URL)"
 
 
 def require_init(data_dir: Path) -> dict[str, Any]:
@@ -162,17 +174,24 @@ def ensure_chain(data_dir: Path) -> ChainConfig:
     from notary.localchain import LocalChain, is_up
 
     config = ChainConfig.load(data_dir)
-    explicit = os.environ.get("NOTARY_RPC_URL") or (data_dir / "chain.json").exists()
+    configured = (data_dir / "chain.json").exists()
+    explicit = os.environ.get("NOTARY_RPC_URL") or configured
     if explicit and is_up(config.rpc_url):
         return config
     if os.environ.get("NOTARY_RPC_URL"):
         raise Unavailable(f"no chain node answers at {config.rpc_url} (NOTARY_RPC_URL)")
     anvil_dir = data_dir / "anvil"
+    embedded = (anvil_dir / "state.json").exists() or (anvil_dir / "anvil.json").exists()
+    if configured and not embedded:
+        # chain.json names a node of its own: never swap it for a new, empty local chain
+        # (the registry would be redeployed at the same address and every record look unknown).
+        raise Unavailable(
+            f"no chain node answers at {config.rpc_url} (chain.json): start it, or set "
+            "NOTARY_RPC_URL"
+        )
     anvil_dir.mkdir(parents=True, exist_ok=True)
     meta_path = anvil_dir / "anvil.json"
-    port = None
-    if meta_path.exists():
-        port = json.loads(meta_path.read_text()).get("port")
+    port = _anvil_port(meta_path)
     chain = LocalChain(state_file=anvil_dir / "state.json", log_file=anvil_dir / "anvil.log")
     if port:
         chain.port = int(port)
@@ -185,6 +204,16 @@ def ensure_chain(data_dir: Path) -> ChainConfig:
         chain_id=chain.chain_id,
         gas=GasPolicy(policy="zero") if config.gas.policy == "node" else config.gas,
     )
+
+
+def _anvil_port(meta_path: Path) -> int | None:
+    """The port `anvil.json` recorded; None when missing or garbled (it is only a cache: a
+    new port is chosen and recorded)."""
+    try:
+        port = json.loads(meta_path.read_text())["port"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return port if isinstance(port, int) and 0 < port < 65536 else None
 
 
 def embedded_chain_pid(data_dir: Path) -> int | None:

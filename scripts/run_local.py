@@ -200,6 +200,9 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
     except NotaryError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # e.g. the data dir's path is a file, or not writable
+        print(f"make run: cannot use {data_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
     stop = threading.Event()
     worker = threading.Thread(target=run_worker, args=(worker_settings, stop), daemon=True)

@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from notary.chain import RegistryClient
+from notary.config import ChainConfig
+from notary.errors import Unavailable
 from notary.localchain import free_port
-from notary.setup_local import embedded_chain_pid, ensure_chain, stop_embedded_chain
+from notary.setup_local import (
+    _anvil_port,
+    embedded_chain_pid,
+    ensure_chain,
+    save_local,
+    shown_db_url,
+    stop_embedded_chain,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +97,7 @@ def test_a_missing_or_garbled_chain_record_stops_nothing(
         (tmp_path / "anvil" / "anvil.json").write_bytes(meta)
     assert embedded_chain_pid(tmp_path) is None
     assert stop_embedded_chain(tmp_path) is False
+    assert _anvil_port(tmp_path / "anvil" / "anvil.json") is None  # a new port is chosen
 
 
 def test_a_pid_now_held_by_another_process_is_not_taken_for_the_chain(tmp_path: Path) -> None:
@@ -96,3 +106,25 @@ def test_a_pid_now_held_by_another_process_is_not_taken_for_the_chain(tmp_path: 
     (tmp_path / "anvil" / "anvil.json").write_text(json.dumps({"pid": os.getpid()}))
     assert embedded_chain_pid(tmp_path) is None
     assert stop_embedded_chain(tmp_path) is False
+
+
+def test_a_configured_node_that_is_down_is_not_swapped_for_a_local_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Falling back to a new embedded anvil redeployed the registry at the same address on an
+    # empty chain, and every anchored record then looked unknown.
+    monkeypatch.delenv("NOTARY_RPC_URL", raising=False)
+    dead = f"http://127.0.0.1:{free_port()}"
+    ChainConfig.load(tmp_path).replace(rpc_url=dead).save(tmp_path)
+    before = (tmp_path / "chain.json").read_bytes()
+    with pytest.raises(Unavailable, match=r"chain\.json"):
+        ensure_chain(tmp_path)
+    assert (tmp_path / "chain.json").read_bytes() == before
+    assert not (tmp_path / "anvil").exists()
+
+
+def test_the_database_password_is_neither_world_readable_nor_printed(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://notary:S3cretPW@db.internal:5432/notary"
+    save_local(tmp_path, {"db_url": url})
+    assert (tmp_path / "notary.json").stat().st_mode & 0o077 == 0
+    assert "S3cretPW" not in shown_db_url(url) and "db.internal" in shown_db_url(url)
