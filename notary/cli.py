@@ -184,7 +184,12 @@ def publish(
     """Hash FILE(s), accept them as new records and anchor them; prints id, tx, verify link."""
     from notary import cli_ops
 
-    day = date.fromisoformat(published_on) if published_on else date.today()
+    try:
+        day = date.fromisoformat(published_on) if published_on else date.today()
+    except ValueError:
+        raise typer.BadParameter(
+            f"must be a date as YYYY-MM-DD, not {published_on!r}", param_hint="--published-on"
+        ) from None
     results = cli_ops.publish(
         data_dir,
         password_file,

@@ -99,6 +99,19 @@ def test_bad_input_gets_one_line_and_its_exit_code(data_dir: Path, anvil, tmp_pa
     assert "wrong password" in wrong.stderr
     usage = run(data_dir, anvil, "publish", str(f), check=2)
     assert "title" in usage.stderr.lower()
+    date = run(data_dir, anvil, "publish", str(f), "--title", "t", "--category", "c",
+               "--published-on", "2024-13-01", check=2)  # fmt: skip
+    assert "YYYY-MM-DD" in date.stderr
+
+
+def test_a_suspended_office_is_refused_as_unauthorised(data_dir: Path, anvil, tmp_path: Path):
+    run(data_dir, anvil, "office", "add", "tax", "--name", "Tax office")
+    run(data_dir, anvil, "office", "suspend", "tax")
+    f = tmp_path / "notice.txt"
+    f.write_text("notice")
+    refused = run(data_dir, anvil, "publish", str(f), "--title", "t", "--category", "c",
+                  "--office", "tax", check=3)  # fmt: skip
+    assert "suspended" in refused.stderr
 
 
 def test_a_certificate_is_not_revised(data_dir: Path, anvil, tmp_path: Path):

@@ -49,7 +49,7 @@ from notary.db.types import (
     hex32,
     utcnow,
 )
-from notary.errors import Conflict, InvalidInput, NotFound
+from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised
 
 _E = TypeVar("_E", bound=enum.Enum)
 
@@ -134,7 +134,7 @@ def create_record(
     if int(record_id[:8], 16) != office.number:
         raise InvalidInput(f"record id {record_id} does not start with office {office.number}")
     if office.status is not OfficeStatus.ACTIVE:
-        raise Conflict(f"office {office.office_id} is suspended")
+        raise Unauthorised(f"office {office.office_id} is suspended")
     if valid_until is not None:
         if kind is not RecordKind.CERTIFICATE:
             raise InvalidInput("only certificates have a validity end")
@@ -198,7 +198,7 @@ def add_revision(
     record_id = hex32(record_id)
     record = _lock_open_record(session, record_id=record_id)
     if record.office.status is not OfficeStatus.ACTIVE:
-        raise Conflict(f"office {record.office.office_id} is suspended")
+        raise Unauthorised(f"office {record.office.office_id} is suspended")
     if version != record.head_version + 1:
         raise Conflict(
             f"record {record_id}: expected version {record.head_version + 1}, got {version}"
