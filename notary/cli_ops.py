@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from notary.atomic import atomic_write_bytes
 from notary.db.models import Record, Revision, Revocation
-from notary.db.types import RecordKind
-from notary.errors import Conflict, InvalidInput, NotFound
+from notary.db.types import OfficeStatus, RecordKind, RecordStatus
+from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from notary.setup_local import (
     check_slug,
     data_dir_from_env,
@@ -324,6 +324,11 @@ def revise(
         record = repo.get_record(session, record_id=record_id)
         if record.kind is RecordKind.CERTIFICATE:  # its content is a salted commitment
             raise Conflict("a certificate cannot be revised: revoke it and issue a new one")
+        # Refused before the file is stored, as `add_revision` would refuse it after.
+        if record.status is not RecordStatus.CURRENT:
+            raise Conflict(f"record {record_id} is {record.status.value}; it cannot be revised")
+        if record.office.status is not OfficeStatus.ACTIVE:
+            raise Unauthorised(f"office {record.office.office_id} is suspended")
         head = record.revisions[-1]
         meta = Metadata.from_json(head.metadata_json)
         row = _accept(

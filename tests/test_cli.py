@@ -84,6 +84,12 @@ def test_publish_revise_revoke_and_read_back(data_dir: Path, anvil, tmp_path: Pa
     history = json.loads(run(data_dir, anvil, "history", record, "--json").stdout)
     assert history["status"] == "revoked"
     assert [r["version"] for r in history["revisions"]] == [1, 2]
+    blobs = sorted((data_dir / "blobs").rglob("*"))
+    late = tmp_path / "a3.txt"
+    late.write_text("budget 2024, corrected again")
+    refused = run(data_dir, anvil, "revise", record, str(late), check=1)
+    assert "revoked" in refused.stderr
+    assert sorted((data_dir / "blobs").rglob("*")) == blobs  # a refused file is not stored
 
 
 def test_bad_input_gets_one_line_and_its_exit_code(data_dir: Path, anvil, tmp_path: Path):
