@@ -65,17 +65,24 @@ def office_add(
     data_dir: Path | None, password_file: Path | None, short: str, name: str
 ) -> dict[str, Any]:
     """Register an office with a new signer key; adds it to notary.json and the database."""
-    from notary.keystore import create_key, key_path
+    from notary.keystore import create_key, key_path, load_key
     from notary.setup_local import ensure_office_rows, register_office, scrypt_n
 
     root = data_dir_from_env(data_dir)
     data = require_init(root)
     check_slug(short)
+    if not name.strip():
+        raise InvalidInput("--name must not be empty")
     if short in data.get("offices", {}):
         raise InvalidInput(f"office {short!r} exists already in this data dir")
     client, governance = _governance(root, password_file)
     path = key_path(root, "office", short)
-    signer = create_key(path, read_password(password_file), scrypt_n=scrypt_n())
+    password = read_password(password_file)
+    # A key left by an attempt that failed before the office was registered is used again:
+    # refusing it made the command impossible to retry.
+    signer = load_key(path, password) if path.exists() else create_key(
+        path, password, scrypt_n=scrypt_n()
+    )  # fmt: skip
     entry = register_office(client, governance, name, signer.address)
     entry["key"] = str(path.relative_to(root))
     data.setdefault("offices", {})[short] = entry
@@ -91,12 +98,17 @@ def office_suspend(data_dir: Path | None, password_file: Path | None, short: str
     root = data_dir_from_env(data_dir)
     entry = office_entry(require_init(root), short)
     client, governance = _governance(root, password_file)
-    result = client.suspend_office(governance, bytes.fromhex(entry["office_id"]))
+    office_id = bytes.fromhex(entry["office_id"])
+    # Suspended on chain already (a run that failed before its database update): only the
+    # database is left to do, so a retry completes the suspension instead of being refused.
+    tx_hash = "" if client.office(office_id).suspended else (
+        client.suspend_office(governance, office_id).tx_hash
+    )  # fmt: skip
     from notary.db import repo
 
     with _session(root) as session:
         repo.get_office(session, office_id=entry["office_id"]).status = OfficeStatus.SUSPENDED
-    return result.tx_hash
+    return tx_hash or "already suspended on chain"
 
 
 def signer_add(

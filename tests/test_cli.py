@@ -111,8 +111,23 @@ def test_bad_input_gets_one_line_and_its_exit_code(data_dir: Path, anvil, tmp_pa
 
 
 def test_a_suspended_office_is_refused_as_unauthorised(data_dir: Path, anvil, tmp_path: Path):
+    # A key left by an attempt that failed before registering is used again, not refused.
+    from notary.keystore import create_key, key_path
+
+    create_key(key_path(data_dir, "office", "tax"), PASSWORD, scrypt_n=1024)
+    assert (
+        "must not be empty"
+        in run(data_dir, anvil, "office", "add", "tax", "--name", " ", check=1).stderr
+    )
     run(data_dir, anvil, "office", "add", "tax", "--name", "Tax office")
     run(data_dir, anvil, "office", "suspend", "tax")
+    # A suspension whose database update failed (here: undone) completes when run again.
+    with sqlite3.connect(data_dir / "notary.sqlite3") as db:
+        db.execute("UPDATE offices SET status = 'active' WHERE name = 'Tax office'")
+    run(data_dir, anvil, "office", "suspend", "tax")
+    with sqlite3.connect(data_dir / "notary.sqlite3") as db:
+        [(status,)] = db.execute("SELECT status FROM offices WHERE name = 'Tax office'")
+    assert status == "suspended"
     f = tmp_path / "notice.txt"
     f.write_text("notice")
     refused = run(data_dir, anvil, "publish", str(f), "--title", "t", "--category", "c",
