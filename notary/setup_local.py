@@ -277,6 +277,8 @@ def init_local(
     office_name: str = DEMO_OFFICE_NAME,
 ) -> LocalSetup:
     """Create or find everything of a local deployment (see the module docstring)."""
+    from sqlalchemy.exc import OperationalError
+
     from notary.chain import RegistryClient, deploy_registry, make_web3
     from notary.chain_errors import RegistryNotFound
     from notary.db.migrate import upgrade
@@ -301,7 +303,9 @@ def init_local(
     config.save(root)
 
     data = load_local(root)
-    data.setdefault("db_url", db_url or f"sqlite:///{root / 'notary.sqlite3'}")
+    if db_url:  # an explicit URL wins: a first one that failed must not stick for good
+        data["db_url"] = db_url
+    data.setdefault("db_url", f"sqlite:///{root / 'notary.sqlite3'}")
     data.setdefault("verify_host", DEFAULT_VERIFY_HOST)
     offices = data.setdefault("offices", {})
     entry = offices.get(DEMO_OFFICE)
@@ -312,7 +316,12 @@ def init_local(
     elif not _is_signer(client, signer.address):
         client.grant_signer(governance, bytes.fromhex(entry["office_id"]), signer.address)
     save_local(root, data)
-    upgrade(data["db_url"])
+    try:
+        upgrade(data["db_url"])
+    except OperationalError as exc:
+        raise Unavailable(
+            f"database unavailable at {shown_db_url(data['db_url'])}: {exc.orig}"
+        ) from None
     ensure_office_rows(data)
     return setup_of(root)
 

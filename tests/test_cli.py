@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from notary.localchain import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "cli-test-password"
 
@@ -53,6 +55,19 @@ def data_dir(anvil, tmp_path_factory) -> Path:
     second = json.loads(run(path, anvil, "init", "--json").stdout)
     assert first == second  # same registry, office, keys and database
     return path
+
+
+def test_init_with_a_database_that_is_down_can_be_corrected(anvil, tmp_path: Path):
+    path = tmp_path / "d"
+    down = f"postgresql://notary:S3cretPW@127.0.0.1:{free_port()}/notary"
+    failed = run(path, anvil, "init", "--db-url", down, check=4)  # database unavailable
+    assert "S3cretPW" not in failed.stderr + failed.stdout
+    fixed = json.loads(
+        run(
+            path, anvil, "init", "--db-url", f"sqlite:///{tmp_path / 'ok.sqlite3'}", "--json"
+        ).stdout
+    )
+    assert fixed["db_url"].endswith("ok.sqlite3")
 
 
 def test_init_twice_reuses_registry_office_and_keys(data_dir: Path):
