@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from notary.atomic import atomic_write_bytes
 from notary.db.models import Record, Revision, Revocation
 from notary.db.types import OfficeStatus, RecordKind, RecordStatus
-from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised
+from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised, Unavailable
 from notary.setup_local import (
     check_slug,
     data_dir_from_env,
@@ -265,10 +265,21 @@ def stamp(data_dir: Path | None, record_id: str, file: Path, out: Path) -> dict[
     return {"record_id": record.record_id, "version": version, "out": str(out)}
 
 
-def _anchor(settings: Any) -> None:
+def _anchor(settings: Any, accepted: str) -> None:
+    """Anchor what is pending; if the chain cannot be reached, say what was accepted.
+
+    The change is committed before anchoring: it waits in the outbox and the next `notary`
+    command or `notary worker` anchors it. Repeating the command would do it twice.
+    """
     from notary.worker import anchor_pending
 
-    anchor_pending(settings)
+    try:
+        anchor_pending(settings)
+    except Unavailable as exc:
+        raise Unavailable(
+            f"{exc}. Accepted and waiting to be anchored: {accepted}. Run `notary worker` "
+            "when the chain is back; do not repeat this command"
+        ) from None
 
 
 def publish(
@@ -310,7 +321,7 @@ def publish(
             session.flush()
             ids.append((row.id, str(path)))
             advance()
-    _anchor(settings)
+    _anchor(settings, f"{len(ids)} file(s)")
     with _session(root) as session:
         return [_describe(session, root, rid, f) for rid, f in ids]
 
@@ -358,7 +369,7 @@ def revise(
         )
         session.flush()
         rid = row.id
-    _anchor(settings)
+    _anchor(settings, f"the new version of record {record_id}")
     with _session(root) as session:
         return _describe(session, root, rid, str(path))
 
@@ -374,7 +385,7 @@ def revoke(
     settings = load_settings(root, password_file=password_file)
     with _session(root) as session:
         repo.record_revocation(session, record_id=record_id, reason=reason)
-    _anchor(settings)
+    _anchor(settings, f"the revocation of record {record_id}")
     with _session(root) as session:
         row = session.scalars(select(Revocation).where(Revocation.record_id == record_id)).one()
         return {

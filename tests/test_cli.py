@@ -150,6 +150,21 @@ def test_a_suspended_office_is_refused_as_unauthorised(data_dir: Path, anvil, tm
     assert "suspended" in refused.stderr
 
 
+def test_a_publish_the_chain_did_not_take_says_it_was_accepted(
+    data_dir: Path, anvil, tmp_path: Path
+):
+    # The record is committed before anchoring: repeating the command made a second record.
+    f = tmp_path / "late.txt"
+    f.write_text("published while the chain was down")
+
+    class Down:
+        url = f"http://127.0.0.1:{free_port()}"
+
+    refused = run(data_dir, Down, "publish", str(f), "--title", "t", "--category", "c", check=4)
+    assert "Accepted and waiting to be anchored: 1 file(s)" in refused.stderr
+    assert "do not repeat" in refused.stderr
+
+
 def test_a_certificate_is_not_revised(data_dir: Path, anvil, tmp_path: Path):
     # Certificates are issued through the API; one in the same database is refused here too.
     f = tmp_path / "licence.txt"
