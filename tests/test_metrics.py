@@ -34,6 +34,7 @@ def api(db_url: str, tmp_path: Path) -> Iterator[Api]:
     """The app (with a failing `/boom` route) on a fresh database, and a small upload limit."""
     settings = make_settings(db_url, tmp_path / "data", max_upload_bytes=1024)
     app = create_app(settings, extra_routers=[boom])
+    app.state.metrics_read_every_s = 0.0  # every scrape reads the database
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, settings)
 
@@ -146,3 +147,20 @@ def test_scrape_answers_when_the_database_does_not(api: Api) -> None:
         db._sessions = sessions
     assert value(m, "notary_metrics_database_up") == 0
     assert ("notary_anchor_queue_depth", ()) not in m
+
+
+def test_scrapes_in_quick_succession_share_one_database_read(api: Api) -> None:
+    # `/metrics` needs no key: without a bound, each scrape ran the full counts again.
+    from api.routers.metrics import AnchorCollector
+
+    def depth(collector: AnchorCollector) -> float:
+        for family in collector.collect():
+            if family.name == "notary_anchor_queue_depth":
+                return family.samples[0].value
+        raise AssertionError("no queue depth gauge")
+
+    cached = AnchorCollector(api.c.app, read_every_s=3600)
+    before = depth(cached)
+    api.published(api.office())
+    assert depth(cached) == before  # within the interval: the last reading
+    assert depth(AnchorCollector(api.c.app, read_every_s=0)) == before + 1

@@ -24,6 +24,8 @@ transactions and the publishes they answered (their ratio is the mean group-comm
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -55,11 +57,20 @@ def _age_s(now: datetime, then: datetime | None) -> float | None:
     return max(0.0, (now - then).total_seconds())
 
 
-class AnchorCollector(Collector):
-    """Gauges of the anchoring outbox, read from the app's database at scrape time."""
+READ_EVERY_S = 5.0
+"""The outbox gauges are read from the database at most this often: `/metrics` needs no key,
+and counting revisions by state scans an index that grows with every publish."""
 
-    def __init__(self, app: FastAPI) -> None:
+
+class AnchorCollector(Collector):
+    """Gauges of the anchoring outbox, read from the app's database at scrape time (at most
+    every `READ_EVERY_S`; scrapes in between get the last reading)."""
+
+    def __init__(self, app: FastAPI, *, read_every_s: float | None = None) -> None:
         self.app = app
+        self._read_every_s = read_every_s
+        self._last: tuple[float, list[Metric]] | None = None
+        self._lock = threading.Lock()
 
     def describe(self) -> list[Metric]:
         """No fixed description: the gauges are only known once the database is read."""
@@ -71,7 +82,7 @@ class AnchorCollector(Collector):
             "notary_metrics_database_up", "1 if this scrape could read the database"
         )
         try:
-            families = self._from_database()
+            families = self._cached()
         except Exception:  # a scrape must answer even when the database does not
             log.warning("metrics: database read failed", exc_info=True)
             up.add_metric([], 0)
@@ -80,6 +91,16 @@ class AnchorCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from families
+
+    def _cached(self) -> list[Metric]:
+        every = self._read_every_s
+        if every is None:  # tests read every scrape: `app.state.metrics_read_every_s = 0`
+            every = getattr(self.app.state, "metrics_read_every_s", READ_EVERY_S)
+        with self._lock:  # concurrent scrapes share one read
+            now = time.monotonic()
+            if self._last is None or now - self._last[0] >= every:
+                self._last = (now, self._from_database())
+            return self._last[1]
 
     def _from_database(self) -> list[Metric]:
         now = datetime.now(UTC)
