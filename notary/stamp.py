@@ -50,6 +50,7 @@ __all__ = [
     "is_stamped",
     "read_stamp_urls",
     "recover_original",
+    "split_stamped",
     "stamp_pdf",
 ]
 
@@ -219,12 +220,19 @@ def recover_original(stamped: bytes) -> bytes:
     return data[: _locate_stamp(data)[0]]
 
 
-def changed_after_stamping(stamped: bytes) -> bool:
-    """Whether anything but whitespace follows the stamp's own update: a later incremental
-    update (an annotation, a signature, or new page content painted over the original),
-    so the pages a reader shows may not be the published ones."""
+def split_stamped(stamped: bytes) -> tuple[bytes, bool]:
+    """(the original, whether anything but whitespace follows the stamp's own update) in
+    one pass: a later incremental update (an annotation, a signature, or new page content
+    painted over the original) means the pages a reader shows may not be the published
+    ones. Raises as `recover_original` does."""
     data = _as_bytes(stamped)
-    return bool(data[_locate_stamp(data)[1] :].strip(b"\r\n\t\f\0 "))
+    length, end = _locate_stamp(data)
+    return data[:length], bool(data[end:].strip(b"\r\n\t\f\0 "))
+
+
+def changed_after_stamping(stamped: bytes) -> bool:
+    """Whether the stamped file was updated after stamping (see `split_stamped`)."""
+    return split_stamped(stamped)[1]
 
 
 def read_stamp_urls(stamped: bytes) -> list[str]:

@@ -598,9 +598,9 @@ def _stamped_codes(data: bytes) -> tuple[bytes, list[str]] | None:
     from notary import stamp  # pypdf only for PDFs
 
     try:
-        urls = list(stamp.read_stamp_urls(bytes(data)))
-        original = stamp.recover_original(bytes(data))
-        changed = stamp.changed_after_stamping(bytes(data))
+        whole = bytes(data)
+        urls = list(stamp.read_stamp_urls(whole))
+        original, changed = stamp.split_stamped(whole)
     except stamp.StampMismatch as exc:
         raise _Stop(Verdict.TAMPERED, f"the stamped file was altered: {exc}") from None
     except Exception as exc:  # not stamped, or damaged: check the bytes as they are
