@@ -74,8 +74,9 @@ def run_diff(
     cutoff = now - anchoring_delay
     offices = {o.number: o for o in session.scalars(select(Office))}
     out: list[Discrepancy] = []
-    out += _diff_revisions(session, replay_state, offices, cutoff)
-    out += _diff_status(session, replay_state, offices, cutoff)
+    records = {r.record_id: r for r in session.scalars(select(Record))}  # read once, used twice
+    out += _diff_revisions(session, replay_state, offices, records, cutoff)
+    out += _diff_status(session, replay_state, records, cutoff)
     if blobstore is not None:
         out += _diff_blobs(session, blobstore)
     out += _diff_access_logs(session, replay_state, offices)
@@ -87,7 +88,11 @@ def _h(value: str) -> str:
 
 
 def _diff_revisions(
-    session: Session, state: ReplayState, offices: dict[int, Office], cutoff: datetime
+    session: Session,
+    state: ReplayState,
+    offices: dict[int, Office],
+    records: dict[str, Record],
+    cutoff: datetime,
 ) -> list[Discrepancy]:
     out: list[Discrepancy] = []
     chain: dict[tuple[str, int], RevisionEntry] = {
@@ -99,7 +104,6 @@ def _diff_revisions(
         if a.action == "batch" and a.office_number in offices
     }
     in_batches: Counter[str] = Counter()
-    records = {r.record_id: r for r in session.scalars(select(Record))}
     for rev in session.scalars(select(Revision).order_by(Revision.id)):
         number = int(rev.record_id[:8], 16)
         where = {"record_id": "0x" + rev.record_id, "version": rev.version, "office_number": number}
@@ -229,12 +233,12 @@ def _in_batch(rev: Revision, batches: Iterable[str]) -> bool:
 
 
 def _diff_status(
-    session: Session, state: ReplayState, offices: dict[int, Office], cutoff: datetime
+    session: Session, state: ReplayState, records: dict[str, Record], cutoff: datetime
 ) -> list[Discrepancy]:
     out: list[Discrepancy] = []
     revocations = {r.record_id: r for r in session.scalars(select(Revocation))}
     replacements = {r.record_id: r for r in session.scalars(select(Replacement))}
-    for record in session.scalars(select(Record)):
+    for record in records.values():
         chain = state.records.get("0x" + record.record_id)
         if chain is None:
             continue  # never anchored: reported per revision
