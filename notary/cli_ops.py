@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from notary.atomic import atomic_write_bytes
 from notary.db.models import Record, Revision, Revocation
-from notary.db.types import OfficeStatus, RecordKind, RecordStatus
-from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised, Unavailable
+from notary.db.types import OfficeStatus, RecordKind
+from notary.errors import Conflict, InvalidInput, NotFound, Unavailable
 from notary.setup_local import (
     check_slug,
     data_dir_from_env,
@@ -93,7 +93,6 @@ def office_add(
 
 def office_suspend(data_dir: Path | None, password_file: Path | None, short: str) -> str:
     """Suspend an office on chain and in the database; returns the tx hash."""
-    from notary.db.types import OfficeStatus
 
     root = data_dir_from_env(data_dir)
     entry = office_entry(require_init(root), short)
@@ -177,12 +176,6 @@ def _accept(
         access_tier=AccessTier.PUBLIC,
         sm3=digests.sm3,
     )  # validated before the file is stored: refused metadata leaves no blob behind
-    store = BlobStore(root / "blobs")
-    with path.open("rb") as fh:
-        sha, size = store.put_stream(fh)
-    if sha != digests.sha256.hex():
-        raise InvalidInput(f"{path} changed while it was being read; publish it again")
-    repo.add_blob(session, sha256=sha, size=size, path=store.relative_path(sha))
     common = {
         "title": title,
         "content_hash": digests.sha256.hex(),
@@ -192,8 +185,10 @@ def _accept(
         "published_on": published_on,
         "sm3": digests.sm3.hex(),
     }
+    # The rows first: what the database refuses (a closed record, a suspended office) must
+    # leave no file behind. The file is still on disk before the transaction commits.
     if record_id is None:
-        return repo.create_record(
+        row = repo.create_record(
             session,
             record_id=new_record_id(office.number),
             office=office,
@@ -201,10 +196,22 @@ def _accept(
             access_tier="public",
             **common,
         )
-    record = repo.get_record(session, record_id=record_id)
-    return repo.add_revision(
-        session, record_id=record_id, version=record.head_version + 1, change_note=note, **common
-    )
+    else:
+        record = repo.get_record(session, record_id=record_id)
+        row = repo.add_revision(
+            session,
+            record_id=record_id,
+            version=record.head_version + 1,
+            change_note=note,
+            **common,
+        )
+    store = BlobStore(root / "blobs")
+    with path.open("rb") as fh:
+        sha, size = store.put_stream(fh)
+    if sha != digests.sha256.hex():
+        raise InvalidInput(f"{path} changed while it was being read; publish it again")
+    repo.add_blob(session, sha256=sha, size=size, path=store.relative_path(sha))
+    return row
 
 
 def _describe(session: Session, root: Path, revision_id: int, file: str) -> dict[str, Any]:
@@ -347,11 +354,6 @@ def revise(
         record = repo.get_record(session, record_id=record_id)
         if record.kind is RecordKind.CERTIFICATE:  # its content is a salted commitment
             raise Conflict("a certificate cannot be revised: revoke it and issue a new one")
-        # Refused before the file is stored, as `add_revision` would refuse it after.
-        if record.status is not RecordStatus.CURRENT:
-            raise Conflict(f"record {record_id} is {record.status.value}; it cannot be revised")
-        if record.office.status is not OfficeStatus.ACTIVE:
-            raise Unauthorised(f"office {record.office.office_id} is suspended")
         head = record.revisions[-1]
         meta = Metadata.from_json(head.metadata_json)
         row = _accept(
