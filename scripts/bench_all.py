@@ -12,10 +12,9 @@ did (command, exit code, duration, date, machine load, quick or full) goes into
 `bench/results/run.json`, so `--render-only` can rebuild the document from the stored
 results, and `--only` re-runs some benchmarks while keeping the others' last results.
 
-Targets come from the issues (3: gas, 4: hash and anchoring, 5: API, 6: stamping and the
-verify page, 7: replay). A figure meets its target or not; the peer figure it is compared
-with was measured in the same run of the same script. Plots (PNG, under `docs/img/`) use
-matplotlib when it is installed and Pillow otherwise.
+Targets live in `bench/targets.toml`, one `[[figure]]` each. A figure meets its target or
+not; the peer figure it is compared with was measured in the same run of the same script.
+Plots (PNG, under `docs/img/`) use matplotlib when it is installed and Pillow otherwise.
 
 Exit codes: 0 every benchmark ran and every target was met, 1 a target was missed,
 2 a benchmark failed to run.
@@ -34,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +156,7 @@ def run_one(name: str, quick: bool) -> dict[str, object]:
 def parse_extra(name: str, stdout: str) -> dict[str, float]:
     """Figures a script prints but does not write to its JSON (kept in run.json).
 
-    bench_verify writes server time (Server-Timing `verify`, as issue 6 states its target)
+    bench_verify writes server time (Server-Timing `verify`, which its target is stated in)
     and prints beside it the latency the client saw and the wait for a slot; keep those.
     """
     extra: dict[str, float] = {}
@@ -171,35 +171,12 @@ def parse_extra(name: str, stdout: str) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- targets
 
-
-@dataclass(frozen=True)
-class Row:
-    """One figure of the report: its value, target, peer and whether it is met."""
-
-    bench: str
-    figure: str
-    issue: int | None
-    value: Callable[[dict], float | None]
-    target: str = ""
-    peer: Callable[[dict], tuple[str, float] | None] = lambda r: None
-    met: Callable[[dict], bool] | None = None
-    unit: str = ""
-
-
-def key(k: str) -> Callable[[dict], float | None]:
-    return lambda r: r.get(k)
-
-
-def peer(k: str) -> Callable[[dict], tuple[str, float] | None]:
-    return lambda r: (k, r[k]) if k in r else None
+TARGETS = ROOT / "bench" / "targets.toml"
 
 
 def best_anchor(r: dict) -> float:
+    """The fastest of the three anchoring modes."""
     return max(r[f"{m}_per_s"] for m in ("direct", "many", "batch"))
-
-
-def best_anchor_mode(r: dict) -> str:
-    return max(("direct", "many", "batch"), key=lambda m: r[f"{m}_per_s"])
 
 
 def replay_at_100k(r: dict) -> float:
@@ -207,154 +184,64 @@ def replay_at_100k(r: dict) -> float:
     return r["replay_s"] * 100_000 / r["n"]
 
 
-ROWS: list[Row] = [
-    # issue 3: gas against the Ethereum Attestation Service, same anvil
-    Row(
-        "gas",
-        "direct_new_record",
-        3,
-        key("direct_new_record"),
-        "≤ 1.3 × eas_timestamp",
-        peer("eas_timestamp"),
-        lambda r: r["direct_new_record"] <= 1.3 * r["eas_timestamp"],
-        "gas",
-    ),
-    Row(
-        "gas",
-        "direct_new_record",
-        3,
-        key("direct_new_record"),
-        "≤ 0.35 × eas_attest",
-        peer("eas_attest"),
-        lambda r: r["direct_new_record"] <= 0.35 * r["eas_attest"],
-        "gas",
-    ),
-    Row(
-        "gas",
-        "many_per_revision_100",
-        3,
-        key("many_per_revision_100"),
-        "≤ 1.3 × eas_multi_timestamp_per_item_100",
-        peer("eas_multi_timestamp_per_item_100"),
-        lambda r: r["many_per_revision_100"] <= 1.3 * r["eas_multi_timestamp_per_item_100"],
-        "gas",
-    ),
-    Row(
-        "gas",
-        "batch_per_leaf_1000",
-        3,
-        key("batch_per_leaf_1000"),
-        "≤ 100",
-        peer("eas_multi_timestamp_per_item_100"),
-        lambda r: r["batch_per_leaf_1000"] <= 100,
-        "gas",
-    ),
-    Row("gas", "direct_new_version", None, key("direct_new_version"), "", unit="gas"),
-    Row("gas", "revoke", None, key("revoke"), "", unit="gas"),
-    # issue 4: hashing and anchoring
-    Row(
-        "hash",
-        "ours_mb_s",
-        4,
-        key("ours_mb_s"),
-        "≥ 0.8 × sha256sum_mb_s",
-        peer("sha256sum_mb_s"),
-        lambda r: r["ours_mb_s"] >= 0.8 * r["sha256sum_mb_s"],
-        "MB/s",
-    ),
-    Row(
-        "anchor",
-        "best mode (direct/many/batch)",
-        4,
-        best_anchor,
-        "≥ 1,000 /s",
-        lambda r: (f"best = {best_anchor_mode(r)}", best_anchor(r)),
-        lambda r: best_anchor(r) >= 1000,
-        "rev/s",
-    ),
-    Row(
-        "anchor",
-        "best mode (direct/many/batch)",
-        4,
-        best_anchor,
-        "≥ 10 × naive_per_s",
-        peer("naive_per_s"),
-        lambda r: best_anchor(r) >= 10 * r["naive_per_s"],
-        "rev/s",
-    ),
-    Row("anchor", "naive_per_s", None, key("naive_per_s"), "", unit="rev/s"),
-    Row("anchor", "direct_per_s", None, key("direct_per_s"), "", unit="rev/s"),
-    Row("anchor", "many_per_s", None, key("many_per_s"), "", unit="rev/s"),
-    Row("anchor", "batch_per_s", None, key("batch_per_s"), "", unit="rev/s"),
-    # issue 5: HTTP API
-    Row(
-        "api",
-        "publish_per_s",
-        5,
-        key("publish_per_s"),
-        "≥ 500 /s",
-        peer("baseline_per_s"),
-        lambda r: r["publish_per_s"] >= 500,
-        "req/s",
-    ),
-    Row(
-        "api",
-        "publish_per_s",
-        5,
-        key("publish_per_s"),
-        "≥ 0.25 × baseline_per_s",
-        peer("baseline_per_s"),
-        lambda r: r["publish_per_s"] >= 0.25 * r["baseline_per_s"],
-        "req/s",
-    ),
-    Row("api", "publish_p99_ms", None, key("publish_p99_ms"), "", unit="ms"),
-    # issue 6: stamping and the verify page
-    Row(
-        "stamp",
-        "stamp_100_pages_s",
-        6,
-        key("stamp_100_pages_s"),
-        "≤ 2 s",
-        peer("verify_stamped_s"),
-        lambda r: r["stamp_100_pages_s"] <= 2,
-        "s",
-    ),
-    Row(
-        "verify",
-        "verify_p99_ms",
-        6,
-        key("verify_p99_ms"),
-        "≤ 50 ms server time",
-        peer("verify_p50_ms"),
-        lambda r: r["verify_p99_ms"] <= 50,
-        "ms",
-    ),
-    Row("verify", "verify_client_p99_ms", None, key("verify_client_p99_ms"), "", unit="ms"),
-    Row("verify", "verify_wait_p99_ms", None, key("verify_wait_p99_ms"), "", unit="ms"),
-    Row("verify", "verify_p50_ms", None, key("verify_p50_ms"), "", unit="ms"),
-    Row("verify", "verify_per_s", None, key("verify_per_s"), "", unit="pages/s"),
-    # issue 7: replay
-    Row(
-        "replay",
-        "replay_s (scaled to 100k)",
-        7,
-        replay_at_100k,
-        "≤ 30 s for 100,000",
-        lambda r: (f"replay_s at n={r['n']:,}", r["replay_s"]),
-        lambda r: replay_at_100k(r) <= 30,
-        "s",
-    ),
-    Row(
-        "replay",
-        "getlogs_only_s / replay_s",
-        7,
-        lambda r: r["getlogs_only_s"] / r["replay_s"],
-        "≥ 0.5",
-        peer("getlogs_only_s"),
-        lambda r: r["getlogs_only_s"] / r["replay_s"] >= 0.5,
-        "",
-    ),
-]
+# Figures computed from a benchmark's JSON rather than read from it, by benchmark.
+DERIVED: dict[str, dict[str, Callable[[dict], float]]] = {
+    "anchor": {"best_mode_per_s": best_anchor},
+    "replay": {
+        "replay_s_at_100k": replay_at_100k,
+        "getlogs_share": lambda r: r["getlogs_only_s"] / r["replay_s"],
+    },
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure of the report (a `[[figure]]` of bench/targets.toml)."""
+
+    bench: str
+    figure: str
+    at_most: float | None = None
+    at_least: float | None = None
+    times: str | None = None
+    peer: str | None = None
+    unit: str = ""
+
+    @property
+    def has_target(self) -> bool:
+        return self.at_most is not None or self.at_least is not None
+
+    @property
+    def target(self) -> str:
+        """The target as the report prints it, e.g. `≤ 1.3 × eas_timestamp`."""
+        if not self.has_target:
+            return ""
+        sign, bound = ("≤", self.at_most) if self.at_most is not None else ("≥", self.at_least)
+        if self.times:
+            return f"{sign} {bound:,g} × {self.times}"
+        return f"{sign} {bound:,g}" + (f" {self.unit}" if self.unit else "")
+
+    def value(self, r: dict) -> float:
+        derived = DERIVED.get(self.bench, {}).get(self.figure)
+        return derived(r) if derived else r[self.figure]
+
+    def peer_figure(self, r: dict) -> tuple[str, float] | None:
+        name = self.times or self.peer
+        return (name, r[name]) if name and name in r else None
+
+    def met(self, r: dict) -> bool | None:
+        if not self.has_target:
+            return None
+        value = self.value(r)
+        bound = self.at_most if self.at_most is not None else self.at_least
+        if self.times:
+            bound *= r[self.times]
+        return value <= bound if self.at_most is not None else value >= bound
+
+
+def load_rows(path: Path = TARGETS) -> list[Row]:
+    """The report's rows, in the order bench/targets.toml lists them."""
+    with path.open("rb") as f:
+        return [Row(**entry) for entry in tomllib.load(f)["figure"]]
 
 
 def fmt(v: object) -> str:
@@ -525,7 +412,8 @@ def render(run: dict) -> tuple[str, int]:
     ]
     missed = 0
     failed = [n for n, e in benches.items() if e.get("status") != "ok"]
-    for row in ROWS:
+    rows = load_rows()
+    for row in rows:
         if row.bench not in benches:
             continue
         r = results.get(row.bench)
@@ -537,14 +425,14 @@ def render(run: dict) -> tuple[str, int]:
             continue
         try:
             value = row.value(r)
-            pr = row.peer(r)
-            ok = row.met(r) if row.met else None
+            pr = row.peer_figure(r)
+            ok = row.met(r)
         except (KeyError, TypeError, ZeroDivisionError) as exc:
             lines.append(
                 f"| {row.bench} | {row.figure} | — | {row.target} | — | "
                 f"**figure missing** ({type(exc).__name__}: {exc}) |"
             )
-            missed += 1 if row.met else 0
+            missed += 1 if row.has_target else 0
             continue
         unit = f" {row.unit}" if row.unit else ""
         peer_s = f"{pr[0]}: {fmt(pr[1])}" if pr else ""
@@ -555,12 +443,11 @@ def render(run: dict) -> tuple[str, int]:
         else:
             verdict = "❌ **missed**"
             missed += 1
-        issue = f" (#{row.issue})" if row.issue else ""
         lines.append(
-            f"| {row.bench}{issue} | `{row.figure}` | {fmt(value)}{unit} | {row.target} | "
+            f"| {row.bench} | `{row.figure}` | {fmt(value)}{unit} | {row.target} | "
             f"{peer_s} | {verdict} |"
         )
-    known = {row.bench for row in ROWS}
+    known = {row.bench for row in rows}
     for name, r in results.items():
         if name not in known:
             for k, v in r.items():
@@ -571,7 +458,7 @@ def render(run: dict) -> tuple[str, int]:
         "",
         "- `replay_s` is scaled linearly to 100,000 revisions when the run used fewer (quick",
         "  runs use 10,000); the target itself is for 100,000.",
-        "- `verify_p50_ms` / `verify_p99_ms` are server time, as issue 6 states the target: the",
+        "- `verify_p50_ms` / `verify_p99_ms` are server time, which the target is stated in: the",
         "  page's `Server-Timing: verify` (the chain read and the rendering). At most",
         "  `NOTARY_VERIFY_CONCURRENCY` (4) pages are worked on at once; the others wait in",
         "  arrival order (`verify_wait_p99_ms`). 50 clients that send again the moment they get",
