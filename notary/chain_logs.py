@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import requests
@@ -117,13 +117,31 @@ class LogReader:
             safe += self.config.confirmations
         end = safe if to_block is None else min(int(to_block), safe)
         topic_filter = self.topic_filter(event_names, topics)
-        start = from_block
+        pages = self.paged(from_block, end, lambda a, b: self._get_logs(a, b, topic_filter))
+        for _start, _stop, raw in pages:
+            for log in raw:
+                if log.get("removed"):
+                    continue
+                event = decode_log(self.abi, log)
+                if event is not None:
+                    yield event
+
+    def paged(
+        self, start: int, end: int, fetch: Callable[[int, int], list[dict[str, Any]]]
+    ) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
+        """`(from, to, fetch(from, to))` for consecutive ranges covering `[start, end]`.
+
+        The one paging loop over `eth_getLogs`: a range the node refuses as too large is
+        asked again in smaller pieces (`_shrink`), and successes grow the page back
+        (`_grow`); any other error is a `NodeError`, and a refusal of a single block a
+        `LogRangeRefused`.
+        """
         while start <= end:
             with self._lock:
                 size = self.page_size
             stop = min(end, start + size - 1)
             try:
-                raw = self._get_logs(start, stop, topic_filter)
+                raw = fetch(start, stop)
             except (Web3RPCError, requests.RequestException) as exc:
                 if not is_range_refusal(exc):
                     raise NodeError(f"eth_getLogs failed: {rpc_error_message(exc)}") from exc
@@ -135,12 +153,7 @@ class LogReader:
                 self._shrink(stop - start + 1)
                 continue
             self._grow(stop - start + 1)
-            for log in raw:
-                if log.get("removed"):
-                    continue
-                event = decode_log(self.abi, log)
-                if event is not None:
-                    yield event
+            yield start, stop, raw
             start = stop + 1
 
     def _get_logs(self, start: int, stop: int, topic_filter: list[Any]) -> list[dict[str, Any]]:

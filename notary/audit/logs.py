@@ -14,12 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from web3.exceptions import Web3RPCError
 
-from notary.chain_errors import LogRangeRefused, NodeError
-from notary.chain_logs import LogReader, is_range_refusal
-from notary.chain_tx import rpc_error_message
+from notary.chain_errors import NodeError
+from notary.chain_logs import LogReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,26 +44,8 @@ class RawLogReader(LogReader):
             yield from self._pages(from_block, to_block)
 
     def _pages(self, from_block: int, to_block: int) -> Iterator[LogPage]:
-        start = from_block
-        while start <= to_block:
-            with self._lock:
-                size = self.page_size
-            stop = min(to_block, start + size - 1)
-            try:
-                raw = self._raw_logs(start, stop)
-            except (Web3RPCError, requests.RequestException) as exc:
-                if not is_range_refusal(exc):
-                    raise NodeError(f"eth_getLogs failed: {rpc_error_message(exc)}") from exc
-                if stop == start:
-                    raise LogRangeRefused(
-                        f"the node refuses eth_getLogs even for block {start}: "
-                        f"{rpc_error_message(exc)}"
-                    ) from exc
-                self._shrink(stop - start + 1)
-                continue
-            self._grow(stop - start + 1)
+        for start, stop, raw in self.paged(from_block, to_block, self._raw_logs):
             yield LogPage(start, stop, _in_chain_order(raw, str(self.address), start, stop))
-            start = stop + 1
 
     def _raw_logs(self, start: int, stop: int) -> list[dict[str, Any]]:
         params = {"address": self.address, "fromBlock": hex(start), "toBlock": hex(stop)}
