@@ -406,6 +406,21 @@ def test_cli_exit_codes_and_json(reg, tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_cli_takes_its_options_after_the_subcommand(reg, tmp_path, capsys):
+    """`verifier check FILE --rpc …`, as the README writes it, means what the options
+    before the subcommand mean; one given before is not undone by its absence after."""
+    reg.anchor(b"options after")
+    doc = tmp_path / "doc.bin"
+    doc.write_bytes(b"options after")
+    trust = ["--rpc", reg.chain.url, "--registry", reg.address, "--name", "N"]
+    assert cli.main(["check", str(doc), *trust, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "authentic_current"
+    assert cli.main(["--json", *trust[:4], "check", str(doc), *trust[4:]]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "authentic_current"
+    assert cli.main(["check", str(doc), "--rpc", reg.chain.url]) == 2  # still incomplete
+    capsys.readouterr()
+
+
 def test_verifier_imports_no_api_or_database():
     import subprocess
     import sys

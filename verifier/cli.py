@@ -78,15 +78,15 @@ def _parser() -> argparse.ArgumentParser:
         "needs only an RPC URL and a trust list, never the office's server or database.",
         epilog=epilog + ", 2 usage error",
     )
-    trust = parser.add_argument_group("trust (one of)")
-    trust.add_argument("--trust", metavar="FILE", help="trust list JSON file")
-    trust.add_argument("--rpc", metavar="URL", help="JSON-RPC URL of the chain")
-    trust.add_argument("--registry", metavar="ADDR", help="registry contract address")
-    trust.add_argument("--name", metavar="NAME", help="display name of that registry")
-    trust.add_argument("--chain-id", type=int, default=None, help="chain id (default: ask --rpc)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    _shared_options(parser, defaults=True)
+    # The same options after the subcommand (`verifier check FILE --rpc …`, as the README
+    # writes it); there they default to nothing, so they never undo one given before it.
+    shared = argparse.ArgumentParser(add_help=False)
+    _shared_options(shared, defaults=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="check a file (stamped PDF or any bytes)")
+    check = sub.add_parser(
+        "check", parents=[shared], help="check a file (stamped PDF or any bytes)"
+    )
     check.add_argument("path", metavar="FILE")
     check.add_argument(
         "--salt",
@@ -94,12 +94,27 @@ def _parser() -> argparse.ArgumentParser:
         type=_salt,
         help="an unstamped certificate's salt (16 or 32 bytes, hex, as printed with it)",
     )
-    scan = sub.add_parser("scan", help="check a photo or scan of a page")
+    scan = sub.add_parser("scan", parents=[shared], help="check a photo or scan of a page")
     scan.add_argument("path", metavar="IMAGE")
-    url = sub.add_parser("url", help="check a verify URL or bare payload")
+    url = sub.add_parser("url", parents=[shared], help="check a verify URL or bare payload")
     url.add_argument("url", metavar="URL")
     url.add_argument("--file", metavar="FILE", help="also check that FILE is the anchored content")
     return parser
+
+
+def _shared_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The trust and output options, accepted before and after the subcommand."""
+    keep = {} if defaults else {"default": argparse.SUPPRESS}
+    trust = parser.add_argument_group("trust (one of)")
+    trust.add_argument("--trust", metavar="FILE", help="trust list JSON file", **keep)
+    trust.add_argument("--rpc", metavar="URL", help="JSON-RPC URL of the chain", **keep)
+    trust.add_argument("--registry", metavar="ADDR", help="registry contract address", **keep)
+    trust.add_argument("--name", metavar="NAME", help="display name of that registry", **keep)
+    trust.add_argument(
+        "--chain-id", type=int, help="chain id (default: ask --rpc)", **(keep or {"default": None})
+    )
+
+    parser.add_argument("--json", action="store_true", help="print the result as JSON", **keep)
 
 
 def _trust(args: argparse.Namespace) -> TrustList:
