@@ -20,6 +20,7 @@ import io
 import json
 import os
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -153,6 +154,10 @@ def publish_sample(base_url: str, api_key: str, data_dir: Path) -> None:
         print(f"  verify it:         {verify_url}")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=".notary", help="data directory (default .notary)")
@@ -167,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     from notary.setup_local import embedded_chain_pid, stop_embedded_chain
 
     chain_was_running = embedded_chain_pid(data_dir) is not None
+    # SIGTERM (systemd, container runtimes, `kill`) must stop what this run started, as
+    # Ctrl-C does. Its default action ends the process at once, and uvicorn re-raises a
+    # SIGTERM it caught once it has shut down: as SystemExit, the finally below still runs.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         return _serve(args, data_dir)
     finally:
