@@ -92,7 +92,7 @@ def make_web3(config: ChainConfig) -> Web3:
 
 def load_registry_artifact() -> dict[str, Any]:
     """The committed registry artifact (`abi`, `bytecode`, …); no compiler needed."""
-    from notary.contract_build import load_artifact
+    from notary.chain_abi import load_artifact
 
     return load_artifact()
 

@@ -7,8 +7,10 @@ import), fast on the anchoring hot path, and the verifier can reuse it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import eth_abi
@@ -16,7 +18,29 @@ from eth_abi.exceptions import DecodingError
 from eth_utils import keccak, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
-from notary.errors import InvalidInput
+from notary.errors import InvalidInput, NotaryError
+
+CONTRACT_NAME = "NotaryRegistry"
+ARTIFACT = Path(__file__).resolve().parent / "abi" / f"{CONTRACT_NAME}.json"
+
+
+class ArtifactError(NotaryError, RuntimeError):
+    """The artifact is missing or malformed, or the sources do not compile."""
+
+
+def load_artifact(path: Path = ARTIFACT) -> dict[str, Any]:
+    """The committed artifact: `contractName`, `abi`, `bytecode` (0x-hex) and `compiler`.
+
+    Reads the JSON file only; no compiler is needed (`notary.contract_build` makes it).
+    """
+    try:
+        artifact = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{path} is missing: run `make abi`") from exc
+    missing = {"contractName", "abi", "bytecode", "compiler"} - artifact.keys()
+    if missing:
+        raise ArtifactError(f"{path} lacks {sorted(missing)}")
+    return artifact
 
 
 def _types(params: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:

@@ -320,8 +320,7 @@ def _check_block(cp: Checkpoint, web3: Any) -> Step:
 
 
 def _registry_call(cp: Checkpoint, web3: Any, abi: Any, function: str, *args: Any) -> Any:
-    from notary.chain_abi import ContractAbi
-    from notary.contract_build import load_artifact
+    from notary.chain_abi import ContractAbi, load_artifact
 
     contract_abi = abi if isinstance(abi, ContractAbi) else ContractAbi(load_artifact()["abi"])
     fn = contract_abi.function(function)

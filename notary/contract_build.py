@@ -17,13 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from notary.errors import NotaryError
+from notary.chain_abi import ARTIFACT, CONTRACT_NAME, ArtifactError, load_artifact
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLC = ROOT / "scripts" / "solc"
 SOURCE = "contracts/src/NotaryRegistry.sol"
-CONTRACT_NAME = "NotaryRegistry"
-ARTIFACT = Path(__file__).resolve().parent / "abi" / f"{CONTRACT_NAME}.json"
 
 # Mirrors foundry.toml: optimizer on, 10000 runs, evm prague, OpenZeppelin from node_modules.
 SETTINGS: dict[str, Any] = {
@@ -32,25 +30,6 @@ SETTINGS: dict[str, Any] = {
     "remappings": ["@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"],
     "outputSelection": {SOURCE: {CONTRACT_NAME: ["abi", "evm.bytecode.object"]}},
 }
-
-
-class ArtifactError(NotaryError, RuntimeError):
-    """The artifact is missing or malformed, or the sources do not compile."""
-
-
-def load_artifact() -> dict[str, Any]:
-    """The committed artifact: `contractName`, `abi`, `bytecode` (0x-hex) and `compiler`.
-
-    Reads the JSON file only; no compiler is needed.
-    """
-    try:
-        artifact = json.loads(ARTIFACT.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ArtifactError(f"{ARTIFACT} is missing: run `make abi`") from exc
-    missing = {"contractName", "abi", "bytecode", "compiler"} - artifact.keys()
-    if missing:
-        raise ArtifactError(f"{ARTIFACT} lacks {sorted(missing)}")
-    return artifact
 
 
 def compile_artifact() -> dict[str, Any]:
@@ -130,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {ARTIFACT.relative_to(ROOT)}")
         return 0
     try:
-        committed = load_artifact()
+        committed = load_artifact(ARTIFACT)
     except ArtifactError as exc:
         print(exc, file=sys.stderr)
         return 1

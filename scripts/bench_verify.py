@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import loadgen  # noqa: E402
 
-from notary.contract_build import load_artifact  # noqa: E402
+from notary.chain_abi import load_artifact  # noqa: E402
 from notary.localchain import LocalChain, free_port  # noqa: E402
 from notary.qr_payload import QrPayload, verify_url  # noqa: E402
 from notary.revision import Kind, Revision, compute_leaf, new_record_id  # noqa: E402

@@ -38,7 +38,7 @@ class VerifierRegistry:
     def __init__(self, chain: LocalChain) -> None:
         from web3 import Web3
 
-        from notary.contract_build import load_artifact
+        from notary.chain_abi import load_artifact
 
         self.chain = chain
         self.w3 = Web3(Web3.HTTPProvider(chain.url))

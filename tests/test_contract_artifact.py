@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from notary import contract_build
-from notary.contract_build import ROOT, compile_artifact, load_artifact, render
+from notary.chain_abi import load_artifact
+from notary.contract_build import ROOT, compile_artifact, render
 
 
 @pytest.fixture(scope="module")

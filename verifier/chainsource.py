@@ -15,8 +15,6 @@ anchor moves the head).
 from __future__ import annotations
 
 import functools
-import itertools
-import json
 import threading
 import time
 from typing import Any
@@ -42,8 +40,7 @@ OFFICE_TTL_S = 10.0
 @functools.cache
 def registry_abi() -> Any:
     """The registry ABI codec, built from the committed artifact."""
-    from notary.chain_abi import ContractAbi
-    from notary.contract_build import load_artifact
+    from notary.chain_abi import ContractAbi, load_artifact
 
     return ContractAbi(load_artifact()["abi"])
 
@@ -72,7 +69,6 @@ class ChainRegistry:
             self._http = RpcHttp(url, timeout=RPC_TIMEOUT_S)
         except RpcHttpError as exc:
             raise SourceUnavailable(str(exc)) from None
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._checked = False
         self._block_times: dict[int, int] = {}
@@ -83,16 +79,10 @@ class ChainRegistry:
     # --- JSON-RPC -------------------------------------------------------------------------
 
     def _rpc(self, method: str, params: list[Any]) -> Any:
-        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         try:
-            answer = json.loads(self._http.post(json.dumps(body).encode()))
-        except Exception as exc:  # transport, HTTP status or JSON: the node cannot be read
-            raise SourceUnavailable(f"{method}: {type(exc).__name__}: {exc}") from exc
-        if not isinstance(answer, dict) or "error" in answer or "result" not in answer:
-            raise SourceUnavailable(
-                f"{method}: {answer.get('error') if isinstance(answer, dict) else answer}"
-            )
-        return answer["result"]
+            return self._http.call(method, params)
+        except RpcHttpError as exc:  # the node cannot be read: the verdict is "unavailable"
+            raise SourceUnavailable(f"{exc}") from exc
 
     def _ensure_checked(self) -> None:
         if self._checked:

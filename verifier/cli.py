@@ -130,11 +130,11 @@ def _trust(args: argparse.Namespace) -> TrustList:
         raise TrustListError("give --trust FILE, or all of --rpc, --registry and --name")
     chain_id = args.chain_id
     if chain_id is None:
-        from notary.localchain import rpc_call  # one raw probe, no web3
+        from verifier.rpc_http import RpcHttp, RpcHttpError
 
         try:
-            chain_id = int(str(rpc_call(args.rpc, "eth_chainId", timeout=5.0)), 16)
-        except Exception as exc:  # unreachable node: a usage problem here
+            chain_id = int(str(RpcHttp(args.rpc, timeout=5.0).call("eth_chainId", [])), 16)
+        except (RpcHttpError, ValueError) as exc:  # unreachable node: a usage problem here
             raise TrustListError(f"cannot ask {args.rpc} for its chain id: {exc}") from exc
     return TrustList.single(
         chain_id=chain_id, registry=args.registry, name=args.name, rpc_url=args.rpc

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import base64
 import http.client
+import itertools
+import json
 import threading
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 
@@ -37,6 +40,7 @@ class RpcHttp:
             token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             self._headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
         self._local = threading.local()
+        self._ids = itertools.count(1)
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
@@ -74,6 +78,21 @@ class RpcHttp:
                 raise RpcHttpError(f"HTTP {response.status} {response.reason}")
             return data
         raise AssertionError("unreachable")
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        """The `result` of one JSON-RPC call; RpcHttpError for transport, HTTP, JSON and
+        JSON-RPC errors alike (the node cannot be read for this question)."""
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        try:
+            answer = json.loads(self.post(json.dumps(body).encode()))
+        except ValueError as exc:
+            raise RpcHttpError(f"{method}: the node's answer is not JSON") from exc
+        except RpcHttpError as exc:
+            raise RpcHttpError(f"{method}: {exc}") from exc
+        if not isinstance(answer, dict) or "error" in answer or "result" not in answer:
+            error = answer.get("error") if isinstance(answer, dict) else answer
+            raise RpcHttpError(f"{method}: {error}")
+        return answer["result"]
 
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end)."""
