@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         description="Verify pages worked on at once; the rest wait in arrival order. Raise it "
         "when the RPC node is far away (each page waits one round trip to it).",
     )
+    expensive_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Expensive anonymous requests (uploads to `/verify`, `page.png` "
+        "renders) worked on at once, apart from the verify pages' slots; the rest wait.",
+    )
     key_cache_seconds: float = Field(
         default=2.0,
         ge=0,
@@ -111,7 +118,7 @@ class Settings(BaseSettings):
         description="Most MB an uploaded PDF's streams may inflate to on the anonymous paths.",
     )
     page_image_max_pixels: int = Field(
-        default=2_000_000,
+        default=1_200_000,
         ge=10_000,
         le=50_000_000,
         description="Pixel budget of one `page.png` (width × height, whatever the page's "

@@ -532,8 +532,17 @@ def _verify_code(request: Request, code: str) -> VerificationResult:
 
 
 @router.get("/v/{code:path}/page.png")
-def verify_page_image(request: Request, code: str) -> Response:
-    """The authentic page the code names, rendered from the office's file (public only)."""
+async def verify_page_image(request: Request, code: str) -> Response:
+    """The authentic page the code names, rendered from the office's file (public only).
+
+    Rendering is expensive work an anonymous caller can ask for: it runs in the expensive
+    slots (`NOTARY_EXPENSIVE_CONCURRENCY`), never in the citizens' verify-page slots."""
+    return await anyio.to_thread.run_sync(
+        _page_image, request, code, limiter=_expensive_slots(request)
+    )
+
+
+def _page_image(request: Request, code: str) -> Response:
     result = _verify_code(request, code)
     extras = _extras(request, result)
     if (
@@ -635,7 +644,7 @@ def _render_pdf_page(
             finally:
                 pdf.close()
         buf = io.BytesIO()
-        image.save(buf, format="PNG", optimize=True)
+        image.save(buf, format="PNG")  # `optimize` costs more than the page took to render
         return buf.getvalue()
     except Exception:
         return None
@@ -660,6 +669,20 @@ def _rate_limited(request: Request) -> float | None:
     settings = getattr(request.app.state, "settings", None)
     proxies = frozenset(getattr(settings, "trusted_proxies", ()) or ())
     return _rate_limiter(request).take(client_address(request.scope, proxies))
+
+
+def _expensive_slots(request: Request) -> anyio.CapacityLimiter:
+    """The expensive anonymous work done at once (uploads, page images:
+    `NOTARY_EXPENSIVE_CONCURRENCY`), apart from the verify pages' slots, so that however
+    many such requests arrive, citizens opening `/v/` pages keep their own slots and the
+    rest of the CPU."""
+    state = request.app.state
+    slots = getattr(state, "expensive_slots", None)
+    if slots is None:
+        settings = getattr(state, "settings", None)
+        slots = anyio.CapacityLimiter(getattr(settings, "expensive_concurrency", 1))
+        state.expensive_slots = slots
+    return slots
 
 
 def _slots(request: Request) -> anyio.CapacityLimiter:
@@ -737,8 +760,9 @@ async def verify_upload(
 ) -> HTMLResponse:
     """Verify an uploaded file (any bytes, stamped PDF) or a photo of a page.
 
-    The work shares the verify pages' slots (`NOTARY_VERIFY_CONCURRENCY`): decoding a large
-    photo takes hundreds of MB for a moment, so uploads must not all run at once. Each
+    The work runs in the expensive slots (`NOTARY_EXPENSIVE_CONCURRENCY`), not the verify
+    pages': decoding a photo takes tens of MB and CPU for a moment, so uploads must not all
+    run at once nor crowd out citizens opening `/v/` pages. Each
     client may send only so many (`NOTARY_RATE_LIMIT_*`, 429 after); a PDF over the
     anonymous page or inflated-size caps is refused (413) before it is parsed; a file without
     a QR code is looked up in this service's own database, never in the chain's history.
@@ -773,7 +797,7 @@ async def verify_upload(
             result = verify_file(data, trust, connect=connect, index=index)
         return _render(request, result, lang=lang_, large=large_)
 
-    return await anyio.to_thread.run_sync(work, limiter=_slots(request))
+    return await anyio.to_thread.run_sync(work, limiter=_expensive_slots(request))
 
 
 def _is_pdf(data: bytes) -> bool:

@@ -22,7 +22,7 @@ MAX_INFLATED_BYTES = 128 * 1024 * 1024
 """Default budget for all of a PDF's Flate streams inflated together."""
 MAX_PAGES = 2000
 """Default page cap for the paths that hand a PDF to PDFium on request."""
-MAX_RENDER_PIXELS = 2_000_000
+MAX_RENDER_PIXELS = 1_200_000
 """Default pixel budget of one rendered page (a 720-px-wide A4 page is about 730,000)."""
 
 _STREAM = re.compile(rb"stream\r?\n")
