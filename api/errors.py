@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from notary.blobstore import BlobTooLarge
 from notary.errors import Conflict, InvalidInput, NotaryError, NotFound, Unauthorised, Unavailable
-from notary.pii import MaskingUnsupported
+from notary.pii import DocumentTooLarge, MaskingUnsupported
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ STATUS_BY_CLASS: tuple[tuple[type[Exception], int], ...] = (
     (Forbidden, 403),
     (Unauthorised, 403),
     (PayloadTooLarge, 413),
+    (DocumentTooLarge, 413),
     (BlobTooLarge, 413),
     (UnsupportedMedia, 415),
     (PiiFound, 422),

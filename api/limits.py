@@ -1,14 +1,24 @@
-"""The request body limit, enforced before the body is read.
+"""Limits on what one request or one client can make the service do.
 
-A declared `Content-Length` over the limit gets a JSON 413 at once, without reading a byte;
-a body that streams past the limit (chunked, or longer than declared) is cut off as soon as
-the count passes it: the 413 is raised from `receive`, so form parsing stops there.
+The request body limit is enforced before the body is read: a declared `Content-Length`
+over the limit gets a JSON 413 at once, without reading a byte; a body that streams past the
+limit (chunked, or longer than declared) is cut off as soon as the count passes it: the 413
+is raised from `receive`, so form parsing stops there. A body that does not arrive within
+`body_seconds` of the request's start is cut off with 408, so a client trickling a body
+cannot hold a worker.
+
+`RateLimiter` is a token bucket per client address for the expensive anonymous routes.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import threading
+import time
+from collections import OrderedDict
 
+import anyio
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,9 +26,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 class BodyLimit:
     """ASGI middleware: 413 `{"detail": ...}` for request bodies over `limit` bytes."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, body_seconds: float | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,10 +47,14 @@ class BodyLimit:
                     await _reply(send, 413, detail)
                     return
         seen = 0
+        deadline = None if self.body_seconds is None else time.monotonic() + self.body_seconds
 
         async def counting_receive() -> Message:
             nonlocal seen
-            message = await receive()
+            if deadline is None:
+                message = await receive()
+            else:
+                message = await _receive_by(receive, deadline)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
@@ -47,6 +62,69 @@ class BodyLimit:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+async def _receive_by(receive: Receive, deadline: float) -> Message:
+    """The next body message, or 408 once the request's body deadline has passed."""
+    with anyio.move_on_after(max(deadline - time.monotonic(), 0)) as scope:
+        return await receive()
+    assert scope.cancelled_caught
+    raise HTTPException(408, "the request body did not arrive in time")
+
+
+class RateLimiter:
+    """A token bucket per client: `burst` requests at once, then `per_minute` on average.
+
+    Memory is bounded: at most `clients` buckets are kept, the least recently seen dropped
+    first (a dropped client starts again with a full bucket, which only forgives).
+    """
+
+    def __init__(self, per_minute: float, burst: int, clients: int = 100_000) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clients = clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        """False when the limit is off (`per_minute` 0)."""
+        return self.rate > 0
+
+    def take(self, client: str, now: float | None = None) -> float | None:
+        """Spend one token of `client`'s bucket: None when allowed, else the seconds until
+        a token is back (for `Retry-After`)."""
+        if not self.enabled:
+            return None
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.pop(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            allowed = tokens >= 1.0
+            self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
+            while len(self._buckets) > self.clients:
+                self._buckets.popitem(last=False)
+        return None if allowed else (1.0 - tokens) / self.rate
+
+
+def retry_after(seconds: float) -> str:
+    """A `Retry-After` value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))
+
+
+def client_address(scope: Scope, trusted_proxies: frozenset[str] = frozenset()) -> str:
+    """The client's address: the peer, or behind a trusted proxy the nearest address in
+    `X-Forwarded-For` that is not itself a trusted proxy."""
+    peer = (scope.get("client") or ("unknown", 0))[0]
+    if peer not in trusted_proxies:
+        return peer
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-for":
+            hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
+            for hop in reversed(hops):
+                if hop not in trusted_proxies:
+                    return hop
+    return peer
 
 
 async def _reply(send: Send, status: int, detail: str) -> None:

@@ -84,7 +84,7 @@ def create_app(
     app.state.db = database
     app.state.publish_writer = publish_writer
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
-    app.add_middleware(BodyLimit, limit=body_limit)
+    app.add_middleware(BodyLimit, limit=body_limit, body_seconds=settings.body_timeout_s)
     errors.install(app)
     metrics.install(app)  # after the other middleware: counts their answers too
     app.include_router(health.router)

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from notary.db.session import DEFAULT_POOL_SIZE
+from notary.pii.limits import ScanLimits
 
 DEMO_ADMIN_KEY = "notary-demo-admin-key"
 """Admin key created in development mode so `make run` works out of the box."""
@@ -59,6 +60,13 @@ class Settings(BaseSettings):
         description="Verify pages worked on at once; the rest wait in arrival order. Raise it "
         "when the RPC node is far away (each page waits one round trip to it).",
     )
+    expensive_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Expensive anonymous requests (uploads to `/verify`, `page.png` "
+        "renders) worked on at once, apart from the verify pages' slots; the rest wait.",
+    )
     key_cache_seconds: float = Field(
         default=2.0,
         ge=0,
@@ -81,6 +89,62 @@ class Settings(BaseSettings):
         description="PostgreSQL: most connections one API process holds (kept open once "
         "made). Keep (API processes × this + the worker's) under the server's "
         "max_connections. SQLite keeps one per request thread.",
+    )
+    pii_max_inflated_mb: int = Field(
+        default=128,
+        ge=1,
+        le=4096,
+        description="Most MB a PDF's streams may inflate to, all together, before the PII "
+        "scan refuses it (413 'too large when decompressed'); checked before PDFium opens it.",
+    )
+    pii_max_pages: int = Field(default=5000, ge=1, description="Most pages the PII scan reads.")
+    pii_max_page_chars: int = Field(
+        default=2_000_000, ge=1, description="Most text characters of one PDF page."
+    )
+    pii_max_xml_depth: int = Field(default=256, ge=1, le=10_000, description="XML nesting cap.")
+    pii_scan_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Time one PII scan may take (413 after)."
+    )
+    anon_max_pdf_pages: int = Field(
+        default=2000,
+        ge=1,
+        description="Most pages a PDF may have on the anonymous paths (an uploaded file on "
+        "`/verify`, `/v/…/page.png`): counted from the raw bytes before PDFium opens it.",
+    )
+    anon_max_inflated_mb: int = Field(
+        default=64,
+        ge=1,
+        le=4096,
+        description="Most MB an uploaded PDF's streams may inflate to on the anonymous paths.",
+    )
+    page_image_max_pixels: int = Field(
+        default=1_200_000,
+        ge=10_000,
+        le=50_000_000,
+        description="Pixel budget of one `page.png` (width × height, whatever the page's "
+        "aspect ratio).",
+    )
+    rate_limit_per_minute: float = Field(
+        default=30.0,
+        ge=0,
+        description="Expensive anonymous requests (an upload to `/verify`, a `page.png` "
+        "not yet rendered) one client address may make per minute on average; 0 turns the "
+        "limit off. Over it: 429 with `Retry-After`.",
+    )
+    rate_limit_burst: int = Field(
+        default=10, ge=1, description="How many of them a client may make at once."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose `X-Forwarded-For` names the client "
+        "for the rate limit (default none: the peer address is the client).",
+    )
+    body_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="A request body must have arrived this long after its headers (408 "
+        "after); a client trickling its body cannot hold a connection longer.",
     )
     run_migrations: bool = True
 
@@ -109,6 +173,17 @@ class Settings(BaseSettings):
             if problems:
                 raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
+
+    @property
+    def pii_limits(self) -> ScanLimits:
+        """The bounds of one PII scan."""
+        return ScanLimits(
+            max_inflated_bytes=self.pii_max_inflated_mb * 1024 * 1024,
+            max_pages=self.pii_max_pages,
+            max_page_chars=self.pii_max_page_chars,
+            max_xml_depth=self.pii_max_xml_depth,
+            seconds=self.pii_scan_seconds,
+        )
 
     @property
     def db_url(self) -> str:

@@ -14,6 +14,7 @@ Trust list, in order: `app.state.verify_trust`, the file named by `NOTARY_VERIFY
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import json
 import os
@@ -32,8 +33,11 @@ import anyio.to_thread
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from api.content_index import database_index
+from api.limits import RateLimiter, client_address, retry_after
 from api.links import verify_target
 from api.templating import templates
+from notary import pdf_bounds
 from notary.errors import NotFound
 from verifier.result import StepStatus, Verdict, VerificationResult
 from verifier.trust import TrustList, load_trust
@@ -143,6 +147,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "lang_other": "English",
         "no_file": "请选择一个文件。",
         "too_large": "文件太大。",
+        "too_many": "请求过于频繁，请稍等片刻再试。",
+        "pdf_too_large": "此 PDF 页数过多或解压后过大，无法在线核验。请使用离线核验工具。",
     },
     "en": {
         "site": "Disclosure verification",
@@ -204,6 +210,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "lang_other": "中文",
         "no_file": "Please choose a file.",
         "too_large": "The file is too large.",
+        "too_many": "Too many checks from your connection; please wait a moment and try again.",
+        "pdf_too_large": "This PDF has too many pages or is too large when decompressed to be"
+        " checked here. Please use the offline verifier.",
     },
 }
 
@@ -523,8 +532,17 @@ def _verify_code(request: Request, code: str) -> VerificationResult:
 
 
 @router.get("/v/{code:path}/page.png")
-def verify_page_image(request: Request, code: str) -> Response:
-    """The authentic page the code names, rendered from the office's file (public only)."""
+async def verify_page_image(request: Request, code: str) -> Response:
+    """The authentic page the code names, rendered from the office's file (public only).
+
+    Rendering is expensive work an anonymous caller can ask for: it runs in the expensive
+    slots (`NOTARY_EXPENSIVE_CONCURRENCY`), never in the citizens' verify-page slots."""
+    return await anyio.to_thread.run_sync(
+        _page_image, request, code, limiter=_expensive_slots(request)
+    )
+
+
+def _page_image(request: Request, code: str) -> Response:
     result = _verify_code(request, code)
     extras = _extras(request, result)
     if (
@@ -535,8 +553,10 @@ def verify_page_image(request: Request, code: str) -> Response:
         return Response(status_code=404)
     key = (result.content_hash or "", (result.page or 1) - 1)
     png = _PAGE_IMAGES.get(key)
+    if png is None and (wait := _rate_limited(request)) is not None:
+        return Response(status_code=429, headers={"Retry-After": retry_after(wait)})
     if png is None and (data := extras.file_data()) is not None:
-        png = _render_pdf_page(data, key[1])
+        png = _render_pdf_page(data, key[1], bounds=_page_bounds(request))
         if png is not None:
             with _PAGE_IMAGES_LOCK:
                 _PAGE_IMAGES[key] = png
@@ -552,8 +572,56 @@ _PAGE_IMAGES: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 _PAGE_IMAGES_LOCK = threading.Lock()
 
 
-def _render_pdf_page(data: bytes, index: int, width_px: int = 720) -> bytes | None:
-    """One PDF page as a PNG about `width_px` wide (pypdfium2)."""
+@dataclass(frozen=True, slots=True)
+class PageBounds:
+    """What one anonymous `page.png` may cost (from the settings)."""
+
+    max_pages: int = pdf_bounds.MAX_PAGES
+    max_inflated: int = 64 * 1024 * 1024
+    max_pixels: int = pdf_bounds.MAX_RENDER_PIXELS
+
+
+def _page_bounds(request: Request) -> PageBounds:
+    settings = getattr(request.app.state, "settings", None)
+    if settings is None:
+        return PageBounds()
+    return PageBounds(
+        max_pages=settings.anon_max_pdf_pages,
+        max_inflated=settings.anon_max_inflated_mb * 1024 * 1024,
+        max_pixels=settings.page_image_max_pixels,
+    )
+
+
+def _within_bounds(data: bytes, bounds: PageBounds) -> bool:
+    """Whether the PDF is within the page and inflated-size caps, counted from its raw
+    bytes before PDFium opens it (the verdict is kept per file: the file never changes)."""
+    key = (hashlib.sha256(data).digest(), bounds.max_pages, bounds.max_inflated)
+    ok = _PDF_CHECKED.get(key)
+    if ok is None:
+        try:
+            pdf_bounds.check_pdf(data, max_pages=bounds.max_pages, max_inflated=bounds.max_inflated)
+            ok = True
+        except pdf_bounds.PdfTooLarge:
+            ok = False
+        with _PAGE_IMAGES_LOCK:
+            _PDF_CHECKED[key] = ok
+            while len(_PDF_CHECKED) > PAGE_IMAGE_ENTRIES:
+                _PDF_CHECKED.popitem(last=False)
+    return ok
+
+
+_PDF_CHECKED: OrderedDict[tuple[bytes, int, int], bool] = OrderedDict()
+
+
+def _render_pdf_page(
+    data: bytes, index: int, width_px: int = 720, *, bounds: PageBounds | None = None
+) -> bytes | None:
+    """One PDF page as a PNG about `width_px` wide (pypdfium2), within `bounds`: a PDF over
+    the page or inflated-size cap is not opened, and the scale is lowered so the image has
+    at most `bounds.max_pixels` pixels whatever the page's shape."""
+    bounds = bounds or PageBounds()
+    if not _within_bounds(data, bounds):
+        return None
     try:
         import pypdfium2 as pdfium
 
@@ -562,19 +630,59 @@ def _render_pdf_page(data: bytes, index: int, width_px: int = 720) -> bytes | No
         with PDFIUM_LOCK:  # PDFium is not thread-safe; sync endpoints run in a thread pool
             pdf = pdfium.PdfDocument(data)
             try:
-                if not 0 <= index < len(pdf):
+                if not 0 <= index < len(pdf) or len(pdf) > bounds.max_pages:
                     return None
                 page = pdf[index]
-                scale = width_px / max(page.get_width(), 1)
+                scale = pdf_bounds.render_scale(
+                    page.get_width(),
+                    page.get_height(),
+                    width_px=width_px,
+                    max_pixels=bounds.max_pixels,
+                )
                 image = page.render(scale=scale).to_pil()
                 page.close()
             finally:
                 pdf.close()
         buf = io.BytesIO()
-        image.save(buf, format="PNG", optimize=True)
+        image.save(buf, format="PNG")  # `optimize` costs more than the page took to render
         return buf.getvalue()
     except Exception:
         return None
+
+
+def _rate_limiter(request: Request) -> RateLimiter:
+    """The app's limiter of expensive anonymous requests (`NOTARY_RATE_LIMIT_*`)."""
+    state = request.app.state
+    limiter = getattr(state, "rate_limiter", None)
+    if limiter is None:
+        from api.settings import Settings
+
+        settings = getattr(state, "settings", None) or Settings()
+        limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        state.rate_limiter = limiter
+    return limiter
+
+
+def _rate_limited(request: Request) -> float | None:
+    """None if this client may make one more expensive request now, else the seconds to
+    wait."""
+    settings = getattr(request.app.state, "settings", None)
+    proxies = frozenset(getattr(settings, "trusted_proxies", ()) or ())
+    return _rate_limiter(request).take(client_address(request.scope, proxies))
+
+
+def _expensive_slots(request: Request) -> anyio.CapacityLimiter:
+    """The expensive anonymous work done at once (uploads, page images:
+    `NOTARY_EXPENSIVE_CONCURRENCY`), apart from the verify pages' slots, so that however
+    many such requests arrive, citizens opening `/v/` pages keep their own slots and the
+    rest of the CPU."""
+    state = request.app.state
+    slots = getattr(state, "expensive_slots", None)
+    if slots is None:
+        settings = getattr(state, "settings", None)
+        slots = anyio.CapacityLimiter(getattr(settings, "expensive_concurrency", 1))
+        state.expensive_slots = slots
+    return slots
 
 
 def _slots(request: Request) -> anyio.CapacityLimiter:
@@ -652,44 +760,66 @@ async def verify_upload(
 ) -> HTMLResponse:
     """Verify an uploaded file (any bytes, stamped PDF) or a photo of a page.
 
-    The work shares the verify pages' slots (`NOTARY_VERIFY_CONCURRENCY`): decoding a large
-    photo takes hundreds of MB for a moment, so uploads must not all run at once.
+    The work runs in the expensive slots (`NOTARY_EXPENSIVE_CONCURRENCY`), not the verify
+    pages': decoding a photo takes tens of MB and CPU for a moment, so uploads must not all
+    run at once nor crowd out citizens opening `/v/` pages. Each
+    client may send only so many (`NOTARY_RATE_LIMIT_*`, 429 after); a PDF over the
+    anonymous page or inflated-size caps is refused (413) before it is parsed; a file without
+    a QR code is looked up in this service's own database, never in the chain's history.
     """
     lang_, large_ = _lang(lang), _is_large(large)
     t = STRINGS[lang_]
+    if (wait := _rate_limited(request)) is not None:
+        response = _form(request, lang_, large_, t["too_many"], 429)
+        response.headers["Retry-After"] = retry_after(wait)
+        return response
     settings = getattr(request.app.state, "settings", None)
     limit = int(getattr(settings, "max_upload_bytes", 50 * 1024 * 1024))
     data = await file.read(limit + 1) if file is not None else b""
     if not data or len(data) > limit:
-        response = templates.TemplateResponse(
-            request,
-            "verify_form.html",
-            {
-                "t": t,
-                "lang": lang_,
-                "large": large_,
-                "note": t["no_file"] if not data else t["too_large"],
-                "action": "/verify" + _query(lang_, large_),
-                "lang_link": "/verify" + _query("zh" if lang_ == "en" else "en", large_),
-                "large_link": "/verify" + _query(lang_, not large_),
-            },
-            status_code=400 if not data else 413,
-        )
-        _secure(response)
-        return response
+        return _form(request, lang_, large_, t["no_file"] if not data else t["too_large"],
+                     400 if not data else 413)  # fmt: skip
+    index = database_index(request)
 
     def work() -> HTMLResponse:
+        if _is_pdf(data) and not _within_bounds(data, _page_bounds(request)):
+            return _form(request, lang_, large_, t["pdf_too_large"], 413)
         trust = page_trust(request)
         connect = _connect(request)
         if data.startswith(IMAGE_MAGIC):
             result = verify_image(data, trust, connect=connect)
             if result.steps and result.steps[0].status is StepStatus.FAIL:  # no code in it
                 # The picture may itself be a published file (a notice as PNG): look it up.
-                as_file = verify_file(data, trust, connect=connect)
+                as_file = verify_file(data, trust, connect=connect, index=index)
                 if as_file.verdict is not Verdict.UNKNOWN:
                     result = as_file
         else:
-            result = verify_file(data, trust, connect=connect)
+            result = verify_file(data, trust, connect=connect, index=index)
         return _render(request, result, lang=lang_, large=large_)
 
-    return await anyio.to_thread.run_sync(work, limiter=_slots(request))
+    return await anyio.to_thread.run_sync(work, limiter=_expensive_slots(request))
+
+
+def _is_pdf(data: bytes) -> bool:
+    """Whether the bytes are a PDF as the verifier reads them (`%PDF` in the first KB)."""
+    return bytes(data[:1024]).lstrip().startswith(b"%PDF")
+
+
+def _form(request: Request, lang: str, large: bool, note: str, status: int) -> HTMLResponse:
+    """The upload form again, with `note` saying why the upload was not checked."""
+    response = templates.TemplateResponse(
+        request,
+        "verify_form.html",
+        {
+            "t": STRINGS[lang],
+            "lang": lang,
+            "large": large,
+            "note": note,
+            "action": "/verify" + _query(lang, large),
+            "lang_link": "/verify" + _query("zh" if lang == "en" else "en", large),
+            "large_link": "/verify" + _query(lang, not large),
+        },
+        status_code=status,
+    )
+    _secure(response)
+    return response

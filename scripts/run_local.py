@@ -189,6 +189,7 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
     import uvicorn
 
     from api.main import create_app
+    from api.server import uvicorn_options
     from api.settings import Settings
     from notary.setup_local import init_local, load_settings
     from notary.worker import run_worker
@@ -217,7 +218,13 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
     worker = threading.Thread(target=run_worker, args=(worker_settings, stop), daemon=True)
     worker.start()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=HOST, port=args.port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings),
+            host=HOST,
+            port=args.port,
+            log_level="warning",
+            **uvicorn_options(),  # slow clients are cut off (api.server)
+        )
     )
     base = f"http://{HOST}:{args.port}"
 

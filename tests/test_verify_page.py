@@ -484,19 +484,18 @@ def test_an_uploaded_picture_without_a_code_is_looked_up_as_a_published_file(
     from fastapi.testclient import TestClient
     from PIL import Image
 
-    from api.main import create_app
-    from api.settings import Settings
+    # It is found through this service's own database (its content-hash index), as any
+    # upload without a code is.
+    from test_anon_bounds import own_app, record_anchored
 
     reg = verifier_registry
     buf = io.BytesIO()
     Image.new("RGB", (64, 48), "white").save(buf, "PNG")
     notice = buf.getvalue()
-    reg.anchor(notice)
-    app = create_app(Settings(data_dir=tmp_path))
-    app.state.verify_trust = reg.trust()
-    app.state.verify_connect = RegistryPool()
-    app.state.verify_ttl = 0.0
+    rid, version, leaf = reg.anchor(notice)
+    app = own_app(reg, tmp_path)
     with TestClient(app) as client:
+        record_anchored(app, reg, rid, version, leaf, notice)
         found = client.post("/verify", files={"file": ("notice.png", notice, "image/png")})
         other = buf.getvalue()[:-1] + b"\x00"  # not published, no code: as before
         unknown = client.post("/verify", files={"file": ("photo.png", other, "image/png")})

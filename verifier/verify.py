@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,6 +45,21 @@ log = logging.getLogger(__name__)
 
 Connector = Callable[[TrustEntry], Registry]
 """How a trust entry becomes a readable registry (default: JSON-RPC via `RegistryPool`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContentHit:
+    """A revision an index says holds some content: a candidate, confirmed on the chain."""
+
+    chain_id: int
+    registry: str
+    record_id: bytes
+    version: int
+
+
+ContentIndex = Callable[[bytes], Sequence[ContentHit]]
+"""Content hash → the revisions that may hold it (a service's own database). With an index
+the verifier never scans a registry's history: it reads only the named records."""
 
 LEAF_PREFIX_ON_CHAIN = 23
 CERTIFICATE = 1
@@ -89,6 +104,7 @@ class _Run:
     event: AnchorEvent | None = None
     leaves: dict[int, bytes] = field(default_factory=dict)
     file_hash: bytes | None = None
+    index: ContentIndex | None = None
 
     def ok(self, name: str, detail: str = "") -> None:
         self.steps.append(Step(name, StepStatus.PASS, detail))
@@ -132,11 +148,14 @@ def verify_file(
     salt: bytes | None = None,
     connect: Connector | None = None,
     now: int | None = None,
+    index: ContentIndex | None = None,
 ) -> VerificationResult:
     """Verify any bytes: a stamped PDF through its QR codes, anything else by its SHA-256.
 
     An unstamped certificate (OFD, XML …) is found by its salted commitment: pass the salt
-    printed with it.
+    printed with it. Without `index` the hash is searched for in every trusted registry's
+    whole history (work linear in the chain); with it only the revisions the index names
+    are read and confirmed on the chain, and bytes it does not know are UNKNOWN.
     """
     connect = connect or default_connector()
     try:
@@ -157,7 +176,7 @@ def verify_file(
         ]
         combined = _combine(results)
         return replace(combined, steps=(read, *combined.steps))
-    run = _Run(trust=trust, connect=connect, now=_now(now))
+    run = _Run(trust=trust, connect=connect, now=_now(now), index=index)
     return _execute(run, lambda: _content_steps(run, data, salt))
 
 
@@ -350,19 +369,55 @@ def hash_content(run: _Run, data: bytes, salt: bytes | None = None) -> None:
     run.ok("hash_content", f"sha256 {run.file_hash.hex()}")
 
 
-def find_by_content(run: _Run) -> None:
-    """Find an anchored revision with this contentHash in any trusted registry."""
-    assert run.file_hash is not None
+MAX_INDEX_HITS = 8
+"""Candidates from a content index confirmed on the chain, newest first: the same bytes in
+more records than this are rare, and each costs a chain read."""
+
+
+def _scan_registries(run: _Run, digest: bytes) -> list[tuple[TrustEntry, Registry, AnchorEvent]]:
+    """Every anchor of `digest` in every trusted registry (reads each one's whole history)."""
     found: list[tuple[TrustEntry, Registry, AnchorEvent]] = []
     for entry in run.trust:
         reg = run.connect(entry)
-        found += [(entry, reg, ev) for ev in reg.find_content(run.file_hash)]
+        found += [(entry, reg, ev) for ev in reg.find_content(digest)]
+    return found
+
+
+def _confirm_hits(
+    run: _Run, index: ContentIndex, digest: bytes
+) -> list[tuple[TrustEntry, Registry, AnchorEvent]]:
+    """The index's candidates that a trusted registry's own events back: the revision is
+    anchored there with exactly this contentHash. An index entry the chain does not confirm
+    is ignored (the database is not trusted for the verdict)."""
+    found: list[tuple[TrustEntry, Registry, AnchorEvent]] = []
+    for hit in list(index(digest))[:MAX_INDEX_HITS]:
+        entry = run.trust.find(hit.chain_id, hit.registry)
+        if entry is None:
+            continue
+        reg = run.connect(entry)
+        head = reg.head(hit.record_id)
+        if head.version == 0 or hit.version > head.version:
+            continue
+        found += [
+            (entry, reg, ev)
+            for ev in reg.revisions(hit.record_id, head_version=head.version)
+            if ev.version == hit.version and ev.content_hash == digest
+        ]
+    return found
+
+
+def find_by_content(run: _Run) -> None:
+    """Find an anchored revision with this contentHash: through the index when there is
+    one (only the revisions it names), else in every trusted registry's history."""
+    assert run.file_hash is not None
+    if run.index is not None:
+        found = _confirm_hits(run, run.index, run.file_hash)
+        missing = "no revision with exactly these bytes is known here and anchored on the chain"
+    else:
+        found = _scan_registries(run, run.file_hash)
+        missing = "no trusted registry has anchored a revision with exactly these bytes"
     if not found:
-        raise run.fail(
-            "find_by_content",
-            Verdict.UNKNOWN,
-            "no trusted registry has anchored a revision with exactly these bytes",
-        )
+        raise run.fail("find_by_content", Verdict.UNKNOWN, missing)
     # Same bytes anchored more than once: the latest anchor speaks for them.
     entry, _reg, ev = max(found, key=lambda f: (f[2].block, f[2].log_index))
     _use_entry(run, entry)

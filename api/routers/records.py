@@ -32,6 +32,7 @@ from api.settings import Settings
 from api.uploads import DISCLOSURE_TYPES, Upload, read_upload
 from notary.db.types import RecordKind
 from notary.errors import Conflict, InvalidInput
+from notary.pii.limits import ScanLimits
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -55,16 +56,19 @@ async def guarded_content(
     upload = await read_upload(file, limit=settings.max_upload_bytes, allowed=DISCLOSURE_TYPES)
     if len(upload.data) > INLINE_GUARD_BYTES or upload.content_type == "application/pdf":
         return await run_in_threadpool(_guard_and_store, settings, upload, mask, override)
-    return _guarded(upload, mask, override)
+    return _guarded(upload, mask, override, settings.pii_limits)
 
 
-def _guarded(upload: Upload, mask: bool, override: str | None) -> svc.NewContent:
+def _guarded(
+    upload: Upload, mask: bool, override: str | None, limits: ScanLimits
+) -> svc.NewContent:
     g = guard(
         upload.data,
         upload.content_type,
         mask=mask,
         override_reason=override,
         filename=upload.filename,
+        limits=limits,
     )
     return svc.NewContent(
         guarded=g,
@@ -77,7 +81,7 @@ def _guarded(upload: Upload, mask: bool, override: str | None) -> svc.NewContent
 def _guard_and_store(
     settings: Settings, upload: Upload, mask: bool, override: str | None
 ) -> svc.NewContent:
-    content = _guarded(upload, mask, override)
+    content = _guarded(upload, mask, override, settings.pii_limits)
     blobs.write_file(settings.blobs, content.sha256, content.guarded.data)
     return dataclasses.replace(content, on_disk=True)
 

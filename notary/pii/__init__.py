@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from notary.pii.documents import mask_document, scan_document
 from notary.pii.model import (
+    DocumentTooLarge,
     Finding,
     MaskingUnsupported,
     PiiKind,
@@ -29,6 +30,7 @@ from notary.pii.numbers import is_resident_id, luhn_valid, resident_id_check_dig
 from notary.pii.text import mask_text, scan_text
 
 __all__ = [
+    "DocumentTooLarge",
     "Finding",
     "MaskingUnsupported",
     "PiiKind",

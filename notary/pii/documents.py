@@ -4,14 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from notary import pdf_bounds
 from notary.pii.decoding import Decoded, decode_text, strip_bom
-from notary.pii.model import Finding, MaskingUnsupported, UnreadableDocument, UnsupportedDocument
+from notary.pii.limits import DEFAULT_LIMITS, Deadline, ScanLimits
+from notary.pii.model import (
+    DocumentTooLarge,
+    Finding,
+    MaskingUnsupported,
+    UnreadableDocument,
+    UnsupportedDocument,
+)
 from notary.pii.text import mask_text, scan_text
 from notary.pii.xmldoc import mask_xml, scan_xml
 
 
-def _pdf_pages(data: bytes) -> list[str]:
-    """The text layer of each page, through PDFium.
+def _check_pdf_bounds(data: bytes, limits: ScanLimits) -> None:
+    """Refuse a PDF that inflates past the limit or has too many pages, before PDFium
+    sees it (PDFium inflates a content stream whole, and may abort the process when
+    memory runs out)."""
+    try:
+        pdf_bounds.check_pdf(
+            data, max_pages=limits.max_pages, max_inflated=limits.max_inflated_bytes
+        )
+    except pdf_bounds.PdfTooLarge as exc:
+        raise DocumentTooLarge(str(exc)) from None
+
+
+def _pdf_pages(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> list[str]:
+    """The text layer of each page, through PDFium, within `limits`.
 
     PDFium rather than pypdf: both read CID fonts with Unicode or GB CMaps, but only PDFium
     maps Identity-H codes of non-embedded Adobe-GB1 fonts without a ToUnicode table through
@@ -21,6 +41,8 @@ def _pdf_pages(data: bytes) -> list[str]:
 
     from notary.pdfium_lock import PDFIUM_LOCK
 
+    _check_pdf_bounds(data, limits)
+    deadline = Deadline(limits)
     pages: list[str] = []
     with PDFIUM_LOCK:
         try:
@@ -28,16 +50,11 @@ def _pdf_pages(data: bytes) -> list[str]:
         except pdfium.PdfiumError as exc:
             raise UnreadableDocument(f"PDF cannot be opened: {exc}") from None
         try:
+            if len(pdf) > limits.max_pages:
+                raise DocumentTooLarge(f"the PDF has too many pages (over {limits.max_pages})")
             for index in range(len(pdf)):
-                page = pdf[index]
-                try:
-                    textpage = page.get_textpage()
-                    try:
-                        pages.append(textpage.get_text_range())
-                    finally:
-                        textpage.close()
-                finally:
-                    page.close()
+                deadline.check()
+                pages.append(_page_text(pdf, index, limits))
         except pdfium.PdfiumError as exc:
             raise UnreadableDocument(f"PDF text cannot be read: {exc}") from None
         finally:
@@ -45,8 +62,26 @@ def _pdf_pages(data: bytes) -> list[str]:
     return pages
 
 
-def _scan_pdf(data: bytes) -> list[Finding]:
-    return [f for n, text in enumerate(_pdf_pages(data), 1) for f in scan_text(text, page=n)]
+def _page_text(pdf: object, index: int, limits: ScanLimits) -> str:
+    """One page's text layer, refused over `limits.max_page_chars` characters."""
+    page = pdf[index]  # type: ignore[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            if textpage.count_chars() > limits.max_page_chars:
+                raise DocumentTooLarge(
+                    f"page {index + 1} has too much text (over {limits.max_page_chars} characters)"
+                )
+            return textpage.get_text_range()
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+
+
+def _scan_pdf(data: bytes, limits: ScanLimits) -> list[Finding]:
+    pages = _pdf_pages(data, limits)
+    return [f for n, text in enumerate(pages, 1) for f in scan_text(text, page=n)]
 
 
 _PDF, _XML, _TEXT = "pdf", "xml", "text"
@@ -92,20 +127,25 @@ def _text_or_unsupported(data: bytes, charset: str | None) -> Decoded:
 
 
 def scan_document(
-    data: bytes, content_type: str | None = None, *, filename: str | None = None
+    data: bytes,
+    content_type: str | None = None,
+    *,
+    filename: str | None = None,
+    limits: ScanLimits = DEFAULT_LIMITS,
 ) -> list[Finding]:
     """Every piece of personal data in a PDF's text layer, an XML document or plain text.
 
     The format comes from `content_type`, else from `filename`'s extension, else from the
     bytes. Raises `UnsupportedDocument` for formats with no readable text (the caller
     decides whether those may be published), `UnreadableDocument` for malformed, encrypted
-    or undecodable files and `UnsafeXml` for XML with DTD entities.
+    or undecodable files, `DocumentTooLarge` (an `UnreadableDocument`) for files over
+    `limits`, and `UnsafeXml` for XML with DTD entities.
     """
     kind, charset = _format(data, content_type, filename)
     if kind == _PDF:
-        return _scan_pdf(data)
+        return _scan_pdf(data, limits)
     if kind == _XML:
-        return scan_xml(data)
+        return scan_xml(data, limits)
     return scan_text(_text_or_unsupported(data, charset).text)
 
 
@@ -115,6 +155,7 @@ def mask_document(
     findings: Sequence[Finding] | None = None,
     *,
     filename: str | None = None,
+    limits: ScanLimits = DEFAULT_LIMITS,
 ) -> bytes:
     """A copy of a plain-text or XML document with its personal data masked as `mask_text`.
 
@@ -135,10 +176,10 @@ def mask_document(
             "export the PDF again and upload that, or publish with an override and a reason"
         )
     if kind == _XML:
-        masked = mask_xml(data)
+        masked = mask_xml(data, limits)
     else:
         decoded = _text_or_unsupported(data, charset)
         masked = decoded.encode(mask_text(decoded.text)[0])
-    if scan_document(masked, content_type, filename=filename):
+    if scan_document(masked, content_type, filename=filename, limits=limits):
         raise MaskingUnsupported("masking left personal data behind; mask the source instead")
     return masked

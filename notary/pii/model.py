@@ -77,3 +77,8 @@ class Hit:
     end: int
     preview: str
     replacement: str
+
+
+class DocumentTooLarge(UnreadableDocument):
+    """A document over one of the scan's bounds (decompressed size, pages, page text,
+    nesting depth or time): refused before it can exhaust memory or time."""

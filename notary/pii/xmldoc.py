@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from notary.pii.decoding import decode_xml
-from notary.pii.model import Finding, UnreadableDocument, UnsafeXml
+from notary.pii.limits import DEFAULT_LIMITS, Deadline, ScanLimits
+from notary.pii.model import DocumentTooLarge, Finding, UnreadableDocument, UnsafeXml
 from notary.pii.text import mask_text, scan_text
 
 _XML_TOKEN = re.compile(
@@ -59,13 +60,27 @@ def _refuse(what: str) -> Callable[..., None]:
     return handler
 
 
-def check_xml(text: str) -> None:
+def check_xml(text: str, limits: ScanLimits = DEFAULT_LIMITS) -> None:
     """Parse `text` once with expat, refusing DTD subsets and entities; raise if malformed.
 
     Entity declarations only live in a DTD's internal subset or in external DTDs, so a
     DOCTYPE with an internal subset is refused before expat reads it, and nothing external is
-    ever loaded: no billion laughs, no quadratic blow-up, no XXE.
+    ever loaded: no billion laughs, no quadratic blow-up, no XXE. Elements nested deeper
+    than `limits.max_xml_depth` are refused (`DocumentTooLarge`) as the parser meets them.
     """
+    depth = 0
+
+    def start(_name: str, _attrs: object) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > limits.max_xml_depth:
+            raise DocumentTooLarge(
+                f"the XML is nested too deeply (over {limits.max_xml_depth} levels)"
+            )
+
+    def end(_name: str) -> None:
+        nonlocal depth
+        depth -= 1
 
     def doctype(_name: str, _system: str | None, _public: str | None, internal: int) -> None:
         if internal:
@@ -78,6 +93,8 @@ def check_xml(text: str) -> None:
     parser.UnparsedEntityDeclHandler = _refuse("unparsed entities")
     parser.ExternalEntityRefHandler = _refuse("external entities")
     parser.SkippedEntityHandler = _refuse("references to entities declared outside the document")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
     try:
         parser.Parse(text, True)
     except pyexpat.ExpatError as exc:
@@ -99,12 +116,15 @@ class _XmlSegment:
     quote: str | None = None  # for attribute values: the quote to escape
 
 
-def _xml_segments(text: str) -> Iterator[_XmlSegment]:
-    """Text, CDATA, comments, processing instructions and attribute values, in order."""
+def _xml_segments(text: str, deadline: Deadline | None = None) -> Iterator[_XmlSegment]:
+    """Text, CDATA, comments, processing instructions and attribute values, in order.
+
+    Each stack entry keeps its element's whole path, so naming a node costs nothing more
+    for deep documents (joining the stack per node made nesting quadratic)."""
     stack: list[tuple[str, dict[str, int]]] = [("", {})]
 
     def path() -> str:
-        return "".join(name for name, _ in stack[1:])
+        return stack[-1][0]
 
     def text_segment(start: int, end: int) -> Iterator[_XmlSegment]:
         raw = text[start:end]
@@ -114,6 +134,8 @@ def _xml_segments(text: str) -> Iterator[_XmlSegment]:
 
     last = 0
     for m in _XML_TOKEN.finditer(text):
+        if deadline is not None:
+            deadline.check()
         yield from text_segment(last, m.start())
         last = m.end()
         if m.group("comment") is not None:
@@ -131,7 +153,7 @@ def _xml_segments(text: str) -> Iterator[_XmlSegment]:
             siblings = stack[-1][1]
             siblings[name] = siblings.get(name, 0) + 1
             step = f"/{name}" if siblings[name] == 1 else f"/{name}[{siblings[name]}]"
-            stack.append((step, {}))
+            stack.append((path() + step, {}))
             offset = m.start("attrs")
             for a in _XML_ATTR.finditer(m["attrs"]):
                 value = _xml_unescape(a["value"], attribute=True)
@@ -148,21 +170,22 @@ def _xml_segments(text: str) -> Iterator[_XmlSegment]:
     yield from text_segment(last, len(text))
 
 
-def scan_xml(data: bytes) -> list[Finding]:
+def scan_xml(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> list[Finding]:
     """Findings in every text node, CDATA section, comment and attribute value."""
     text = decode_xml(data).text
-    check_xml(text)
-    return [f for s in _xml_segments(text) for f in scan_text(s.value, location=s.location)]
+    check_xml(text, limits)
+    segments = _xml_segments(text, Deadline(limits))
+    return [f for s in segments for f in scan_text(s.value, location=s.location)]
 
 
-def mask_xml(data: bytes) -> bytes:
+def mask_xml(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> bytes:
     """`data` with only the values that hold personal data rewritten, in its encoding."""
     decoded = decode_xml(data)
     text = decoded.text
-    check_xml(text)
+    check_xml(text, limits)
     parts: list[str] = []
     last = 0
-    for segment in _xml_segments(text):
+    for segment in _xml_segments(text, Deadline(limits)):
         masked, findings = mask_text(segment.value)
         if not findings:
             continue
