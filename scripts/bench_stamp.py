@@ -10,8 +10,9 @@ Generates an N-page A4 PDF with reportlab (Chinese and Latin text on every page)
   process (the one-off cost of importing reportlab/pypdf/zxing-cpp and building the font
   is measured apart, as `cold first call`);
 - `verify_stamped_s`: wall time of what a verifier does with a stamped file before it asks
-  the chain: check the stamp by making it again (`check_stamp`), SHA-256 the original and compare with the
-  expected content hash, read every page's verify URL back from the stamp's link
+  the chain: check the stamp by making it again (`check_stamp`), SHA-256 the original
+  and compare it with the expected content hash, read every page's verify URL back from
+  the stamp's link
   annotations (`read_stamp_urls`) and parse each one strictly, then render page 1 at
   150 dpi with pypdfium2 and decode its QR code with zxing-cpp, which must equal the URL
   read for page 1. Median of `--repeat` runs.
