@@ -32,10 +32,16 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # Browser tests drive Debian's chromium (playwright cannot download one here); page
-# images of Chinese PDFs need a CJK font.
+# images of Chinese PDFs need a CJK font. The stamp's producer corpus (tests/pdf_corpus.py)
+# needs Ghostscript, qpdf, poppler (pdftocairo), rsvg-convert (cairo), pdfTeX/xdvipdfmx,
+# and zbar as the second QR decoder.
+STAMP_TOOLS := ghostscript qpdf poppler-utils librsvg2-bin texlive-binaries texlive-base zbar-tools
 .system-deps:
 	test -x /usr/bin/chromium -a -d /usr/share/fonts/truetype/wqy || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null)
+	test -x /usr/bin/gs -a -x /usr/bin/qpdf -a -x /usr/bin/pdftocairo -a -x /usr/bin/rsvg-convert \
+	  -a -x /usr/bin/pdftex -a -x /usr/bin/xdvipdfmx -a -x /usr/bin/zbarimg || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(STAMP_TOOLS) >/dev/null)
 	touch $@
 
 # The PostgreSQL half of the suite needs the local server (127.0.0.1:5432, db `test`).

@@ -3,9 +3,9 @@
 The original bytes stay a byte-for-byte prefix of the stamped file, so the content hash on
 chain (SHA-256 of the original) can be checked from a stamped copy: `recover_original`
 cuts it back to the original. The update (docs/stamped-pdf.md) starts at byte offset L,
-the original's length, with one comment line
+the original's length, with one comment line (format version 2; version 1 lacks `corner`)
 
-    \\n%DisclosureNotaryStamp/1 original-length=<L> original-sha256=<64 hex>\\n
+    \\n%DisclosureNotaryStamp/2 original-length=<L> original-sha256=<64 hex> corner=<c>\\n
 
 followed by the new and replaced objects, a cross-reference section whose /Prev is the
 original's startxref, and %%EOF.
@@ -16,6 +16,11 @@ a link annotation over the code (`/URI` = the verify URL: clickable on screen, r
 `q <original> Q <stamp>`, so the original's graphics state cannot leak into the stamp.
 Nothing else of the original is rewritten, so earlier updates, form fields and annotations
 keep working.
+
+Stamping is deterministic, so a verifier can check a stamp by making it again
+(`check_stamp`): recover the original, read each page's URL from its link, stamp the
+original with those URLs and the marker's version and corner, and require the same bytes.
+Whatever the update draws or links is then exactly what the stamper draws for those URLs.
 
 Pure: no web3, database or web framework; the only input is the bytes given.
 """
@@ -41,11 +46,15 @@ if TYPE_CHECKING:
     from pypdf.generic import DictionaryObject, IndirectObject, StreamObject
 
 __all__ = [
+    "STAMP_VERSION",
+    "STAMP_VERSIONS",
     "Corner",
     "PdfRejected",
+    "StampCheck",
     "StampMismatch",
     "StampStyle",
     "changed_after_stamping",
+    "check_stamp",
     "default_label",
     "is_stamped",
     "read_stamp_urls",
@@ -59,8 +68,21 @@ PayloadFn = Callable[[int, int], str]
 LabelFn = Callable[[str, int, int], str]
 """`label_fn(url, page, pages)` -> the line printed beside the code."""
 
-MARKER_TAG = b"\n%DisclosureNotaryStamp/1 "
-"""How the stamp's update begins, at byte offset = the original's length."""
+STAMP_VERSION = 2
+"""The stamp format `stamp_pdf` writes by default (docs/stamped-pdf.md, "Versions")."""
+STAMP_VERSIONS = (1, 2)
+"""Every format a stamp can be made and checked in; older ones stay rebuildable."""
+MARKER_PREFIX = b"\n%DisclosureNotaryStamp/"
+"""How the stamp's update begins, at byte offset = the original's length; the format
+version and a space follow."""
+MARKER_TAG = MARKER_PREFIX + b"%d " % STAMP_VERSION
+"""The marker's start as the current version writes it."""
+TRAILING_WHITESPACE = b"\r\n\t\f\0 "
+"""The PDF white-space bytes (ISO 32000-1, 7.2.2), in any number, are all that may follow a
+stamp's own update in a stamped copy (mail and web tools append line ends)."""
+MAX_PAGES = 65535
+"""Most pages a stamp has: a verify URL's page count is at most 65535 (docs/qr-payload.md).
+`check_stamp` refuses a file with more links before rebuilding anything."""
 ANNOTATION_NAME_PREFIX = "DisclosureNotaryStamp"
 """The `/NM` of every link annotation the stamp adds starts with this."""
 XOBJECT_NAME = "/DisclosureNotaryStamp"
@@ -113,14 +135,38 @@ def stamp_pdf(
     corner: Corner = "bottom-right",
     label_fn: LabelFn = default_label,
     style: StampStyle = DEFAULT_STYLE,
+    version: int = STAMP_VERSION,
 ) -> bytes:
     """`original` followed by an incremental update that puts a code on every page.
 
     `make_payload(page, pages)` gives each page's verify URL (pages counted from 1) and
-    `label_fn(url, page, pages)` the line beside it. Raises `PdfRejected` for input that
-    is not an intact, unencrypted PDF or is already stamped, and `InvalidInput` for bad
-    arguments; nothing is produced in either case.
+    `label_fn(url, page, pages)` the line beside it; `version` is the stamp format (older
+    ones only to check old stamps). Only stamps with the default label and style can be
+    checked (`check_stamp`); the corner is recorded in the marker. Raises `PdfRejected` for
+    input that is not an intact, unencrypted PDF or is already stamped, and `InvalidInput`
+    for bad arguments; nothing is produced in either case.
     """
+    return _stamp(original, make_payload, corner, label_fn, style, version).data
+
+
+class _Built(NamedTuple):
+    data: bytes
+    urls: list[str]
+    areas: list[tuple[float, float, float, float]]
+    hidden_pages: list[int]  # pages whose own XObjects a version 1 stamp drops
+
+
+def _stamp(
+    original: bytes,
+    make_payload: PayloadFn,
+    corner: Corner,
+    label_fn: LabelFn,
+    style: StampStyle,
+    version: int,
+) -> _Built:
+    """`stamp_pdf`, also returning what a check needs: URLs, stamp areas, lossy pages."""
+    if isinstance(version, bool) or version not in STAMP_VERSIONS:
+        raise InvalidInput(f"stamp version must be one of {STAMP_VERSIONS}, not {version!r}")
     if corner not in CORNERS:
         raise InvalidInput(f"corner must be one of {', '.join(CORNERS)}, not {corner!r}")
     if not callable(make_payload) or not callable(label_fn):
@@ -135,6 +181,8 @@ def stamp_pdf(
     close_ref = update.add(_raw_stream(_close_ops(XOBJECT_NAME)))
     count = len(doc.pages)
     urls: list[str] = []
+    areas: list[tuple[float, float, float, float]] = []
+    hidden: list[int] = []
     for number, page in enumerate(doc.pages, start=1):
         url = make_payload(number, count)
         _check_url(url, number)
@@ -144,23 +192,25 @@ def stamp_pdf(
         frame = layout.frame(page.box, page.rotate, page.user_unit, style)
         lines, size = layout.layout_label(label, frame, font.width)
         placement = layout.place(frame, corner, lines, size, font.width)
-        form_ref = update.add(layout.stamp_form(url, placement, font_ref))
+        form, bbox = layout.stamp_form(url, placement, font_ref, version)
+        form_ref = update.add(form)
         link = layout.link_annotation(
             url, label, f"{ANNOTATION_NAME_PREFIX} p{number}", placement, page.ref
         )
+        xobjects = _kept_xobjects(page, version)
+        if version == 1 and page.xobjects and not xobjects:
+            hidden.append(number)
         name, suffix_ref = XOBJECT_NAME, close_ref
-        if name in page.xobject_names:  # the page already uses our name: give it its own
-            name = _unique_name(XOBJECT_NAME, page.xobject_names)
+        if name in xobjects:  # the page already uses our name: give it its own
+            name = _unique_name(XOBJECT_NAME, frozenset(xobjects))
             suffix_ref = update.add(_raw_stream(_close_ops(name)))
-        update.replace(
-            page.ref,
-            _stamped_page(page, open_ref, suffix_ref, name, form_ref, update.add(link)),
+        new_page = _stamped_page(
+            page, xobjects, open_ref, suffix_ref, name, form_ref, update.add(link)
         )
+        update.replace(page.ref, new_page)
         urls.append(url)
-    marker = MARKER_TAG + b"original-length=%d original-sha256=%s\n" % (
-        len(original),
-        hashlib.sha256(original).hexdigest().encode("ascii"),
-    )
+        areas.append(layout.display_area(placement, bbox))
+    marker = _marker(version, original, corner)
     stamped = update.write(
         original,
         trailer=doc.trailer,
@@ -171,7 +221,18 @@ def stamp_pdf(
     )
     if recover_original(stamped) != original:  # the recovery contract, checked every time
         raise AssertionError("stamp self-check failed: the original is not recoverable")
-    return stamped
+    return _Built(stamped, urls, areas, hidden)
+
+
+def _marker(version: int, original: bytes, corner: Corner) -> bytes:
+    line = MARKER_PREFIX + b"%d original-length=%d original-sha256=%s" % (
+        version,
+        len(original),
+        hashlib.sha256(original).hexdigest().encode("ascii"),
+    )
+    if version >= 2:
+        line += b" corner=" + corner.encode("ascii")
+    return line + b"\n"
 
 
 MAX_MARKERS_TRIED = 4
@@ -179,8 +240,15 @@ MAX_MARKERS_TRIED = 4
 file stuffed with marker lines from costing a scan of the whole file per line."""
 
 
-def _locate_stamp(data: bytes) -> tuple[int, int]:
-    """(length of the original, end of the stamp's own update) of a stamped PDF.
+class _Located(NamedTuple):
+    length: int  # of the original
+    end: int  # of the stamp's own update (after its %%EOF line)
+    version: int
+    corner: Corner
+
+
+def _locate_stamp(data: bytes) -> _Located:
+    """Where the original and the stamp's own update end, and the marker's fields.
 
     Finds the stamp's marker line and checks that it sits at exactly the offset it
     declares, that the stamp's cross-reference section chains (/Prev) to the startxref
@@ -190,21 +258,21 @@ def _locate_stamp(data: bytes) -> tuple[int, int]:
     """
     view = memoryview(data)
     tried = 0
-    pos = data.rfind(MARKER_TAG)
+    pos = data.rfind(MARKER_PREFIX)
     while pos != -1 and tried < MAX_MARKERS_TRIED:
         declared = _parse_marker(data, pos)
         if declared is not None:
             tried += 1
             prefix = view[:pos]
-            end = chained_update_end(data, pos + declared[2], prefix)
+            end = chained_update_end(data, pos + declared.size, prefix)
             if end is not None:
-                if hashlib.sha256(prefix).hexdigest() != declared[1]:
+                if hashlib.sha256(prefix).hexdigest() != declared.sha256:
                     raise StampMismatch(
                         "the stamped file was altered: the part before the stamp no longer "
                         "has the SHA-256 the stamp recorded"
                     )
-                return pos, end
-        pos = data.rfind(MARKER_TAG, 0, pos)
+                return _Located(pos, end, declared.version, declared.corner)
+        pos = data.rfind(MARKER_PREFIX, 0, pos)
     if tried:
         raise StampMismatch("damaged stamp: its update does not continue an intact original")
     raise PdfRejected("not a stamped PDF: no notary stamp found")
@@ -217,7 +285,7 @@ def recover_original(stamped: bytes) -> bytes:
     before the stamp was altered (see `_locate_stamp`).
     """
     data = _as_bytes(stamped)
-    return data[: _locate_stamp(data)[0]]
+    return data[: _locate_stamp(data).length]
 
 
 def split_stamped(stamped: bytes) -> tuple[bytes, bool]:
@@ -226,8 +294,95 @@ def split_stamped(stamped: bytes) -> tuple[bytes, bool]:
     painted over the original) means the pages a reader shows may not be the published
     ones. Raises as `recover_original` does."""
     data = _as_bytes(stamped)
-    length, end = _locate_stamp(data)
-    return data[:length], bool(data[end:].strip(b"\r\n\t\f\0 "))
+    located = _locate_stamp(data)
+    return data[: located.length], bool(data[located.end :].strip(TRAILING_WHITESPACE))
+
+
+class StampCheck(NamedTuple):
+    """What `check_stamp` established about a stamped PDF."""
+
+    original: bytes
+    urls: list[str]  # page i's verify URL at index i - 1: what its drawn code holds
+    version: int  # the stamp format
+    corner: Corner
+    areas: list[tuple[float, float, float, float]]
+    # per page, the stamp's rectangle on the page as displayed, in user units from the
+    # visible area's top-left corner (left, top, right, bottom): the only place it draws
+
+
+def check_stamp(stamped: bytes) -> StampCheck:
+    """Check a stamped PDF completely: its stamp must be exactly the one the stamper makes.
+
+    Recovers the original (as `recover_original`), refuses anything but white space after
+    the stamp's own update, reads each page's URL from its link, stamps the original again
+    with those URLs, the marker's version and corner and the default label and style, and
+    requires the stamped file to be those bytes followed only by `TRAILING_WHITESPACE`.
+    So the codes drawn on the pages are the links' URLs, and nothing else is drawn,
+    hidden or added. A version 1 stamp that dropped a page's own images or forms (its
+    `/XObject` dictionary was an indirect object) is refused too: the copy does not show
+    what the original shows.
+
+    Costs one parse and one stamp of the file: linear in its size, at most `MAX_PAGES`
+    pages. Raises `PdfRejected` for a file without a stamp and `StampMismatch` (a
+    verifier's "tampered") with the reason for any difference.
+    """
+    data = _as_bytes(stamped)
+    located = _locate_stamp(data)
+    if data[located.end :].strip(TRAILING_WHITESPACE):
+        raise StampMismatch(
+            "the stamped file was changed after stamping (a later update can alter what its "
+            "pages show); ask the office for the published file"
+        )
+    original = data[: located.length]
+    urls = _links_for_rebuild(data[: located.end])
+    try:
+        built = _stamp(
+            original,
+            lambda page, pages: urls[page - 1] if pages == len(urls) else "",
+            located.corner,
+            default_label,
+            DEFAULT_STYLE,
+            located.version,
+        )
+    except InvalidInput as exc:  # PdfRejected included: the original or a link is unusable
+        raise StampMismatch(f"the stamp cannot be made again from its links: {exc}") from None
+    if built.urls != urls:
+        raise StampMismatch("the stamp's links do not match the original's pages")
+    rebuilt = built.data
+    if data[: len(rebuilt)] != rebuilt or data[len(rebuilt) :].strip(TRAILING_WHITESPACE):
+        at = _first_difference(data, rebuilt)
+        raise StampMismatch(
+            f"the stamp update is not the one the stamper makes for its links (first "
+            f"difference at byte {at}): its pages may show other content or other codes"
+        )
+    if built.hidden_pages:
+        raise StampMismatch(
+            f"stamped by stamp format version 1, which hides the images and forms of page "
+            f"{built.hidden_pages[0]}: the copy does not show what the original shows; ask "
+            "the office for a new stamped copy"
+        )
+    return StampCheck(original, urls, located.version, located.corner, built.areas)
+
+
+def _links_for_rebuild(stamp_bytes: bytes) -> list[str]:
+    """Each page's stamp link URL, as `read_stamp_urls`, as the rebuild's input (a lie in
+    them only makes the rebuild differ)."""
+    try:
+        urls = read_stamp_urls(stamp_bytes)
+    except StampMismatch:
+        raise
+    except PdfRejected as exc:
+        raise StampMismatch(f"the stamp's links cannot be read: {exc}") from None
+    if len(urls) > MAX_PAGES:
+        raise StampMismatch(f"the stamped file has more than {MAX_PAGES} pages")
+    return urls
+
+
+def _first_difference(data: bytes, rebuilt: bytes) -> int:
+    for at, (a, b) in enumerate(zip(data, rebuilt, strict=False)):
+        if a != b:
+            return at
+    return min(len(data), len(rebuilt))
 
 
 def changed_after_stamping(stamped: bytes) -> bool:
@@ -279,7 +434,8 @@ class _Page(NamedTuple):
     user_unit: float
     contents: list[Any]
     resources: DictionaryObject
-    xobject_names: frozenset[str]
+    xobjects: DictionaryObject | None  # the page's /XObject dictionary, resolved
+    xobjects_direct: bool  # whether it is written inside /Resources (not a reference)
     annots: list[Any]
 
 
@@ -299,24 +455,40 @@ def _as_bytes(data: object) -> bytes:
     raise InvalidInput(f"expected PDF bytes, not {type(data).__name__}")
 
 
-def _parse_marker(data: bytes, pos: int) -> tuple[int, str, int] | None:
-    """(declared length, declared SHA-256, marker length) if a marker line starts at `pos`
-    and declares exactly `pos` as the original's length."""
+class _Marker(NamedTuple):
+    version: int
+    sha256: str
+    size: int  # bytes of the marker line, its leading and final newline included
+    corner: Corner
+
+
+def _parse_marker(data: bytes, pos: int) -> _Marker | None:
+    """The marker line starting at `pos`, if it is one of a known version, written exactly
+    as that version writes it, and declares exactly `pos` as the original's length."""
     end = data.find(b"\n", pos + 1)
-    if end == -1 or end - pos > 200:
+    if end == -1 or end - pos > 240:
         return None
-    fields = data[pos + len(MARKER_TAG) : end].split(b" ")
-    if len(fields) != 2:
+    head, _, rest = data[pos + len(MARKER_PREFIX) : end].partition(b" ")
+    version = {b"%d" % v: v for v in STAMP_VERSIONS}.get(head)
+    if version is None:
         return None
-    length, digest = fields
+    fields = rest.split(b" ")
+    if len(fields) != (2 if version == 1 else 3):
+        return None
+    length, digest = fields[0], fields[1]
     if not (length.startswith(b"original-length=") and digest.startswith(b"original-sha256=")):
         return None
     length, digest = length[16:], digest[16:]
-    if not length.isdigit() or int(length) != pos or len(digest) != 64:
+    if not length.isdigit() or length != b"%d" % pos or len(digest) != 64:
         return None
     if digest.strip(b"0123456789abcdef"):
         return None
-    return pos, digest.decode("ascii"), end + 1 - pos
+    corner = "bottom-right"
+    if version >= 2:
+        corner = fields[2].removeprefix(b"corner=").decode("ascii", "replace")
+        if not fields[2].startswith(b"corner=") or corner not in CORNERS:
+            return None
+    return _Marker(version, digest.decode("ascii"), end + 1 - pos, corner)  # type: ignore[arg-type]
 
 
 def _reader(data: bytes) -> PdfReader:
@@ -427,8 +599,8 @@ def _read_page(page: PageObject) -> _Page:
     resources = resources.get_object() if resources is not None else None
     if not isinstance(resources, DictionaryObject):
         resources = DictionaryObject()
-    xobjects = resources.get("/XObject")
-    names = frozenset(xobjects) if isinstance(xobjects, DictionaryObject) else frozenset()
+    raw_xobjects = resources.get("/XObject")  # dict.get: a reference stays a reference
+    xobjects = raw_xobjects.get_object() if raw_xobjects is not None else None
     annots: list[Any] = []
     if "/Annots" in page:
         target = page.raw_get("/Annots").get_object()
@@ -447,7 +619,8 @@ def _read_page(page: PageObject) -> _Page:
         user_unit=user_unit,
         contents=contents,
         resources=resources,
-        xobject_names=names,
+        xobjects=xobjects if isinstance(xobjects, DictionaryObject) else None,
+        xobjects_direct=isinstance(raw_xobjects, DictionaryObject),
         annots=annots,
     )
 
@@ -487,8 +660,20 @@ def _stamp_link_url(page: PageObject) -> str | None:
 # ---------------------------------------------------------------------------------------
 
 
+def _kept_xobjects(page: _Page, version: int) -> DictionaryObject:
+    """The entries of the page's /XObject dictionary that its stamped copy keeps: all of
+    them. Version 1 read only a dictionary written inside /Resources and lost one given by
+    reference (as Ghostscript writes them); it stays so to rebuild old stamps exactly."""
+    from pypdf.generic import DictionaryObject
+
+    if page.xobjects is None or (version == 1 and not page.xobjects_direct):
+        return DictionaryObject()
+    return page.xobjects
+
+
 def _stamped_page(
     page: _Page,
+    xobjects: DictionaryObject,
     open_ref: IndirectObject,
     suffix_ref: IndirectObject,
     name: str,
@@ -506,8 +691,7 @@ def _stamped_page(
     new = DictionaryObject(page.dictionary.items())  # raw values: references stay references
     new[NameObject("/Contents")] = ArrayObject([open_ref, *page.contents, suffix_ref])
     resources = DictionaryObject(page.resources.items())
-    xobjects = resources.get("/XObject")
-    xobjects = DictionaryObject(xobjects.items() if isinstance(xobjects, dict) else ())
+    xobjects = DictionaryObject(xobjects.items())  # raw values: references stay references
     xobjects[NameObject(name)] = form_ref
     resources[NameObject("/XObject")] = xobjects
     new[NameObject("/Resources")] = resources

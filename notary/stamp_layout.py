@@ -28,12 +28,15 @@ if TYPE_CHECKING:
 
 Corner = Literal["bottom-right", "bottom-left", "top-right", "top-left"]
 Matrix = tuple[float, float, float, float, float, float]
+Rect = tuple[float, float, float, float]
 WidthFn = Callable[[str, float], float]
 
 CORNERS: tuple[Corner, ...] = ("bottom-right", "bottom-left", "top-right", "top-left")
 FONT_NAME = "STSong-Light"
-QUIET_MODULES = 2
-"""Light modules around the symbol inside the white square (the page margin adds more)."""
+QUIET_MODULES = {1: 2, 2: 4}
+"""Light modules around the symbol inside the white square, per stamp format version: 2 in
+version 1 (half the ISO/IEC 18004 minimum, which some decoders miss), 4 from version 2. The
+square keeps its size; the symbol shrinks inside it."""
 LEADING = 1.25
 
 _DARK_RUN = re.compile(rb"\x00+")
@@ -87,6 +90,10 @@ class Placement(NamedTuple):
     qr_x: float  # left edge of the code's white square in form space (its bottom is at 0)
     lines: list[tuple[float, float, str]]  # (x, baseline, text) in form space
     font_size: float
+    display: tuple[float, float, float, float]  # the form on the page as displayed:
+    # (left, top, right, bottom) in user units from the visible area's top-left corner
+    grow: tuple[int, int]  # where a wider quiet zone widens the white square, in form
+    # space (x, y) = ±1: horizontally towards the label, vertically towards the page edge
 
     def qr_rect(self) -> tuple[float, float, float, float]:
         """The code's square in default user space: (x0, y0, x1, y1)."""
@@ -182,7 +189,9 @@ def place(frame: Frame, corner: Corner, lines: list[str], size: float, width: Wi
         placed.append((x, baseline, line))
     a, b, c, d, e, f = frame.to_user
     matrix = (a, b, c, d, a * u0 + c * v0 + e, b * u0 + d * v0 + f)
-    return Placement(form_w, form_h, matrix, qr_x, placed, size)
+    display = (u0, frame.height - v0 - form_h, u0 + form_w, frame.height - v0)
+    grow = (-1 if right else 1, -1 if bottom else 1)
+    return Placement(form_w, form_h, matrix, qr_x, placed, size, display, grow)
 
 
 # ---------------------------------------------------------------------------------------
@@ -256,18 +265,34 @@ def qr_path(side: int, modules: bytes) -> bytes:
     return b"\n".join(ops)
 
 
-def stamp_form(url: str, placement: Placement, font_ref: IndirectObject) -> StreamObject:
-    """The stamp's Form XObject: white square, code, label; placed by its /Matrix."""
+def stamp_form(
+    url: str, placement: Placement, font_ref: IndirectObject, version: int
+) -> tuple[StreamObject, Rect]:
+    """The stamp's Form XObject (white square, code, label; placed by its /Matrix) and its
+    /BBox in form space (x0, y0, x1, y1), which holds everything it draws.
+
+    Version 1 fills the placement's square with the symbol and 2 light modules. From
+    version 2 the symbol keeps that size and has 4 light modules: the white square grows
+    by 4 modules horizontally towards the label (into the gap the stamp already takes)
+    and vertically towards the page's edge (into the inset), so it covers no more of the
+    page's content; the symbol moves 2 modules towards the label and 2 towards that edge.
+    """
     from pypdf.generic import DictionaryObject, NameObject, StreamObject
 
     side, modules = qr_modules(url)
     size = placement.height
-    module = size / (side + 2 * QUIET_MODULES)
-    quiet = QUIET_MODULES * module
-    qr_x = placement.qr_x
+    module = size / (side + 2 * QUIET_MODULES[1])
+    grow = 2 * (QUIET_MODULES[version] - QUIET_MODULES[1]) * module
+    white_x = placement.qr_x - (grow if placement.grow[0] < 0 else 0.0)
+    white_y = -grow if placement.grow[1] < 0 else 0.0
+    white = size + grow
+    quiet = QUIET_MODULES[version] * module
+    bbox = (min(0.0, white_x), white_y, max(placement.width, white_x + white), white_y + white)
+    bbox = (bbox[0], min(0.0, bbox[1]), bbox[2], max(placement.height, bbox[3]))
     ops = [
-        b"q 1 g %s 0 %s %s re f Q" % (_num(qr_x), _num(size), _num(size)),
-        b"q 0 g %s 0 0 %s %s %s cm" % (_num(module), _num(module), _num(qr_x + quiet), _num(quiet)),
+        b"q 1 g %s %s %s %s re f Q" % (_num(white_x), _num(white_y), _num(white), _num(white)),
+        b"q 0 g %s 0 0 %s %s %s cm"
+        % (_num(module), _num(module), _num(white_x + quiet), _num(white_y + quiet)),
         qr_path(side, modules),
         b"f Q",
     ]
@@ -283,7 +308,7 @@ def stamp_form(url: str, placement: Placement, font_ref: IndirectObject) -> Stre
         {
             NameObject("/Type"): NameObject("/XObject"),
             NameObject("/Subtype"): NameObject("/Form"),
-            NameObject("/BBox"): numbers_array([0, 0, placement.width, placement.height]),
+            NameObject("/BBox"): numbers_array(bbox),
             NameObject("/Matrix"): numbers_array(placement.matrix),
             NameObject("/Resources"): DictionaryObject(
                 {NameObject("/Font"): DictionaryObject({NameObject("/F0"): font_ref})}
@@ -291,7 +316,19 @@ def stamp_form(url: str, placement: Placement, font_ref: IndirectObject) -> Stre
             NameObject("/Filter"): NameObject("/FlateDecode"),
         }
     )
-    return form
+    return form, bbox
+
+
+def display_area(placement: Placement, bbox: Rect) -> Rect:
+    """The form's `bbox` on the page as displayed: (left, top, right, bottom) in user units
+    from the visible area's top-left corner (the form is placed without scaling)."""
+    left, top, right, bottom = placement.display
+    return (
+        left + bbox[0],
+        top - (bbox[3] - placement.height),
+        right + (bbox[2] - placement.width),
+        bottom - bbox[1],
+    )
 
 
 def link_annotation(

@@ -186,9 +186,10 @@ def test_a_file_stuffed_with_stamp_markers_is_checked_a_bounded_number_of_times(
     stamped = stamp(original, payload)
     flood = bytearray(stamped)
     for _ in range(2_000):  # each marker line declares its own offset, so each one parses
-        flood += stamp_module.MARKER_TAG + b"original-length=%d original-sha256=%s\n" % (
+        flood += stamp_module.MARKER_TAG + b"original-length=%d original-sha256=%s %s\n" % (
             len(flood),
             b"0" * 64,
+            b"corner=bottom-right",
         )
     flood = bytes(flood)
     checked = []
