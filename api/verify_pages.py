@@ -21,7 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,7 +33,9 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from api.links import verify_target
+from api.services.tier_view import RecordFacts, RecordView, record_view
 from api.templating import templates
+from notary.db.types import AccessTier
 from notary.errors import NotFound
 from verifier.result import StepStatus, Verdict, VerificationResult
 from verifier.trust import TrustList, load_trust
@@ -50,15 +52,26 @@ IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM")
 
 @dataclass(frozen=True, slots=True)
 class RecordExtras:
-    """What the office database knows that the chain does not (all optional)."""
+    """What the office database knows that the chain does not (all optional).
+
+    `tier` None means the database does not know the record. What of it a page may show is
+    decided by `api.services.tier_view.record_view`, never here.
+    """
 
     title: str | None = None
     revocation_reason: str | None = None
-    public: bool = False
+    tier: str | None = None
+    replacement_tier: str | None = None
+    """The tier of the record the chain says replaced this one (None: unknown)."""
     file_bytes: bytes | None = None
     file_path: Path | None = None
     """The authentic file on disk, read only when a page image is asked for."""
     download_url: str | None = None
+
+    @property
+    def public(self) -> bool:
+        """Whether the record is of the public tier (its file may be shown to anyone)."""
+        return self.tier == AccessTier.PUBLIC.value
 
     def file_data(self) -> bytes | None:
         """The authentic file's bytes, if known."""
@@ -83,6 +96,7 @@ class RecordExtras:
 
 
 Enricher = Callable[[VerificationResult], RecordExtras | None]
+"""Extras for a verdict; None when no database of this node speaks for its registry."""
 
 
 # --- strings ----------------------------------------------------------------------------------
@@ -127,6 +141,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "reason": "撤销原因",
         "reason_hash": "撤销原因摘要",
         "replaced_by": "替代记录",
+        "replaced_by_other": "已被另一份记录取代",
+        "revoked_by_office": "由发布机关撤销（原因不公开）",
         "timeline": "版本历史",
         "this_version": "本版本",
         "latest": "最新",
@@ -187,6 +203,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "reason": "Reason",
         "reason_hash": "Reason hash",
         "replaced_by": "Replaced by",
+        "replaced_by_other": "Replaced by another record",
+        "revoked_by_office": "Revoked by the office (the reason is not public)",
         "timeline": "Revision history",
         "this_version": "this version",
         "latest": "latest",
@@ -322,12 +340,29 @@ def _title(metadata_json: str | None) -> str | None:
     return title if isinstance(title, str) else None
 
 
+def _tier_name(tier: Any) -> str | None:
+    return None if tier is None else str(getattr(tier, "value", tier))
+
+
+def _record_tier(conn: Any, record_id: str | None) -> str | None:
+    """The tier the database holds for a record (None: it does not know it)."""
+    if not record_id:
+        return None
+    from sqlalchemy import select
+
+    from notary.db.models import Record
+
+    rid = record_id.removeprefix("0x").lower()
+    return _tier_name(conn.scalar(select(Record.access_tier).where(Record.record_id == rid)))
+
+
 def database_extras(request: Request, result: VerificationResult) -> RecordExtras | None:
-    """Title, revocation reason and (public records only) the authentic file, from the
+    """Title, revocation reason, tier and (public records only) the authentic file, from the
     office database. Only ever decorates a verdict the chain already decided, and only for
-    this node's own registry: another trusted registry may hold the same record id. The
-    title is the scanned version's own (a later, unanchored revision may have renamed the
-    record)."""
+    this node's own registry (None otherwise): another trusted registry may hold the same
+    record id. A record of this registry the database does not know gets `RecordExtras()`
+    (tier None: the page shows only what the chain proves). The title is the scanned
+    version's own (a later, unanchored revision may have renamed the record)."""
     db = getattr(request.app.state, "db", None)
     settings = getattr(request.app.state, "settings", None)
     if db is None or db.engine is None or result.record_id is None or result.version is None:
@@ -345,23 +380,25 @@ def database_extras(request: Request, result: VerificationResult) -> RecordExtra
 
     params = {"record_id": result.record_id.removeprefix("0x"), "version": result.version}
     with db.engine.connect() as conn:  # a read: no SQLite write lock
-        row = conn.execution_options(**READ_ONLY).execute(_extras_query(), params).first()
+        conn = conn.execution_options(**READ_ONLY)
+        row = conn.execute(_extras_query(), params).first()
+        replacement_tier = _record_tier(conn, result.replaced_by) if row is not None else None
     if row is None:
-        return None
+        return RecordExtras()
     metadata_json, tier, reason, stored_sha = row
-    title = _title(metadata_json)
-    public = str(getattr(tier, "value", tier)) == "public"
+    tier_name = _tier_name(tier)
     sha = (result.content_hash or "").removeprefix("0x")
     path = None
-    if public and sha and stored_sha == sha and result.verdict in SHOW_FILE_VERDICTS:
+    if tier_name == "public" and sha and stored_sha == sha and result.verdict in SHOW_FILE_VERDICTS:
         try:
             path = blobs.open_path(settings.blobs, Blob(sha256=sha))
         except NotFound:  # a missing file only hides the picture
             path = None
     return RecordExtras(
-        title=title,
+        title=_title(metadata_json),
         revocation_reason=reason,
-        public=public,
+        tier=tier_name,
+        replacement_tier=replacement_tier,
         file_path=path,
         download_url=f"/api/v1/files/{sha}" if path is not None else None,
     )
@@ -372,19 +409,84 @@ SHOW_FILE_VERDICTS = frozenset(
 )
 
 
-def _extras(request: Request, result: VerificationResult) -> RecordExtras:
+def _extras(request: Request, result: VerificationResult) -> RecordExtras | None:
+    """The database's extras for a verdict (None: nothing speaks for its registry)."""
     enricher: Enricher | None = getattr(request.app.state, "verify_enricher", None)
-    if result.record_id is None or result.verdict not in SHOW_FILE_VERDICTS:
-        return RecordExtras()
-    if enricher is None:
-        try:
-            return database_extras(request, result) or RecordExtras()
-        except Exception:  # the database is optional for a verdict
-            return RecordExtras()
+    if result.record_id is None:
+        return None
     try:
-        return enricher(result) or RecordExtras()
-    except Exception:
+        if enricher is None:
+            return database_extras(request, result)
+        return enricher(result)
+    except Exception:  # the database is optional for a verdict; without it, chain facts only
         return RecordExtras()
+
+
+def anonymous_view(result: VerificationResult, extras: RecordExtras | None) -> RecordView | None:
+    """What an anonymous page may show of the record behind a verdict, by its tier
+    (`record_view`); None when no database of this node speaks for the registry (the page
+    then shows the chain's facts as they are)."""
+    if extras is None:
+        return None
+    facts = RecordFacts(
+        tier=AccessTier(extras.tier) if extras.tier else None,
+        title=extras.title,
+        revocation_reason=extras.revocation_reason,
+        replaced_by=result.replaced_by,
+        replacement_tier=AccessTier(extras.replacement_tier) if extras.replacement_tier else None,
+    )
+    return record_view(facts)
+
+
+def _withheld_texts(result: VerificationResult, view: RecordView) -> list[str]:
+    """The chain facts a view withholds, as they appear in the steps' details."""
+    texts: list[str] = []
+    if not view.visible:
+        if result.office_name:
+            texts.append(result.office_name)
+        if result.record_id:
+            texts.append(result.record_id.removeprefix("0x")[:12])
+    if view.replacement_withheld and result.replaced_by:
+        texts.append(result.replaced_by.removeprefix("0x"))
+    return texts
+
+
+def shown_result(result: VerificationResult, view: RecordView | None) -> VerificationResult:
+    """The verdict with the chain facts the view withholds taken out (the office's name,
+    the record id, the replacing record's id), in its fields and in its steps' details."""
+    if view is None:
+        return result
+    texts = _withheld_texts(result, view)
+
+    def redact(detail: str) -> str:
+        for text in texts:
+            detail = detail.replace(text, "…")
+        return detail
+
+    steps = tuple(replace(s, detail=redact(s.detail)) for s in result.steps)
+    return replace(
+        result,
+        office_name=result.office_name if view.visible else None,
+        record_id=result.record_id if view.visible else None,
+        office_id=result.office_id if view.visible else None,
+        replaced_by=view.replaced_by,
+        steps=steps,
+    )
+
+
+def shown_extras(extras: RecordExtras | None, view: RecordView | None) -> RecordExtras:
+    """The extras the view lets a page show (title, reason, file)."""
+    if extras is None or view is None:
+        return RecordExtras()
+    keep_file = view.file
+    return replace(
+        extras,
+        title=view.title,
+        revocation_reason=view.revocation_reason,
+        file_bytes=extras.file_bytes if keep_file else None,
+        file_path=extras.file_path if keep_file else None,
+        download_url=extras.download_url if keep_file else None,
+    )
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -444,9 +546,13 @@ def _render(
     note: str | None = None,
 ) -> HTMLResponse:
     t = STRINGS[lang]
-    extras = _extras(request, result)
+    raw = _extras(request, result)
+    view = anonymous_view(result, raw)
+    extras = shown_extras(raw, view)
+    current_link = _current_link(result, lang, large)
+    result = shown_result(result, view)
     icon, tone = VERDICT_LOOK[result.verdict]
-    has_page = bool(code and extras.public and extras.is_pdf())
+    has_page = bool(code and view is not None and view.file and extras.is_pdf())
     here = request.url.path
     context: dict[str, Any] = {
         "t": t,
@@ -460,6 +566,8 @@ def _render(
         "explain": t["explain_" + result.verdict.value],
         "note": note,
         "extras": extras,
+        "reason_withheld": view is not None and view.reason_withheld,
+        "replacement_withheld": view is not None and view.replacement_withheld,
         "kind_label": t.get(result.kind or "", result.kind),
         "anchored_at": _fmt_time(result.anchored_at, lang),
         "revoked_at": _fmt_time(result.revoked_at, lang),
@@ -473,7 +581,7 @@ def _render(
             }
             for rev in reversed(result.timeline)
         ],
-        "current_link": _current_link(result, lang, large),
+        "current_link": current_link,
         "page_image": (here.rstrip("/") + "/page.png") if has_page else None,
         "steps": [(STEP_MARKS[s.status], s) for s in result.steps],
         "lang_link": here + _query("zh" if lang == "en" else "en", large),
@@ -526,10 +634,12 @@ def _verify_code(request: Request, code: str) -> VerificationResult:
 def verify_page_image(request: Request, code: str) -> Response:
     """The authentic page the code names, rendered from the office's file (public only)."""
     result = _verify_code(request, code)
-    extras = _extras(request, result)
+    view = anonymous_view(result, raw := _extras(request, result))
+    extras = shown_extras(raw, view)
     if (
-        result.verdict in (Verdict.INVALID_CODE, Verdict.UNTRUSTED_ISSUER, Verdict.TAMPERED)
-        or not extras.public
+        result.verdict not in SHOW_FILE_VERDICTS
+        or view is None
+        or not view.file
         or not extras.is_pdf()
     ):
         return Response(status_code=404)
