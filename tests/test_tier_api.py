@@ -56,3 +56,75 @@ def test_a_public_record_replaced_by_an_internal_one_hides_its_id(api: Api) -> N
     assert mine["superseded_by"] == new["id"]
     history = api.c.get(f"/api/v1/records/{old['id']}/history", headers=office.auditor).json()
     assert history["events"][-1]["superseded_by"] == new["id"]
+
+
+# --- existence oracles ----------------------------------------------------------------------
+
+
+def _invented_id(office) -> str:
+    """A record id of that office's number that no record has."""
+    return f"{office.number:08x}" + "ab" * 28
+
+
+def _answer(r, *ids: str) -> tuple[int, str, str | None, str]:
+    """Status, body with the asked-for ids blanked, the auth challenge, the content type."""
+    body = r.text
+    for i in ids:
+        body = body.replace(i, "<id>")
+    return r.status_code, body, r.headers.get("www-authenticate"), r.headers["content-type"]
+
+
+def test_an_internal_record_answers_writes_exactly_like_a_missing_one(api: Api) -> None:
+    owner, other = api.office(), api.office()
+    secret = api.published(owner, b"internal memo", tier="internal")["id"]
+    missing = _invented_id(owner)
+    mine = api.published(other, b"other office's record")["id"]
+
+    def calls(rid: str) -> list:
+        return [
+            lambda h: api.c.post(
+                f"/api/v1/records/{rid}/revisions",
+                files={"file": ("a.txt", b"hijack", "text/plain")},
+                data={"change_note": "x"},
+                headers=h,
+            ),
+            lambda h: api.c.post(
+                f"/api/v1/records/{rid}/revisions", data={"change_note": "x"}, headers=h
+            ),
+            lambda h: api.c.post(f"/api/v1/records/{rid}/revoke", json={"reason": "x"}, headers=h),
+            lambda h: api.c.post(f"/api/v1/records/{rid}/supersede", json={"by": mine}, headers=h),
+            lambda h: api.c.post(f"/api/v1/records/{mine}/supersede", json={"by": rid}, headers=h),
+            lambda h: api.c.post(
+                f"/api/v1/certificates/{rid}/revoke", json={"reason": "x"}, headers=h
+            ),
+            lambda h: api.c.get(f"/api/v1/records/{rid}", headers=h),
+            lambda h: api.c.get(f"/api/v1/records/{rid}/history", headers=h),
+            lambda h: api.c.get(f"/api/v1/records/{rid}/stamped", headers=h),
+            lambda h: api.c.get(f"/api/v1/certificates/{rid}", headers=h),
+        ]
+
+    for headers in ({}, other.publisher, other.auditor):
+        for n, (exists, absent) in enumerate(zip(calls(secret), calls(missing), strict=True)):
+            a, b = exists(headers), absent(headers)
+            assert _answer(a, secret, missing) == _answer(b, secret, missing), (n, a.text, b.text)
+    # the office itself keeps its answers
+    r = api.c.post(f"/api/v1/certificates/{secret}/revoke", json={"reason": "x"},
+                   headers=owner.publisher)  # fmt: skip
+    assert r.status_code == 404 and "not a certificate" in r.json()["detail"]
+    assert api.c.get(f"/api/v1/records/{secret}", headers=owner.auditor).status_code == 200
+
+
+def test_an_internal_file_answers_exactly_like_a_missing_one(api: Api) -> None:
+    import hashlib
+
+    owner, other = api.office(), api.office()
+    api.published(owner, b"internal attachment", tier="internal")
+    exists = hashlib.sha256(b"internal attachment").hexdigest()
+    missing = hashlib.sha256(b"never published").hexdigest()
+    for headers in ({}, other.publisher, other.auditor, api.admin):
+        a = api.c.get(f"/api/v1/files/{exists}", headers=headers)
+        b = api.c.get(f"/api/v1/files/{missing}", headers=headers)
+        assert a.status_code == 404
+        assert _answer(a, exists, missing) == _answer(b, exists, missing)
+    own = api.c.get(f"/api/v1/files/{exists}", headers=owner.publisher)
+    assert own.status_code == 403 and "internal" in own.json()["detail"]

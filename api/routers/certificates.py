@@ -261,7 +261,7 @@ def revoke_certificate(
 ) -> JSONResponse:
     """Revoke a certificate with a reason (its SHA-256 is anchored by the worker)."""
     with logged(session, caller, "revoke", record_id):
-        record = svc.load_record(session, record_id)
+        record = svc.visible_record(session, caller, record_id)  # unseen: as if missing
         if record.kind is not RecordKind.CERTIFICATE:
             raise NotFound(f"record {record.record_id} is not a certificate")
         session.rollback()
