@@ -128,3 +128,48 @@ def test_an_internal_file_answers_exactly_like_a_missing_one(api: Api) -> None:
         assert _answer(a, exists, missing) == _answer(b, exists, missing)
     own = api.c.get(f"/api/v1/files/{exists}", headers=owner.publisher)
     assert own.status_code == 403 and "internal" in own.json()["detail"]
+
+
+# --- access-log noise -----------------------------------------------------------------------
+
+
+def _log_entries(api: Api) -> int:
+    from test_api import sql
+
+    return sql(api, "SELECT count(*) FROM access_log")[0][0]
+
+
+def _unresolved(api: Api, action: str) -> float:
+    import re
+
+    text = api.c.get("/metrics").text
+    found = re.search(rf'^notary_access_unresolved_total{{action="{action}"}} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_reads_of_invented_ids_leave_no_entry_in_an_offices_log(api: Api) -> None:
+    office = api.office()
+    real = api.published(office, b"a real public record")["id"]
+    before, counted = _log_entries(api), _unresolved(api, "read")
+    prefix = f"{office.number:08x}"
+    for n in range(500):  # ids of the office's number that no record has
+        rid = prefix + f"{n:056x}"
+        assert api.c.get(f"/api/v1/records/{rid}").status_code == 404
+    assert _log_entries(api) == before
+    assert _unresolved(api, "read") == counted + 500
+    assert api.c.get(f"/api/v1/records/{real}").status_code == 200
+    assert _log_entries(api) == before + 1
+    history = api.c.get(f"/api/v1/records/{prefix}{'cd' * 28}/history")
+    stamped = api.c.get(f"/api/v1/records/{prefix}{'cd' * 28}/stamped")
+    assert history.status_code == stamped.status_code == 404
+    assert _log_entries(api) == before + 1
+
+
+def test_a_refused_read_of_a_real_internal_record_is_still_logged(api: Api) -> None:
+    # The office learns that someone asked for its internal record; the caller gets the
+    # answer for a missing one.
+    office = api.office()
+    secret = api.published(office, b"internal, but asked for", tier="internal")["id"]
+    before = _log_entries(api)
+    assert api.c.get(f"/api/v1/records/{secret}").status_code == 404
+    assert _log_entries(api) == before + 1
