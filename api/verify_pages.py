@@ -30,8 +30,9 @@ from urllib.parse import quote, urlencode
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from api.code_hosts import foreign_hosts, own_hosts, stamped_code_texts
 from api.links import verify_target
 from api.services.tier_view import RecordFacts, RecordView, record_view
 from api.templating import templates
@@ -39,7 +40,7 @@ from notary.db.types import AccessTier
 from notary.errors import NotFound
 from verifier.result import StepStatus, Verdict, VerificationResult
 from verifier.trust import TrustList, load_trust
-from verifier.verify import verify_file, verify_image, verify_payload
+from verifier.verify import verify_file, verify_image_codes, verify_payload
 
 router = APIRouter(tags=["verify pages"], include_in_schema=False)
 
@@ -159,6 +160,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "lang_other": "English",
         "no_file": "请选择一个文件。",
         "too_large": "文件太大。",
+        "foreign_label": "真实，但二维码指向其他网站",
+        "foreign_host": "注意：此文件上的二维码指向的网站不是本核验服务：{hosts}。"
+        "扫描纸件上的二维码可能进入仿冒网站，请以本页结果为准。",
     },
     "en": {
         "site": "Disclosure verification",
@@ -222,6 +226,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "lang_other": "中文",
         "no_file": "Please choose a file.",
         "too_large": "The file is too large.",
+        "foreign_label": "Authentic, but its codes point to another site",
+        "foreign_host": "Warning: the QR codes on this file point to a site that is not this"
+        " verification service: {hosts}. Scanning the paper copy may open a look-alike site;"
+        " rely on this page.",
     },
 }
 
@@ -535,6 +543,56 @@ def _current_link(result: VerificationResult, lang: str, large: bool) -> str | N
         return None
 
 
+UPLOAD_PAGE_IMAGES = 20
+"""At most this many authentic pages are shown beside an upload result."""
+
+
+def _page_count(data: bytes) -> int:
+    """Pages in a PDF (0 if PDFium cannot open it)."""
+    try:
+        import pypdfium2 as pdfium
+
+        from notary.pdfium_lock import PDFIUM_LOCK
+
+        with PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(data)
+            try:
+                return len(pdf)
+            finally:
+                pdf.close()
+    except Exception:
+        return 0
+
+
+def _upload_page_images(result: VerificationResult, extras: RecordExtras) -> list[str]:
+    """For an upload that matched an anchored revision whose file the tier lets anyone see:
+    one `/v/<code>/page.png` per page (up to `UPLOAD_PAGE_IMAGES`), each code built from the
+    chain's own leaf for that revision, so the image route verifies it like a scanned one."""
+    if result.verdict not in SHOW_FILE_VERDICTS or not extras.is_pdf() or not result.registry:
+        return []
+    leaf = next((r.leaf for r in result.timeline if r.version == result.version), None)
+    data = extras.file_data()
+    if leaf is None or data is None or not result.record_id:
+        return []
+    total = _page_count(data)
+    try:
+        from notary.qr_payload import QrPayload, encode
+
+        base = QrPayload.for_page(
+            chain_id=int(result.chain_id or 0),
+            registry=result.registry,
+            record_id=bytes.fromhex(result.record_id.removeprefix("0x")),
+            version=int(result.version or 0),
+            leaf=bytes.fromhex(leaf.removeprefix("0x")),
+        )
+        return [
+            "/v/" + quote(encode(base.with_page(p, total)), safe="") + "/page.png"
+            for p in range(1, min(total, UPLOAD_PAGE_IMAGES) + 1)
+        ]
+    except Exception:  # no pictures is better than a broken page
+        return []
+
+
 def _render(
     request: Request,
     result: VerificationResult,
@@ -544,16 +602,24 @@ def _render(
     code: str | None = None,
     status: int | None = None,
     note: str | None = None,
+    foreign: tuple[str, ...] = (),
 ) -> HTMLResponse:
     t = STRINGS[lang]
     raw = _extras(request, result)
     view = anonymous_view(result, raw)
     extras = shown_extras(raw, view)
     current_link = _current_link(result, lang, large)
+    here = request.url.path
+    if code:
+        has_page = bool(view is not None and view.file and extras.is_pdf())
+        page_images = [here.rstrip("/") + "/page.png"] if has_page else []
+    else:  # an upload: the authentic pages of the revision it matched, to compare
+        page_images = _upload_page_images(result, extras) if view and view.file else []
     result = shown_result(result, view)
     icon, tone = VERDICT_LOOK[result.verdict]
-    has_page = bool(code and view is not None and view.file and extras.is_pdf())
-    here = request.url.path
+    headline = t[result.verdict.value]
+    if foreign and tone == "ok":  # the chain backs the bytes, but never plain green
+        icon, tone, headline = "⚠", "foreign", t["foreign_label"]
     context: dict[str, Any] = {
         "t": t,
         "lang": lang,
@@ -562,7 +628,8 @@ def _render(
         "verdict": result.verdict.value,
         "icon": icon,
         "tone": tone,
-        "headline": t[result.verdict.value],
+        "headline": headline,
+        "host_warning": t["foreign_host"].format(hosts=", ".join(foreign)) if foreign else None,
         "explain": t["explain_" + result.verdict.value],
         "note": note,
         "extras": extras,
@@ -582,7 +649,7 @@ def _render(
             for rev in reversed(result.timeline)
         ],
         "current_link": current_link,
-        "page_image": (here.rstrip("/") + "/page.png") if has_page else None,
+        "page_images": page_images,
         "steps": [(STEP_MARKS[s.status], s) for s in result.steps],
         "lang_link": here + _query("zh" if lang == "en" else "en", large),
         "large_link": here + _query(lang, not large),
@@ -753,14 +820,55 @@ def verify_form(request: Request, lang: LangQ = None, large: LargeQ = None) -> H
     return response
 
 
+def _verify_upload(
+    data: bytes, trust: TrustList, connect: Any
+) -> tuple[VerificationResult, tuple[str, ...]]:
+    """The verdict for uploaded bytes, with the texts of the codes it was reached through
+    (a photo's QR codes, a stamped PDF's page links; none for a file found by its hash)."""
+    if data.startswith(IMAGE_MAGIC):
+        result, texts = verify_image_codes(data, trust, connect=connect)
+        if result.steps and result.steps[0].status is StepStatus.FAIL:  # no code in it
+            # The picture may itself be a published file (a notice as PNG): look it up.
+            as_file = verify_file(data, trust, connect=connect)
+            if as_file.verdict is not Verdict.UNKNOWN:
+                return as_file, ()
+        return result, texts
+    result = verify_file(data, trust, connect=connect)
+    stamped = bool(result.steps) and result.steps[0].name == "read_stamp"
+    return result, stamped_code_texts(data) if stamped else ()
+
+
+def _json_result(
+    request: Request, result: VerificationResult, foreign: tuple[str, ...]
+) -> JSONResponse:
+    """The upload result as JSON: the verdict's fields as the tier view lets them be shown,
+    the title and reason text it allows, and `foreign_hosts` (empty: no warning)."""
+    raw = _extras(request, result)
+    view = anonymous_view(result, raw)
+    extras = shown_extras(raw, view)
+    body = shown_result(result, view).to_dict()
+    body.update(
+        title=extras.title,
+        revocation_reason=extras.revocation_reason,
+        reason_withheld=view is not None and view.reason_withheld,
+        replacement_withheld=view is not None and view.replacement_withheld,
+        foreign_hosts=list(foreign),
+        host_warning=bool(foreign),
+    )
+    response = JSONResponse(body, status_code=STATUS_CODES.get(result.verdict, 200))
+    _secure(response)
+    return response
+
+
 @router.post("/verify", response_class=HTMLResponse)
 async def verify_upload(
     request: Request,
     file: Annotated[UploadFile | None, File()] = None,
     lang: LangQ = None,
     large: LargeQ = None,
-) -> HTMLResponse:
-    """Verify an uploaded file (any bytes, stamped PDF) or a photo of a page.
+) -> Response:
+    """Verify an uploaded file (any bytes, stamped PDF) or a photo of a page; JSON with
+    `Accept: application/json`.
 
     The work shares the verify pages' slots (`NOTARY_VERIFY_CONCURRENCY`): decoding a large
     photo takes hundreds of MB for a moment, so uploads must not all run at once.
@@ -770,6 +878,10 @@ async def verify_upload(
     settings = getattr(request.app.state, "settings", None)
     limit = int(getattr(settings, "max_upload_bytes", 50 * 1024 * 1024))
     data = await file.read(limit + 1) if file is not None else b""
+    as_json = "application/json" in request.headers.get("accept", "")
+    if as_json and (not data or len(data) > limit):
+        detail = "no file uploaded" if not data else f"the file is over {limit} bytes"
+        return JSONResponse({"detail": detail}, status_code=400 if not data else 413)
     if not data or len(data) > limit:
         response = templates.TemplateResponse(
             request,
@@ -788,18 +900,12 @@ async def verify_upload(
         _secure(response)
         return response
 
-    def work() -> HTMLResponse:
+    def work() -> Response:
         trust = page_trust(request)
-        connect = _connect(request)
-        if data.startswith(IMAGE_MAGIC):
-            result = verify_image(data, trust, connect=connect)
-            if result.steps and result.steps[0].status is StepStatus.FAIL:  # no code in it
-                # The picture may itself be a published file (a notice as PNG): look it up.
-                as_file = verify_file(data, trust, connect=connect)
-                if as_file.verdict is not Verdict.UNKNOWN:
-                    result = as_file
-        else:
-            result = verify_file(data, trust, connect=connect)
-        return _render(request, result, lang=lang_, large=large_)
+        result, texts = _verify_upload(data, trust, _connect(request))
+        foreign = foreign_hosts(texts, own_hosts(request), trust)
+        if as_json:
+            return _json_result(request, result, foreign)
+        return _render(request, result, lang=lang_, large=large_, foreign=foreign)
 
     return await anyio.to_thread.run_sync(work, limiter=_slots(request))

@@ -27,10 +27,10 @@ SECRET_TITLE = "内部：拆迁补偿测算（不公开）"
 SECRET_REASON = "涉及未公开的谈判底价"
 
 
-def _pdf(title: str) -> bytes:
+def _pdf(title: str, pages: int = 1) -> bytes:
     from test_print_scan import chinese_pdf
 
-    return chinese_pdf(title, 1)
+    return chinese_pdf(title, pages)
 
 
 @dataclass
@@ -185,3 +185,40 @@ def test_a_public_record_replaced_by_a_public_one_names_it(node: Node) -> None:
     node.replace(old, new)
     card = _card(node.client.get(f"/v/{code}?lang=en").text, "superseded")
     assert new.hex() in card and "another record" not in card
+
+
+# --- upload results show the authentic pages --------------------------------------------------
+
+
+def _page_images(page: str) -> list[str]:
+    found = re.search(r'<section class="card" id="page-image">(.*?)</section>', page, re.S)
+    return re.findall(r'<img class="page" src="([^"]+)"', found.group(1)) if found else []
+
+
+def test_an_upload_matching_a_public_pdf_shows_its_authentic_pages(node: Node) -> None:
+    from notary.qr_payload import decode, verify_url
+    from notary.stamp import stamp_pdf
+
+    data = _pdf("二〇二六年度部门预算公开", pages=2)
+    _, code = node.add(data, "public", "二〇二六年度部门预算公开")
+    payload = decode(code)
+    stamped = stamp_pdf(
+        data, make_payload=lambda p, n: verify_url("testserver", payload.with_page(p, n))
+    )
+    for upload in (data, stamped):  # found by its hash, and through its stamp
+        r = node.client.post("/verify", files={"file": ("x.pdf", upload, "application/pdf")})
+        assert 'data-verdict="authentic_current"' in r.text
+        images = _page_images(r.text)
+        assert len(images) == 2, r.text
+        pngs = [node.client.get(src) for src in images]
+        assert all(p.status_code == 200 and p.content.startswith(b"\x89PNG") for p in pngs)
+        assert pngs[0].content != pngs[1].content  # page 1 and page 2, not one page twice
+
+
+@pytest.mark.parametrize("tier", ["restricted", "internal"])
+def test_an_upload_matching_a_non_public_file_shows_no_page(node: Node, tier: str) -> None:
+    data = _pdf(f"{tier} pages", pages=2)
+    node.add(data, tier, "不公开文件的标题")
+    r = node.client.post("/verify", files={"file": ("x.pdf", data, "application/pdf")})
+    assert 'data-verdict="authentic_current"' in r.text
+    assert _page_images(r.text) == [] and "/page.png" not in r.text

@@ -63,7 +63,7 @@ class Site:
         self.files: dict[str, bytes] = {}
         self._populate(RecordExtras)
 
-        app = create_app(Settings(data_dir=tmp))
+        app = create_app(Settings(data_dir=tmp, public_base_url=self.base))
         app.state.verify_trust = reg.trust("示范区域政务公证链")
         app.state.verify_connect = RegistryPool()
         app.state.verify_ttl = 0.0
