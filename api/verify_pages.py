@@ -609,6 +609,8 @@ def _render(
     view = anonymous_view(result, raw)
     extras = shown_extras(raw, view)
     current_link = _current_link(result, lang, large)
+    if code is None and view is not None and not view.visible:
+        current_link = None  # its code would name the record id the view withholds
     here = request.url.path
     if code:
         has_page = bool(view is not None and view.file and extras.is_pdf())

@@ -165,6 +165,17 @@ def test_an_uploaded_internal_file_shows_neither_title_nor_office(node: Node) ->
     assert 'data-verdict="authentic_current"' in r.text
     assert SECRET_TITLE not in r.text and node.reg.OFFICE_NAME not in r.text
     assert rid.hex()[:12] not in r.text
+    node.reg.anchor(_pdf("internal upload, v2"), record_id=rid)
+    old = node.client.post("/verify", files={"file": ("x.pdf", data, "application/pdf")}).text
+    assert 'data-verdict="superseded"' in old
+    assert "/v/" not in old  # a link to the current version would carry the record id
+    as_json = node.client.post(
+        "/verify", files={"file": ("x.pdf", data, "application/pdf")},
+        headers={"Accept": "application/json"},
+    ).json()  # fmt: skip
+    assert as_json["record_id"] is None and as_json["office_name"] is None
+    assert as_json["title"] is None and SECRET_TITLE not in json.dumps(as_json)
+    assert rid.hex()[:12] not in json.dumps(as_json)
 
 
 def test_a_public_record_replaced_by_an_internal_one_does_not_name_it(node: Node) -> None:
