@@ -22,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,17 +31,20 @@ from urllib.parse import quote, urlencode
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from api.code_hosts import foreign_hosts, own_hosts, stamped_code_texts
 from api.content_index import database_index
 from api.limits import RateLimiter, client_address, retry_after
 from api.links import verify_target
+from api.services.tier_view import RecordFacts, RecordView, record_view
 from api.templating import templates
 from notary import pdf_bounds
+from notary.db.types import AccessTier
 from notary.errors import NotFound
 from verifier.result import StepStatus, Verdict, VerificationResult
 from verifier.trust import TrustList, load_trust
-from verifier.verify import verify_file, verify_image, verify_payload
+from verifier.verify import verify_file, verify_image_codes, verify_payload
 
 router = APIRouter(tags=["verify pages"], include_in_schema=False)
 
@@ -54,15 +57,26 @@ IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"BM")
 
 @dataclass(frozen=True, slots=True)
 class RecordExtras:
-    """What the office database knows that the chain does not (all optional)."""
+    """What the office database knows that the chain does not (all optional).
+
+    `tier` None means the database does not know the record. What of it a page may show is
+    decided by `api.services.tier_view.record_view`, never here.
+    """
 
     title: str | None = None
     revocation_reason: str | None = None
-    public: bool = False
+    tier: str | None = None
+    replacement_tier: str | None = None
+    """The tier of the record the chain says replaced this one (None: unknown)."""
     file_bytes: bytes | None = None
     file_path: Path | None = None
     """The authentic file on disk, read only when a page image is asked for."""
     download_url: str | None = None
+
+    @property
+    def public(self) -> bool:
+        """Whether the record is of the public tier (its file may be shown to anyone)."""
+        return self.tier == AccessTier.PUBLIC.value
 
     def file_data(self) -> bytes | None:
         """The authentic file's bytes, if known."""
@@ -87,6 +101,7 @@ class RecordExtras:
 
 
 Enricher = Callable[[VerificationResult], RecordExtras | None]
+"""Extras for a verdict; None when no database of this node speaks for its registry."""
 
 
 # --- strings ----------------------------------------------------------------------------------
@@ -131,6 +146,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "reason": "撤销原因",
         "reason_hash": "撤销原因摘要",
         "replaced_by": "替代记录",
+        "replaced_by_other": "已被另一份记录取代",
+        "revoked_by_office": "由发布机关撤销（原因不公开）",
         "timeline": "版本历史",
         "this_version": "本版本",
         "latest": "最新",
@@ -149,6 +166,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "too_large": "文件太大。",
         "too_many": "请求过于频繁，请稍等片刻再试。",
         "pdf_too_large": "此 PDF 页数过多或解压后过大，无法在线核验。请使用离线核验工具。",
+        "foreign_label": "真实，但二维码指向其他网站",
+        "foreign_host": "注意：此文件上的二维码指向的网站不是本核验服务：{hosts}。"
+        "扫描纸件上的二维码可能进入仿冒网站，请以本页结果为准。",
     },
     "en": {
         "site": "Disclosure verification",
@@ -193,6 +213,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "reason": "Reason",
         "reason_hash": "Reason hash",
         "replaced_by": "Replaced by",
+        "replaced_by_other": "Replaced by another record",
+        "revoked_by_office": "Revoked by the office (the reason is not public)",
         "timeline": "Revision history",
         "this_version": "this version",
         "latest": "latest",
@@ -213,6 +235,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "too_many": "Too many checks from your connection; please wait a moment and try again.",
         "pdf_too_large": "This PDF has too many pages or is too large when decompressed to be"
         " checked here. Please use the offline verifier.",
+        "foreign_label": "Authentic, but its codes point to another site",
+        "foreign_host": "Warning: the QR codes on this file point to a site that is not this"
+        " verification service: {hosts}. Scanning the paper copy may open a look-alike site;"
+        " rely on this page.",
     },
 }
 
@@ -331,12 +357,29 @@ def _title(metadata_json: str | None) -> str | None:
     return title if isinstance(title, str) else None
 
 
+def _tier_name(tier: Any) -> str | None:
+    return None if tier is None else str(getattr(tier, "value", tier))
+
+
+def _record_tier(conn: Any, record_id: str | None) -> str | None:
+    """The tier the database holds for a record (None: it does not know it)."""
+    if not record_id:
+        return None
+    from sqlalchemy import select
+
+    from notary.db.models import Record
+
+    rid = record_id.removeprefix("0x").lower()
+    return _tier_name(conn.scalar(select(Record.access_tier).where(Record.record_id == rid)))
+
+
 def database_extras(request: Request, result: VerificationResult) -> RecordExtras | None:
-    """Title, revocation reason and (public records only) the authentic file, from the
+    """Title, revocation reason, tier and (public records only) the authentic file, from the
     office database. Only ever decorates a verdict the chain already decided, and only for
-    this node's own registry: another trusted registry may hold the same record id. The
-    title is the scanned version's own (a later, unanchored revision may have renamed the
-    record)."""
+    this node's own registry (None otherwise): another trusted registry may hold the same
+    record id. A record of this registry the database does not know gets `RecordExtras()`
+    (tier None: the page shows only what the chain proves). The title is the scanned
+    version's own (a later, unanchored revision may have renamed the record)."""
     db = getattr(request.app.state, "db", None)
     settings = getattr(request.app.state, "settings", None)
     if db is None or db.engine is None or result.record_id is None or result.version is None:
@@ -354,23 +397,25 @@ def database_extras(request: Request, result: VerificationResult) -> RecordExtra
 
     params = {"record_id": result.record_id.removeprefix("0x"), "version": result.version}
     with db.engine.connect() as conn:  # a read: no SQLite write lock
-        row = conn.execution_options(**READ_ONLY).execute(_extras_query(), params).first()
+        conn = conn.execution_options(**READ_ONLY)
+        row = conn.execute(_extras_query(), params).first()
+        replacement_tier = _record_tier(conn, result.replaced_by) if row is not None else None
     if row is None:
-        return None
+        return RecordExtras()
     metadata_json, tier, reason, stored_sha = row
-    title = _title(metadata_json)
-    public = str(getattr(tier, "value", tier)) == "public"
+    tier_name = _tier_name(tier)
     sha = (result.content_hash or "").removeprefix("0x")
     path = None
-    if public and sha and stored_sha == sha and result.verdict in SHOW_FILE_VERDICTS:
+    if tier_name == "public" and sha and stored_sha == sha and result.verdict in SHOW_FILE_VERDICTS:
         try:
             path = blobs.open_path(settings.blobs, Blob(sha256=sha))
         except NotFound:  # a missing file only hides the picture
             path = None
     return RecordExtras(
-        title=title,
+        title=_title(metadata_json),
         revocation_reason=reason,
-        public=public,
+        tier=tier_name,
+        replacement_tier=replacement_tier,
         file_path=path,
         download_url=f"/api/v1/files/{sha}" if path is not None else None,
     )
@@ -381,19 +426,84 @@ SHOW_FILE_VERDICTS = frozenset(
 )
 
 
-def _extras(request: Request, result: VerificationResult) -> RecordExtras:
+def _extras(request: Request, result: VerificationResult) -> RecordExtras | None:
+    """The database's extras for a verdict (None: nothing speaks for its registry)."""
     enricher: Enricher | None = getattr(request.app.state, "verify_enricher", None)
-    if result.record_id is None or result.verdict not in SHOW_FILE_VERDICTS:
-        return RecordExtras()
-    if enricher is None:
-        try:
-            return database_extras(request, result) or RecordExtras()
-        except Exception:  # the database is optional for a verdict
-            return RecordExtras()
+    if result.record_id is None:
+        return None
     try:
-        return enricher(result) or RecordExtras()
-    except Exception:
+        if enricher is None:
+            return database_extras(request, result)
+        return enricher(result)
+    except Exception:  # the database is optional for a verdict; without it, chain facts only
         return RecordExtras()
+
+
+def anonymous_view(result: VerificationResult, extras: RecordExtras | None) -> RecordView | None:
+    """What an anonymous page may show of the record behind a verdict, by its tier
+    (`record_view`); None when no database of this node speaks for the registry (the page
+    then shows the chain's facts as they are)."""
+    if extras is None:
+        return None
+    facts = RecordFacts(
+        tier=AccessTier(extras.tier) if extras.tier else None,
+        title=extras.title,
+        revocation_reason=extras.revocation_reason,
+        replaced_by=result.replaced_by,
+        replacement_tier=AccessTier(extras.replacement_tier) if extras.replacement_tier else None,
+    )
+    return record_view(facts)
+
+
+def _withheld_texts(result: VerificationResult, view: RecordView) -> list[str]:
+    """The chain facts a view withholds, as they appear in the steps' details."""
+    texts: list[str] = []
+    if not view.visible:
+        if result.office_name:
+            texts.append(result.office_name)
+        if result.record_id:
+            texts.append(result.record_id.removeprefix("0x")[:12])
+    if view.replacement_withheld and result.replaced_by:
+        texts.append(result.replaced_by.removeprefix("0x"))
+    return texts
+
+
+def shown_result(result: VerificationResult, view: RecordView | None) -> VerificationResult:
+    """The verdict with the chain facts the view withholds taken out (the office's name,
+    the record id, the replacing record's id), in its fields and in its steps' details."""
+    if view is None:
+        return result
+    texts = _withheld_texts(result, view)
+
+    def redact(detail: str) -> str:
+        for text in texts:
+            detail = detail.replace(text, "…")
+        return detail
+
+    steps = tuple(replace(s, detail=redact(s.detail)) for s in result.steps)
+    return replace(
+        result,
+        office_name=result.office_name if view.visible else None,
+        record_id=result.record_id if view.visible else None,
+        office_id=result.office_id if view.visible else None,
+        replaced_by=view.replaced_by,
+        steps=steps,
+    )
+
+
+def shown_extras(extras: RecordExtras | None, view: RecordView | None) -> RecordExtras:
+    """The extras the view lets a page show (title, reason, file)."""
+    if extras is None or view is None:
+        return RecordExtras()
+    keep_file = view.file
+    return replace(
+        extras,
+        title=view.title,
+        revocation_reason=view.revocation_reason,
+        file_bytes=extras.file_bytes if keep_file else None,
+        file_path=extras.file_path if keep_file else None,
+        download_url=extras.download_url if keep_file else None,
+    )
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -442,6 +552,56 @@ def _current_link(result: VerificationResult, lang: str, large: bool) -> str | N
         return None
 
 
+UPLOAD_PAGE_IMAGES = 20
+"""At most this many authentic pages are shown beside an upload result."""
+
+
+def _page_count(data: bytes) -> int:
+    """Pages in a PDF (0 if PDFium cannot open it)."""
+    try:
+        import pypdfium2 as pdfium
+
+        from notary.pdfium_lock import PDFIUM_LOCK
+
+        with PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(data)
+            try:
+                return len(pdf)
+            finally:
+                pdf.close()
+    except Exception:
+        return 0
+
+
+def _upload_page_images(result: VerificationResult, extras: RecordExtras) -> list[str]:
+    """For an upload that matched an anchored revision whose file the tier lets anyone see:
+    one `/v/<code>/page.png` per page (up to `UPLOAD_PAGE_IMAGES`), each code built from the
+    chain's own leaf for that revision, so the image route verifies it like a scanned one."""
+    if result.verdict not in SHOW_FILE_VERDICTS or not extras.is_pdf() or not result.registry:
+        return []
+    leaf = next((r.leaf for r in result.timeline if r.version == result.version), None)
+    data = extras.file_data()
+    if leaf is None or data is None or not result.record_id:
+        return []
+    total = _page_count(data)
+    try:
+        from notary.qr_payload import QrPayload, encode
+
+        base = QrPayload.for_page(
+            chain_id=int(result.chain_id or 0),
+            registry=result.registry,
+            record_id=bytes.fromhex(result.record_id.removeprefix("0x")),
+            version=int(result.version or 0),
+            leaf=bytes.fromhex(leaf.removeprefix("0x")),
+        )
+        return [
+            "/v/" + quote(encode(base.with_page(p, total)), safe="") + "/page.png"
+            for p in range(1, min(total, UPLOAD_PAGE_IMAGES) + 1)
+        ]
+    except Exception:  # no pictures is better than a broken page
+        return []
+
+
 def _render(
     request: Request,
     result: VerificationResult,
@@ -451,12 +611,26 @@ def _render(
     code: str | None = None,
     status: int | None = None,
     note: str | None = None,
+    foreign: tuple[str, ...] = (),
 ) -> HTMLResponse:
     t = STRINGS[lang]
-    extras = _extras(request, result)
-    icon, tone = VERDICT_LOOK[result.verdict]
-    has_page = bool(code and extras.public and extras.is_pdf())
+    raw = _extras(request, result)
+    view = anonymous_view(result, raw)
+    extras = shown_extras(raw, view)
+    current_link = _current_link(result, lang, large)
+    if code is None and view is not None and not view.visible:
+        current_link = None  # its code would name the record id the view withholds
     here = request.url.path
+    if code:
+        has_page = bool(view is not None and view.file and extras.is_pdf())
+        page_images = [here.rstrip("/") + "/page.png"] if has_page else []
+    else:  # an upload: the authentic pages of the revision it matched, to compare
+        page_images = _upload_page_images(result, extras) if view and view.file else []
+    result = shown_result(result, view)
+    icon, tone = VERDICT_LOOK[result.verdict]
+    headline = t[result.verdict.value]
+    if foreign and tone == "ok":  # the chain backs the bytes, but never plain green
+        icon, tone, headline = "⚠", "foreign", t["foreign_label"]
     context: dict[str, Any] = {
         "t": t,
         "lang": lang,
@@ -465,10 +639,13 @@ def _render(
         "verdict": result.verdict.value,
         "icon": icon,
         "tone": tone,
-        "headline": t[result.verdict.value],
+        "headline": headline,
+        "host_warning": t["foreign_host"].format(hosts=", ".join(foreign)) if foreign else None,
         "explain": t["explain_" + result.verdict.value],
         "note": note,
         "extras": extras,
+        "reason_withheld": view is not None and view.reason_withheld,
+        "replacement_withheld": view is not None and view.replacement_withheld,
         "kind_label": t.get(result.kind or "", result.kind),
         "anchored_at": _fmt_time(result.anchored_at, lang),
         "revoked_at": _fmt_time(result.revoked_at, lang),
@@ -482,8 +659,8 @@ def _render(
             }
             for rev in reversed(result.timeline)
         ],
-        "current_link": _current_link(result, lang, large),
-        "page_image": (here.rstrip("/") + "/page.png") if has_page else None,
+        "current_link": current_link,
+        "page_images": page_images,
         "steps": [(STEP_MARKS[s.status], s) for s in result.steps],
         "lang_link": here + _query("zh" if lang == "en" else "en", large),
         "large_link": here + _query(lang, not large),
@@ -544,10 +721,12 @@ async def verify_page_image(request: Request, code: str) -> Response:
 
 def _page_image(request: Request, code: str) -> Response:
     result = _verify_code(request, code)
-    extras = _extras(request, result)
+    view = anonymous_view(result, raw := _extras(request, result))
+    extras = shown_extras(raw, view)
     if (
-        result.verdict in (Verdict.INVALID_CODE, Verdict.UNTRUSTED_ISSUER, Verdict.TAMPERED)
-        or not extras.public
+        result.verdict not in SHOW_FILE_VERDICTS
+        or view is None
+        or not view.file
         or not extras.is_pdf()
     ):
         return Response(status_code=404)
@@ -751,14 +930,55 @@ def verify_form(request: Request, lang: LangQ = None, large: LargeQ = None) -> H
     return response
 
 
+def _verify_upload(
+    data: bytes, trust: TrustList, connect: Any, index: Any
+) -> tuple[VerificationResult, tuple[str, ...]]:
+    """The verdict for uploaded bytes, with the texts of the codes it was reached through
+    (a photo's QR codes, a stamped PDF's page links; none for a file found by its hash)."""
+    if data.startswith(IMAGE_MAGIC):
+        result, texts = verify_image_codes(data, trust, connect=connect)
+        if result.steps and result.steps[0].status is StepStatus.FAIL:  # no code in it
+            # The picture may itself be a published file (a notice as PNG): look it up.
+            as_file = verify_file(data, trust, connect=connect, index=index)
+            if as_file.verdict is not Verdict.UNKNOWN:
+                return as_file, ()
+        return result, texts
+    result = verify_file(data, trust, connect=connect, index=index)
+    stamped = bool(result.steps) and result.steps[0].name == "read_stamp"
+    return result, stamped_code_texts(data) if stamped else ()
+
+
+def _json_result(
+    request: Request, result: VerificationResult, foreign: tuple[str, ...]
+) -> JSONResponse:
+    """The upload result as JSON: the verdict's fields as the tier view lets them be shown,
+    the title and reason text it allows, and `foreign_hosts` (empty: no warning)."""
+    raw = _extras(request, result)
+    view = anonymous_view(result, raw)
+    extras = shown_extras(raw, view)
+    body = shown_result(result, view).to_dict()
+    body.update(
+        title=extras.title,
+        revocation_reason=extras.revocation_reason,
+        reason_withheld=view is not None and view.reason_withheld,
+        replacement_withheld=view is not None and view.replacement_withheld,
+        foreign_hosts=list(foreign),
+        host_warning=bool(foreign),
+    )
+    response = JSONResponse(body, status_code=STATUS_CODES.get(result.verdict, 200))
+    _secure(response)
+    return response
+
+
 @router.post("/verify", response_class=HTMLResponse)
 async def verify_upload(
     request: Request,
     file: Annotated[UploadFile | None, File()] = None,
     lang: LangQ = None,
     large: LargeQ = None,
-) -> HTMLResponse:
-    """Verify an uploaded file (any bytes, stamped PDF) or a photo of a page.
+) -> Response:
+    """Verify an uploaded file (any bytes, stamped PDF) or a photo of a page; JSON with
+    `Accept: application/json`.
 
     The work runs in the expensive slots (`NOTARY_EXPENSIVE_CONCURRENCY`), not the verify
     pages': decoding a photo takes tens of MB and CPU for a moment, so uploads must not all
@@ -776,26 +996,26 @@ async def verify_upload(
     settings = getattr(request.app.state, "settings", None)
     limit = int(getattr(settings, "max_upload_bytes", 50 * 1024 * 1024))
     data = await file.read(limit + 1) if file is not None else b""
+    as_json = "application/json" in request.headers.get("accept", "")
+    if as_json and (not data or len(data) > limit):
+        detail = "no file uploaded" if not data else f"the file is over {limit} bytes"
+        return JSONResponse({"detail": detail}, status_code=400 if not data else 413)
     if not data or len(data) > limit:
         return _form(request, lang_, large_, t["no_file"] if not data else t["too_large"],
                      400 if not data else 413)  # fmt: skip
     index = database_index(request)
 
-    def work() -> HTMLResponse:
+    def work() -> Response:
         if _is_pdf(data) and not _within_bounds(data, _page_bounds(request)):
+            if as_json:
+                return JSONResponse({"detail": t["pdf_too_large"]}, status_code=413)
             return _form(request, lang_, large_, t["pdf_too_large"], 413)
         trust = page_trust(request)
-        connect = _connect(request)
-        if data.startswith(IMAGE_MAGIC):
-            result = verify_image(data, trust, connect=connect)
-            if result.steps and result.steps[0].status is StepStatus.FAIL:  # no code in it
-                # The picture may itself be a published file (a notice as PNG): look it up.
-                as_file = verify_file(data, trust, connect=connect, index=index)
-                if as_file.verdict is not Verdict.UNKNOWN:
-                    result = as_file
-        else:
-            result = verify_file(data, trust, connect=connect, index=index)
-        return _render(request, result, lang=lang_, large=large_)
+        result, texts = _verify_upload(data, trust, _connect(request), index)
+        foreign = foreign_hosts(texts, own_hosts(request), trust)
+        if as_json:
+            return _json_result(request, result, foreign)
+        return _render(request, result, lang=lang_, large=large_, foreign=foreign)
 
     return await anyio.to_thread.run_sync(work, limiter=_expensive_slots(request))
 

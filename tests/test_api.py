@@ -460,13 +460,14 @@ def test_cross_office_writes_are_refused(api: Api) -> None:
 # --- access tiers -------------------------------------------------------------------------
 
 TIER_MATRIX = {
-    # caller: (public, restricted, internal) file status
-    "anonymous": (200, 401, 403),
+    # caller: (public, restricted, internal) file status; an internal file is, to anyone
+    # but its office, a file no record holds
+    "anonymous": (200, 401, 404),
     "own_publisher": (200, 200, 403),
     "own_auditor": (200, 200, 403),
-    "other_publisher": (200, 403, 403),
-    "other_auditor": (200, 403, 403),
-    "admin": (200, 403, 403),
+    "other_publisher": (200, 403, 404),
+    "other_auditor": (200, 403, 404),
+    "admin": (200, 403, 404),
 }
 
 

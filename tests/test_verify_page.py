@@ -63,7 +63,7 @@ class Site:
         self.files: dict[str, bytes] = {}
         self._populate(RecordExtras)
 
-        app = create_app(Settings(data_dir=tmp))
+        app = create_app(Settings(data_dir=tmp, public_base_url=self.base))
         app.state.verify_trust = reg.trust("示范区域政务公证链")
         app.state.verify_connect = RegistryPool()
         app.state.verify_ttl = 0.0
@@ -101,7 +101,7 @@ class Site:
         rid, payload = self._publish(
             "current",
             budget,
-            {"title": "二〇二六年度部门预算公开", "public": True, "file_bytes": budget},
+            {"title": "二〇二六年度部门预算公开", "tier": "public", "file_bytes": budget},
             RecordExtras,
         )
         self.files["stamped"] = stamp_pdf(
@@ -111,14 +111,14 @@ class Site:
         g_rid, _ = self._publish(
             "superseded",
             guide1,
-            {"title": "不动产登记办事指南", "public": True, "file_bytes": guide1},
+            {"title": "不动产登记办事指南", "tier": "public", "file_bytes": guide1},
             RecordExtras,
         )
         self.codes["superseded_v1"] = self.codes.pop("superseded")
         self._publish(
             "superseded_v2",
             guide2,
-            {"title": "不动产登记办事指南", "public": True, "file_bytes": guide2},
+            {"title": "不动产登记办事指南", "tier": "public", "file_bytes": guide2},
             RecordExtras,
             record_id=g_rid,
         )
@@ -126,7 +126,11 @@ class Site:
         n_rid, _ = self._publish(
             "revoked",
             notice,
-            {"title": "采购结果公示", "revocation_reason": "公示信息有误，予以撤销"},
+            {
+                "title": "采购结果公示",
+                "revocation_reason": "公示信息有误，予以撤销",
+                "tier": "public",
+            },
             RecordExtras,
         )
         reg.revoke(n_rid, "公示信息有误，予以撤销")

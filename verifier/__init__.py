@@ -7,7 +7,13 @@ Needs only an RPC URL and a trust list; never the API or the database. Public AP
 
 from verifier.result import EXIT_CODES, Step, StepStatus, Verdict, VerificationResult
 from verifier.trust import TrustEntry, TrustList, TrustListError, load_trust, parse_trust
-from verifier.verify import verify_file, verify_image, verify_image_each, verify_payload
+from verifier.verify import (
+    verify_file,
+    verify_image,
+    verify_image_codes,
+    verify_image_each,
+    verify_payload,
+)
 
 __all__ = [
     "EXIT_CODES",
@@ -22,6 +28,7 @@ __all__ = [
     "parse_trust",
     "verify_file",
     "verify_image",
+    "verify_image_codes",
     "verify_image_each",
     "verify_payload",
 ]

@@ -5,11 +5,15 @@ A JSON file, one entry per trusted registry (several regions can be trusted at o
     {"version": 1, "entries": [
       {"chain_id": 31337, "registry": "0x5FbD…", "name": "Demo consortium",
        "rpc_url": "http://127.0.0.1:8545",
-       "signers": [{"address": "0xf39F…", "office": "Demo City Bureau"}]}
+       "signers": [{"address": "0xf39F…", "office": "Demo City Bureau"}],
+       "verify_hosts": ["verify.demo.gov.example"]}
     ]}
 
 `signers` is optional: a cache of office signer addresses, used only offline to say "issued by
 office X, status unchecked" when a payload carries a signature and the chain is unreachable.
+`verify_hosts` is optional: the hosts (name, optional `:port`) whose verify URLs codes of that
+registry may carry without a warning on a service's upload results (docs/qr-payload.md); it
+never changes a verdict.
 """
 
 from __future__ import annotations
@@ -41,6 +45,21 @@ def normalise_address(value: object) -> str:
     raise TrustListError(f"not a 20-byte hex address: {value!r}")
 
 
+_HOST = re.compile(r"[a-z0-9.\-\[\]:]{1,260}")
+
+
+def _hosts(value: object) -> tuple[str, ...]:
+    """Verify hosts as lowercase `name[:port]` strings; TrustListError if one is not."""
+    if not isinstance(value, list | tuple):
+        raise TrustListError("trust entry `verify_hosts` must be a list of host names")
+    out = []
+    for host in value:
+        if not isinstance(host, str) or not _HOST.fullmatch(host.strip().lower()):
+            raise TrustListError(f"not a host name (name or address, optional :port): {host!r}")
+        out.append(host.strip().lower())
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class OfflineSigner:
     """A signer address known to sign for a named office (for offline checks only)."""
@@ -58,6 +77,8 @@ class TrustEntry:
     name: str
     rpc_url: str | None = None
     signers: tuple[OfflineSigner, ...] = field(default_factory=tuple)
+    verify_hosts: tuple[str, ...] = field(default_factory=tuple)
+    """Hosts whose verify URLs this registry's codes may carry (lowercase, optional :port)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.chain_id, bool) or not isinstance(self.chain_id, int):
@@ -67,6 +88,7 @@ class TrustEntry:
         object.__setattr__(self, "registry", normalise_address(self.registry))
         if not isinstance(self.name, str) or not self.name.strip():
             raise TrustListError("every trust entry needs a display name")
+        object.__setattr__(self, "verify_hosts", _hosts(self.verify_hosts))
 
     def matches(self, chain_id: int, registry: str | bytes) -> bool:
         """True when this entry is for exactly that chain and registry."""
@@ -145,6 +167,7 @@ class TrustList:
                         "name": e.name,
                         "rpc_url": e.rpc_url,
                         "signers": [{"address": s.address, "office": s.office} for s in e.signers],
+                        "verify_hosts": list(e.verify_hosts),
                     }
                     for e in self.entries
                 ],
@@ -183,6 +206,7 @@ def parse_trust(data: str | bytes | dict[str, Any]) -> TrustList:
                         OfflineSigner(normalise_address(s["address"]), str(s["office"]))
                         for s in signers
                     ),
+                    verify_hosts=item.get("verify_hosts") or (),
                 )
             )
         except (KeyError, TypeError) as exc:

@@ -188,24 +188,37 @@ def verify_image(
     now: int | None = None,
 ) -> VerificationResult:
     """Decode every QR code in a photo or scan (PNG, JPEG …) and verify each."""
+    return verify_image_codes(image, trust, connect=connect, now=now)[0]
+
+
+def verify_image_codes(
+    image: bytes,
+    trust: TrustList,
+    *,
+    connect: Connector | None = None,
+    now: int | None = None,
+) -> tuple[VerificationResult, tuple[str, ...]]:
+    """`verify_image`, with the distinct texts of the QR codes it decoded (a caller that
+    checks the hosts the codes point to needs them, and decoding a photo is costly)."""
     from verifier.imaging import ImageError, decode_qr_texts  # zxing lazily
 
     try:
         texts = decode_qr_texts(image)
     except ImageError as exc:
         step = Step("decode_image", StepStatus.FAIL, str(exc))
-        return VerificationResult(Verdict.INVALID_CODE, str(exc), (step,))
+        return VerificationResult(Verdict.INVALID_CODE, str(exc), (step,)), ()
     if not texts:
         reason = "no QR code found in the image"
         step = Step("decode_image", StepStatus.FAIL, reason)
-        return VerificationResult(Verdict.INVALID_CODE, reason, (step,))
+        return VerificationResult(Verdict.INVALID_CODE, reason, (step,)), ()
+    distinct = tuple(dict.fromkeys(texts))
     decoded = Step("decode_image", StepStatus.PASS, f"{len(texts)} QR code(s) found")
-    results = [verify_payload(t, trust, connect=connect, now=now) for t in dict.fromkeys(texts)]
+    results = [verify_payload(t, trust, connect=connect, now=now) for t in distinct]
     # Other QR codes on a page (an office's WeChat account, a payment code) are not verify
     # codes: they do not turn the page's own codes red. Only they alone say "invalid".
     codes = [r for r in results if r.verdict is not Verdict.INVALID_CODE]
     combined = _combine(codes or results)
-    return replace(combined, steps=(decoded, *combined.steps))
+    return replace(combined, steps=(decoded, *combined.steps)), distinct
 
 
 def verify_image_each(

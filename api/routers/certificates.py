@@ -241,7 +241,7 @@ def get_certificate(
             holder = _holder_data(stored, salted=salted)
         start = extra.get("valid_from")
         out = CertificatePublic(
-            record=record_public(session, record, head),
+            record=record_public(session, record, head, caller=caller),
             valid_from=dt.datetime.fromisoformat(start) if start else None,
             valid_until=record.valid_until,
             holder=holder,
@@ -261,7 +261,7 @@ def revoke_certificate(
 ) -> JSONResponse:
     """Revoke a certificate with a reason (its SHA-256 is anchored by the worker)."""
     with logged(session, caller, "revoke", record_id):
-        record = svc.load_record(session, record_id)
+        record = svc.visible_record(session, caller, record_id)  # unseen: as if missing
         if record.kind is not RecordKind.CERTIFICATE:
             raise NotFound(f"record {record.record_id} is not a certificate")
         session.rollback()
@@ -274,7 +274,7 @@ def revoke_certificate(
             log_ok(session, caller, "revoke", rec.office_pk, rec.record_id)
             session.flush()
             return CertificatePublic(
-                record=record_public(session, rec),
+                record=record_public(session, rec, caller=caller),
                 valid_from=None,
                 valid_until=rec.valid_until,
                 holder=None,

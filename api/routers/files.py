@@ -13,7 +13,7 @@ from api.routers._access import log_ok
 from api.routers.certificates import HOLDER_MEDIA_TYPE
 from notary.db.models import Record, Revision
 from notary.db.types import AccessTier
-from notary.errors import InvalidInput, NotFound, Unauthorised
+from notary.errors import InvalidInput, NotaryError, NotFound
 from notary.revision import parse_bytes32
 
 router = APIRouter(prefix="/files", tags=["files"])
@@ -55,9 +55,16 @@ def get_file(
         None,
     )
     if allowed is None:
-        error: Unauthorised
+        error: NotaryError
         if all(r.access_tier is AccessTier.INTERNAL for r in records):
-            error = Forbidden("internal records publish no file")
+            # Only the office may learn that its internal record holds these bytes; anyone
+            # else gets the answer for bytes no record holds.
+            own = any(caller.of_office(r.office_pk) for r in records)
+            error = (
+                Forbidden("internal records publish no file")
+                if own
+                else NotFound(f"no file {digest}")
+            )
         elif caller.anonymous:
             error = Unauthenticated("this file is restricted: a key of its office is required")
         else:

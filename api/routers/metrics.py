@@ -18,7 +18,9 @@ Gauges (database, at scrape time):
 
 Counters (this process): `notary_http_responses_total{status_class}`, responses by 1xx …
 5xx; `notary_publish_commits_total` and `notary_publish_jobs_total`, the publish writer's
-transactions and the publishes they answered (their ratio is the mean group-commit batch).
+transactions and the publishes they answered (their ratio is the mean group-commit batch);
+`notary_access_unresolved_total{action}`, requests that named a record id no record has
+(counted here instead of in an office's hash-chained access log).
 """
 
 from __future__ import annotations
@@ -198,6 +200,23 @@ class PublishWriterCollector(Collector):
         yield jobs
 
 
+class UnresolvedAccessCollector(Collector):
+    """Requests naming no record, by action (`api.routers._access.UNRESOLVED`)."""
+
+    def collect(self) -> Iterator[Metric]:
+        """One counter sample per action seen so far."""
+        from api.routers._access import UNRESOLVED
+
+        family = CounterMetricFamily(
+            "notary_access_unresolved",
+            "Requests naming a record id no record has (not in any office's access log)",
+            labels=["action"],
+        )
+        for action, count in sorted(UNRESOLVED.snapshot().items()):
+            family.add_metric([action], count)
+        yield family
+
+
 class ResponseCounter:
     """ASGI middleware: count every HTTP response by status class.
 
@@ -245,6 +264,7 @@ def install(app: FastAPI) -> None:
         responses.labels(status_class=cls)  # every class present from the start, at 0
     registry.register(AnchorCollector(app))
     registry.register(PublishWriterCollector(app))
+    registry.register(UnresolvedAccessCollector())
     app.state.metrics_registry = registry
     app.add_middleware(ResponseCounter, counter=responses)
     app.include_router(router)

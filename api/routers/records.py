@@ -211,7 +211,9 @@ def search(
         limit=limit,
         offset=offset,
     )
-    return RecordPage(items=records_public(session, rows), total=total, limit=limit, offset=offset)
+    return RecordPage(
+        items=records_public(session, rows, caller=caller), total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/{record_id}", response_model=RecordPublic)
@@ -221,7 +223,7 @@ def get_record(
     """A record and its current revision."""
     with logged(session, caller, "read", record_id):
         record = svc.visible_record(session, caller, record_id)
-        out = record_public(session, record)
+        out = record_public(session, record, caller=caller)
         log_ok(session, caller, "read", record.office_pk, record.record_id)
         session.commit()
         return out
@@ -234,7 +236,7 @@ def get_history(
     """Every revision with its anchor state, and the revocation or supersession with reasons."""
     with logged(session, caller, "history", record_id):
         record = svc.visible_record(session, caller, record_id)
-        out = history(session, record)
+        out = history(session, record, caller=caller)
         log_ok(session, caller, "history", record.office_pk, record.record_id)
         session.commit()
         return out
@@ -321,7 +323,7 @@ def _revise(
             )
             log_ok(session, caller, "revise", record.office_pk, record.record_id)
             session.flush()
-            return record_public(session, record, rev).model_dump(mode="json")
+            return record_public(session, record, rev, caller=caller).model_dump(mode="json")
 
         return run_write(session, caller, idempotency_key, req_hash, do, 201)
 
@@ -345,7 +347,7 @@ def revoke(
             record = svc.revoke(session, caller, record_id, body.reason)
             log_ok(session, caller, "revoke", record.office_pk, record.record_id)
             session.flush()
-            return record_public(session, record).model_dump(mode="json")
+            return record_public(session, record, caller=caller).model_dump(mode="json")
 
         return run_write(session, caller, idempotency_key, req_hash, do, 200)
 
@@ -369,6 +371,6 @@ def supersede(
             record = svc.supersede(session, caller, record_id, body.by)
             log_ok(session, caller, "supersede", record.office_pk, record.record_id)
             session.flush()
-            return record_public(session, record).model_dump(mode="json")
+            return record_public(session, record, caller=caller).model_dump(mode="json")
 
         return run_write(session, caller, idempotency_key, req_hash, do, 200)

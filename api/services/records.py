@@ -218,9 +218,12 @@ def visible_record(session: Session, caller: Caller, record_id: str) -> Record:
 
 
 def writable_record(session: Session, caller: Caller, record_id: str) -> Record:
-    """The record locked for a change by a publisher of its own office."""
+    """The record locked for a change by a publisher of its own office. Another office's
+    record the caller may not see answers exactly as a missing one (no existence leak)."""
     office_for_writer(session, caller)
     record = load_record(session, record_id, lock=True)
+    if not can_see(caller, record):
+        raise NotFound(f"no record {record.record_id}")
     if record.office_pk != caller.office_pk:
         raise Forbidden("the record belongs to another office")
     return record
@@ -393,7 +396,7 @@ def revoke(session: Session, caller: Caller, record_id: str, reason: str) -> Rec
 def supersede(session: Session, caller: Caller, record_id: str, by: str) -> Record:
     """Mark a record replaced by another current record of the same office."""
     record = writable_record(session, caller, record_id)
-    other = load_record(session, by)
+    other = visible_record(session, caller, by)
     if other.office_pk != record.office_pk:
         raise Forbidden("a record can only be superseded by a record of the same office")
     if other.record_id == record.record_id:

@@ -8,9 +8,11 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from api.blobs import SALTED_PARAM
+from api.deps import Caller
 from api.schemas import HistoryEvent, RecordHistory, RecordPublic, RevisionPublic
+from api.services.tier_view import RecordFacts, RecordView, record_view
 from notary.db.models import Blob, Record, Replacement, Revision
-from notary.db.types import RecordKind, RecordStatus, utcnow
+from notary.db.types import AccessTier, RecordKind, RecordStatus, utcnow
 
 
 def document_type(media_type: str | None) -> str | None:
@@ -87,23 +89,67 @@ def _heads(session: Session, records: Sequence[Record]) -> dict[str, tuple[Revis
     return {rev.record_id: (rev, blob) for rev, blob in rows}
 
 
-def record_public(session: Session, record: Record, head: Revision | None = None) -> RecordPublic:
-    """A record with its current revision (`head`, if the caller has it already)."""
+def _tiers(session: Session, record_ids: set[str]) -> dict[str, AccessTier]:
+    """The access tiers of these records, in one query (unknown ids are left out)."""
+    if not record_ids:
+        return {}
+    rows = session.execute(
+        select(Record.record_id, Record.access_tier).where(Record.record_id.in_(record_ids))
+    ).all()
+    return {rid: tier for rid, tier in rows}
+
+
+def view_of(
+    record: Record,
+    caller: Caller | None,
+    tiers: dict[str, AccessTier],
+    replaced_by: str | None = None,
+) -> RecordView:
+    """What `caller` may learn of a loaded record (`tiers`: its replacement's tier, if any;
+    `replaced_by`: the replacement named by a supersession row, else the record's own)."""
+    reason = record.revocation.reason if record.revocation is not None else None
+    replaced_by = replaced_by or record.replaced_by
+    facts = RecordFacts(
+        tier=record.access_tier,
+        office_pk=record.office_pk,
+        title=record.title,
+        revocation_reason=reason,
+        replaced_by=replaced_by,
+        replacement_tier=tiers.get(replaced_by or ""),
+    )
+    return record_view(facts, caller)
+
+
+def record_public(
+    session: Session,
+    record: Record,
+    head: Revision | None = None,
+    *,
+    caller: Caller | None = None,
+) -> RecordPublic:
+    """A record with its current revision (`head`, if the caller has it already), as
+    `caller` may see it (None: anonymous)."""
     if head is None:
         head, blob = _heads(session, [record])[record.record_id]
     else:
         blob = session.get(Blob, head.content_hash)
-    return _record_public(record, head, blob)
+    view = view_of(record, caller, _tiers(session, {record.replaced_by} - {None}))
+    return _record_public(record, head, blob, view)
 
 
-def records_public(session: Session, records: Sequence[Record]) -> list[RecordPublic]:
-    """Several records with their current revisions, in one query for all the revisions."""
+def records_public(
+    session: Session, records: Sequence[Record], *, caller: Caller | None = None
+) -> list[RecordPublic]:
+    """Several records with their current revisions, in one query for all the revisions
+    (and one for the replacements' tiers)."""
     heads = _heads(session, records) if records else {}
-    return [_record_public(r, *heads[r.record_id]) for r in records]
+    tiers = _tiers(session, {r.replaced_by for r in records if r.replaced_by})
+    return [_record_public(r, *heads[r.record_id], view_of(r, caller, tiers)) for r in records]
 
 
-def _record_public(record: Record, head: Revision, blob: Blob | None) -> RecordPublic:
-    reason = record.revocation.reason if record.revocation is not None else None
+def _record_public(
+    record: Record, head: Revision, blob: Blob | None, view: RecordView
+) -> RecordPublic:
     return RecordPublic(
         id=record.record_id,
         office_id=record.office.office_id,
@@ -115,15 +161,16 @@ def _record_public(record: Record, head: Revision, blob: Blob | None) -> RecordP
         published_on=record.published_on,
         current_version=record.head_version,
         current=revision_public(head, kind=record.kind, blob=blob),
-        superseded_by=record.replaced_by,
-        revocation_reason=reason,
+        superseded_by=view.replaced_by,
+        revocation_reason=view.revocation_reason,
         valid_until=record.valid_until,
         created_at=record.created_at,
     )
 
 
-def history(session: Session, record: Record) -> RecordHistory:
-    """Every revision with its anchor state, then the revocation or replacement."""
+def history(session: Session, record: Record, *, caller: Caller | None = None) -> RecordHistory:
+    """Every revision with its anchor state, then the revocation or replacement, as `caller`
+    may see them (None: anonymous; a replacement it may not know of has no id)."""
     events: list[HistoryEvent] = []
     revs = session.execute(
         select(Revision, Blob)
@@ -141,30 +188,35 @@ def history(session: Session, record: Record) -> RecordHistory:
                 anchor_state=rev.anchor_state.value,
             )
         )
+    rep = session.scalars(
+        select(Replacement).where(Replacement.record_id == record.record_id)
+    ).first()
+    by = rep.by_record_id if rep is not None else None
+    tiers = _tiers(session, {record.replaced_by, by} - {None})
+    view = view_of(record, caller, tiers)
+    can_read_reason = not view.reason_withheld
     if record.revocation is not None:
         r = record.revocation
         events.append(
             HistoryEvent(
                 event="revocation",
                 at=r.revoked_at,
-                reason=r.reason,
+                reason=r.reason if can_read_reason else None,
                 reason_hash=r.reason_hash,
                 anchor_state=r.anchor_state.value,
             )
         )
-    rep = session.scalars(
-        select(Replacement).where(Replacement.record_id == record.record_id)
-    ).first()
     if rep is not None:
+        by_view = view_of(record, caller, tiers, replaced_by=by)
         events.append(
             HistoryEvent(
                 event="supersession",
                 at=rep.replaced_at,
-                superseded_by=rep.by_record_id,
+                superseded_by=by_view.replaced_by,
                 reason=None,
                 anchor_state=rep.anchor_state.value,
             )
         )
     if revs:
-        return RecordHistory(record=_record_public(record, *revs[-1]), events=events)
-    return RecordHistory(record=record_public(session, record), events=events)
+        return RecordHistory(record=_record_public(record, *revs[-1], view), events=events)
+    return RecordHistory(record=record_public(session, record, caller=caller), events=events)
