@@ -402,9 +402,15 @@ def test_a_photo_over_16_megapixels_is_scaled_down_and_still_read(reg, connect):
     _, payload = publish(reg, original)
     [page] = render_pages(stamp(original, payload), dpi=600)  # 4961 × 7016, 35 MP
     out = io.BytesIO()
-    page.save(out, format="PNG")
+    page.save(out, format="JPEG", quality=90)  # what a phone or a scanner sends at this size
     assert page.width * page.height > imaging.WORK_PIXELS
     loaded = imaging._load(out.getvalue())
     assert loaded.width * loaded.height <= imaging.WORK_PIXELS
     result = verify_image(out.getvalue(), reg.trust(), connect=connect)
     assert result.verdict is Verdict.AUTHENTIC_CURRENT, result.reason
+    # The same page as a PNG would be decoded whole before any reduction: refused, with a
+    # reason, rather than inflated (a blank 59 MP PNG of 74 kB cost seconds).
+    png = io.BytesIO()
+    page.save(png, format="PNG")
+    refused = verify_image(png.getvalue(), reg.trust(), connect=connect)
+    assert refused.verdict is Verdict.INVALID_CODE and "too many pixels" in refused.reason
