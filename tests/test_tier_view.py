@@ -14,7 +14,10 @@ from pathlib import Path
 import db_fixtures
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from notary.db.models import Revision
+from notary.db.types import AnchorState
 from notary.qr_payload import QrPayload, encode
 from notary.verify_links import VerifyTarget
 from verifier.chainsource import RegistryPool
@@ -59,6 +62,10 @@ class Node:
             )  # fmt: skip
             blobs.put(s, self.app.state.settings.blobs, sha256=sha, data=data,
                       media_type="application/pdf")  # fmt: skip
+            # Anchored, as the worker would record it: uploads are found through these rows.
+            rev = s.execute(select(Revision).where(Revision.record_id == rid.hex())).scalar_one()
+            rev.anchor_state, rev.tx_hash = AnchorState.ANCHORED, "ab" * 32
+            rev.block_number, rev.leaf = 1, leaf.hex()
             s.commit()
         payload = QrPayload.for_page(
             chain_id=self.reg.chain_id, registry=self.reg.address, record_id=rid,
