@@ -37,6 +37,7 @@ from notary.certificate import (
 )
 from notary.db.types import AccessTier, RecordKind
 from notary.errors import InvalidInput, NotFound
+from notary.fields import valid_until_seconds
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 
@@ -137,8 +138,7 @@ async def issue(
     data = _holder(holder)
     client = svc.parse_metadata_json(metadata) or {}
     start, end = _utc(valid_from, "valid_from"), _utc(valid_until, "valid_until")
-    if end is not None and end.timestamp() > 2**63:
-        raise InvalidInput("valid_until is too far in the future")
+    valid_until_seconds(end)  # the leaf encoder's rule: an end at or before 1970 is refused
     if start and end and end <= start:
         raise InvalidInput("valid_until must be after valid_from")
     upload = None
