@@ -46,15 +46,29 @@ ALLOWED_CATEGORIES = frozenset(
 U+2066–2069, marks U+200E/U+200F, zero-width U+200B–200D, U+2060, U+FEFF …), private use
 (Co), unassigned (Cn), surrogates (Cs) and the line/paragraph separators (Zl, Zp)."""
 
-MULTILINE_EXTRA = frozenset("\n\t")
-"""What a multi-line field may use beyond `ALLOWED_CATEGORIES`: line feed and tab."""
+MULTILINE_EXTRA = frozenset("\n\t\u2028\u2029")
+"""What a multi-line field may use beyond `ALLOWED_CATEGORIES`: line feed, tab, and the
+line and paragraph separators U+2028/U+2029 (line breaks: they neither hide nor reorder
+text, and metadata format v1 has always accepted them in `extra`)."""
+
+
+_KINDS = {
+    "Cc": "control character",
+    "Cf": "format character",
+    "Co": "private-use character",
+    "Cn": "unassigned code point",
+    "Cs": "lone surrogate",
+    "Zl": "line separator",
+    "Zp": "paragraph separator",
+}
 
 
 def _describe(ch: str) -> str:
-    """`U+202E RIGHT-TO-LEFT OVERRIDE (Cf)`: a character named for an error message."""
+    """`format character U+202E RIGHT-TO-LEFT OVERRIDE (Cf)`, for an error message."""
+    category = unicodedata.category(ch)
     name = unicodedata.name(ch, "")
     label = f"U+{ord(ch):04X}" + (f" {name}" if name else "")
-    return f"{label} ({unicodedata.category(ch)})"
+    return f"{_KINDS.get(category, 'character')} {label} ({category})"
 
 
 def bad_character(value: str, *, multiline: bool = False) -> str | None:
@@ -72,15 +86,20 @@ def check_free_text(value: str, name: str, *, multiline: bool = False) -> str:
 
     Allowed: letters, marks, numbers, punctuation, symbols and space separators (the
     categories of `ALLOWED_CATEGORIES`, as Python's `unicodedata` classifies them), plus
-    line feed and tab where the field is `multiline`. The error names the field and the
-    first refused character's code point.
+    line feed, tab, U+2028 and U+2029 where the field is `multiline`. The error names the
+    field and the first refused character's code point.
     """
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be a string, not {type(value).__name__}")
     if (bad := bad_character(value, multiline=multiline)) is not None:
-        where = "" if multiline else " (a single line)"
-        raise InvalidInput(f"{name}{where} contains a character that is not allowed: {bad}")
+        raise InvalidInput(free_text_error(name, bad, multiline=multiline))
     return value
+
+
+def free_text_error(name: str, bad: str, *, multiline: bool) -> str:
+    """The message for a refused character (shared with the API's schema validators)."""
+    where = "in free text" if multiline else "in a single-line field"
+    return f"{name} contains a {bad}, which is not allowed {where}"
 
 
 def check_note(value: str, name: str, *, required: bool = True) -> str:

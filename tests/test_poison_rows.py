@@ -17,7 +17,7 @@ from sqlalchemy import select, text, update
 
 from notary.anchoring_seed import seed_revisions
 from notary.db import repo
-from notary.db.models import Alert, Record, Revision
+from notary.db.models import Alert, Record, Revision, Revocation
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import AccessTier, AnchorState, RecordKind
 from notary.errors import InvalidInput
@@ -141,6 +141,26 @@ def test_a_row_with_a_malformed_hash_fails_alone(two_offices):
     assert states[good[0]][0] is AnchorState.ANCHORED
     assert states[bad][0] is AnchorState.FAILED
     assert "cannot encode the revision" in (states[bad][1] or "")
+
+
+def test_a_revocation_the_chain_refuses_fails_alone(two_offices, registry_client):
+    """Revocations are prepared one transaction each: one the chain refuses (its record
+    never reached the chain) fails with an alert, and another office's still anchors."""
+    factory, (tax, land), worker = two_offices
+    poison = _poison_certificate(factory, tax, EPOCH)
+    with unit_of_work(factory) as s:
+        (good,) = seed_revisions(s, office=s.merge(land), records=1)
+    worker.run_once()  # the poison revision fails, the good one anchors
+    with unit_of_work(factory) as s:
+        for rid in (poison, good):
+            repo.record_revocation(s, record_id=rid, reason="withdrawn")
+    worker.run_once()
+    with unit_of_work(factory) as s:
+        states = {r.record_id: r.anchor_state for r in s.scalars(select(Revocation))}
+        rules = set(s.scalars(select(Alert.rule).where(Alert.record_id == poison)))
+    assert states == {poison: AnchorState.FAILED, good: AnchorState.ANCHORED}
+    assert rules == {"anchor_failed", "revocation_failed"}
+    assert registry_client.head(bytes.fromhex(good)).status.name.lower() == "revoked"
 
 
 @pytest.mark.parametrize(
