@@ -141,6 +141,19 @@ def valid_until_seconds(when: datetime | None) -> int:
     return seconds
 
 
+def check_validity(valid_from: datetime | None, valid_until: datetime | None) -> int:
+    """A certificate's validity window: `valid_until` as `valid_until_seconds` says, and a
+    start (kept in the metadata, not on chain) that is timezone-aware and before the end.
+    Returns the encoded `validUntil`."""
+    seconds = valid_until_seconds(valid_until)
+    if valid_from is not None:
+        if not isinstance(valid_from, datetime) or valid_from.tzinfo is None:
+            raise InvalidInput("valid_from needs a timezone (e.g. 2030-01-01T00:00:00Z)")
+        if valid_until is not None and valid_until <= valid_from:
+            raise InvalidInput("valid_until must be after valid_from")
+    return seconds
+
+
 def check_version(version: int) -> int:
     """A revision's version: 1 … 2^32 − 1 (the registry's `uint32`). Returns it."""
     check_uint(version, "version", UINT32_MAX)

@@ -21,7 +21,7 @@ from notary.db.models import Alert, Record, Revision, Revocation
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import AccessTier, AnchorState, RecordKind
 from notary.errors import InvalidInput
-from notary.fields import valid_until_seconds
+from notary.fields import check_validity, check_version, valid_until_seconds
 from notary.revision import new_record_id
 from notary.worker import Worker, WorkerSettings
 
@@ -198,3 +198,19 @@ def test_the_data_layer_refuses_a_validity_end_at_the_epoch(db_session, db_url):
                 metadata_hash=EMPTY_JSON_HASH,
                 valid_until=when,
             )
+
+
+def test_validity_window_and_version_rules():
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    assert check_validity(None, None) == 0
+    assert check_validity(start, datetime(2030, 1, 2, tzinfo=UTC)) == 1893542400
+    with pytest.raises(InvalidInput, match="after valid_from"):
+        check_validity(start, start)
+    with pytest.raises(InvalidInput, match="valid_from needs a timezone"):
+        check_validity(datetime(2030, 1, 1), None)
+    with pytest.raises(InvalidInput, match="after 1970"):
+        check_validity(datetime(1960, 1, 1, tzinfo=UTC), EPOCH)
+    assert check_version(2**32 - 1) == 2**32 - 1
+    for bad in (0, 2**32, -1, True):
+        with pytest.raises(InvalidInput):
+            check_version(bad)

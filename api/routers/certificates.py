@@ -37,7 +37,7 @@ from notary.certificate import (
 )
 from notary.db.types import AccessTier, RecordKind
 from notary.errors import InvalidInput, NotFound
-from notary.fields import check_free_text, valid_until_seconds
+from notary.fields import check_free_text, check_validity
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 
@@ -156,9 +156,7 @@ async def issue(
     client = svc.parse_metadata_json(metadata) or {}
     guard_text(metadata_texts(client), override_reason=None)  # the holder's data stays private
     start, end = _utc(valid_from, "valid_from"), _utc(valid_until, "valid_until")
-    valid_until_seconds(end)  # the leaf encoder's rule: an end at or before 1970 is refused
-    if start and end and end <= start:
-        raise InvalidInput("valid_until must be after valid_from")
+    check_validity(start, end)  # the leaf encoder's rule: an end at or before 1970 is refused
     upload = None
     if file is not None:
         upload = await read_upload(file, limit=settings.max_upload_bytes, allowed=CERTIFICATE_TYPES)

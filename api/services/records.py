@@ -28,7 +28,7 @@ from notary.db.models import (
 )
 from notary.db.types import AccessTier, KeyRole, OfficeStatus, RecordKind, RecordStatus, utcnow
 from notary.errors import Conflict, InvalidInput, NotFound
-from notary.fields import check_free_text
+from notary.fields import check_free_text, check_version
 
 __all__ = ["NotFound"]
 from notary.metadata import Metadata
@@ -356,7 +356,7 @@ def revise(
     metadata = _revised_metadata(record, head, client_metadata, content.sm3)
     if content.sha256 == head.content_hash and metadata.metadata_hash().hex() == head.metadata_hash:
         raise Conflict("nothing changed: same content and metadata as the current version")
-    version = record.head_version + 1
+    version = check_version(record.head_version + 1)  # the registry's uint32
     rev = _store_revision(
         session,
         blob_root,
