@@ -42,8 +42,12 @@ class UnsupportedMedia(InvalidInput):
 class PiiFound(InvalidInput):
     """The document contains personal data and neither masking nor an override was asked."""
 
-    def __init__(self, findings: list[dict[str, Any]]) -> None:
-        super().__init__("personal data found; pass mask=true or pii_override_reason")
+    def __init__(
+        self,
+        findings: list[dict[str, Any]],
+        detail: str = "personal data found; pass mask=true or pii_override_reason",
+    ) -> None:
+        super().__init__(detail)
         self.findings = findings
 
 

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from notary.fields import bad_character, free_text_error
+
 Role = Literal["publisher", "auditor", "admin"]
 Tier = Literal["public", "restricted", "internal"]
 AnchorState = Literal["pending", "sending", "anchored", "failed"]
@@ -25,11 +27,31 @@ def _no_nul(value: str | None) -> str | None:
 NoNul = AfterValidator(_no_nul)
 """For every free-text field: a NUL is refused with a 422, not stored (SQLite) or a 500."""
 
+
+def _free_text(multiline: bool) -> AfterValidator:
+    """The one free-text rule (`notary.fields`) as a validator: a 422 whose `loc` names the
+    field and whose message names the refused character's code point."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and (bad := bad_character(value, multiline=multiline)):
+            raise ValueError(free_text_error("the text", bad, multiline=multiline))
+        return value
+
+    return AfterValidator(check)
+
+
+Line = _free_text(multiline=False)
+"""Single-line free text: names, labels."""
+Lines = _free_text(multiline=True)
+"""Multi-line free text (line feed and tab allowed): notes and reasons."""
+
 Hex32 = Annotated[str, StringConstraints(pattern=r"^(0x)?[0-9a-fA-F]{64}$")]
 Text = Annotated[
-    str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True), NoNul
+    str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True), NoNul, Lines
 ]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), NoNul]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), NoNul, Line
+]
 
 
 class _Out(BaseModel):
@@ -68,7 +90,7 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["publisher", "auditor"]
-    label: Annotated[str, StringConstraints(max_length=100), NoNul] = ""
+    label: Annotated[str, StringConstraints(max_length=100), NoNul, Line] = ""
 
 
 class ApiKeyPublic(_Out):
@@ -160,7 +182,7 @@ class SupersedeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     by: Annotated[str, StringConstraints(min_length=1, max_length=80)]
-    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+    reason: Annotated[str, StringConstraints(max_length=2000), NoNul, Lines] = ""
 
 
 # --- certificates -----------------------------------------------------------------------

@@ -13,6 +13,8 @@ from fastapi import UploadFile
 
 from api.errors import PayloadTooLarge, UnsupportedMedia
 from notary.errors import InvalidInput
+from notary.pii import UnsupportedDocument
+from notary.pii.sniff import check_declared
 
 CHUNK = 1 << 20
 
@@ -58,4 +60,8 @@ async def read_upload(upload: UploadFile, *, limit: int, allowed: frozenset[str]
         raise InvalidInput("the file is empty")
     if ctype == "application/pdf" and not data.startswith(b"%PDF-"):
         raise UnsupportedMedia("declared application/pdf but the file is not a PDF")
+    try:  # the bytes decide: a PDF declared text/plain is refused, not scanned as text
+        check_declared(data, ctype)
+    except UnsupportedDocument as exc:
+        raise UnsupportedMedia(str(exc)) from None
     return Upload(data=data, content_type=ctype, filename=upload.filename)

@@ -44,6 +44,7 @@ from notary.db.types import (
     hex32,
     utcnow,
 )
+from notary.fields import valid_until_seconds
 from notary.merkle import MerkleTree
 from notary.revision import ZERO32, Kind, compute_leaf
 from notary.revision import Revision as ChainRevision
@@ -75,8 +76,12 @@ class Item:
 
 
 def to_struct(row: Revision, record: Record, prev_leaf: bytes) -> ChainRevision:
-    """The registry struct of a database revision with the given previous leaf."""
-    valid_until = 0 if record.valid_until is None else int(record.valid_until.timestamp())
+    """The registry struct of a database revision with the given previous leaf.
+
+    Raises `InvalidInput` for a row the door would have refused (say, a validity end at or
+    before the epoch, written by a bug or a migration): `build_items` isolates it.
+    """
+    valid_until = valid_until_seconds(record.valid_until)
     kind = Kind.CERTIFICATE if record.kind is RecordKind.CERTIFICATE else Kind.DISCLOSURE
     return ChainRevision(
         record_id=bytes.fromhex(row.record_id),
@@ -106,7 +111,8 @@ def anchored_leaves(session: Session, record_ids: Iterable[str]) -> dict[tuple[s
 
 @dataclass(slots=True)
 class LeafProblem:
-    """A revision whose stored leaf or previous leaf disagrees with the computed one."""
+    """A revision that cannot be anchored as stored: its leaf or previous leaf disagrees
+    with the computed one, or its values cannot be encoded as a registry revision."""
 
     revision_id: int
     message: str
@@ -141,8 +147,14 @@ def build_items(
             blocked.add(row.record_id)
             continue
         record = row.record
-        struct = to_struct(row, record, prev)
-        leaf = compute_leaf(struct, chain_id=chain_id, registry=registry)
+        try:
+            struct = to_struct(row, record, prev)
+            leaf = compute_leaf(struct, chain_id=chain_id, registry=registry)
+        except ValueError as exc:  # InvalidInput, or a malformed hex column
+            # One row that cannot be encoded fails alone; the rest of the round goes on.
+            problems.append(LeafProblem(row.id, f"cannot encode the revision: {exc}"))
+            blocked.add(row.record_id)
+            continue
         if row.leaf is not None and row.leaf != leaf.hex():
             problems.append(LeafProblem(row.id, "stored leaf differs from the computed leaf"))
             blocked.add(row.record_id)

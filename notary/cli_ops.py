@@ -15,6 +15,7 @@ from notary.atomic import atomic_write_bytes
 from notary.db.models import Record, Revision, Revocation
 from notary.db.types import OfficeStatus, RecordKind
 from notary.errors import Conflict, InvalidInput, NotFound, Unavailable
+from notary.fields import check_free_text, check_note
 from notary.setup_local import (
     check_slug,
     data_dir_from_env,
@@ -73,6 +74,7 @@ def office_add(
     check_slug(short)
     if not name.strip():
         raise InvalidInput("--name must not be empty")
+    check_free_text(name, "--name")
     if short in data.get("offices", {}):
         raise InvalidInput(f"office {short!r} exists already in this data dir")
     client, governance = _governance(root, password_file)
@@ -141,6 +143,17 @@ def signer_revoke(
 
 
 # -- publishing ------------------------------------------------------------------------------
+
+
+def _refuse_personal_data(fields: dict[str, str | None]) -> None:
+    """Refuse personal data in text that becomes public (the API's text guard, same
+    detectors): a text field cannot be masked, and the CLI takes no override."""
+    from notary.pii import scan_fields
+
+    findings = scan_fields({name: text for name, text in fields.items() if text})
+    if findings:
+        listed = "; ".join(f"{f.location}: {f.kind.value} {f.masked_preview}" for f in findings)
+        raise InvalidInput(f"personal data found ({listed}); remove it from the text")
 
 
 def _accept(
@@ -306,6 +319,7 @@ def publish(
     from notary.db import repo
 
     root = data_dir_from_env(data_dir)
+    _refuse_personal_data({"--title": title, "--category": category, "--reviewer": reviewer})
     entry = office_entry(require_init(root), office)
     paths = [_file(p) for p in files]
     settings = load_settings(root, password_file=password_file)  # keys open, or fail now
@@ -348,6 +362,9 @@ def revise(
 
     root = data_dir_from_env(data_dir)
     record_id = _record_id(record_id)
+    if note is not None:
+        check_note(note, "--note")
+    _refuse_personal_data({"--title": title, "--note": note})
     path = _file(file)
     settings = load_settings(root, password_file=password_file)
     with _session(root) as session:
@@ -384,6 +401,8 @@ def revoke(
 
     root = data_dir_from_env(data_dir)
     record_id = _record_id(record_id)
+    check_note(reason, "--reason")
+    _refuse_personal_data({"--reason": reason})
     settings = load_settings(root, password_file=password_file)
     with _session(root) as session:
         repo.record_revocation(session, record_id=record_id, reason=reason)

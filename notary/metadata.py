@@ -1,10 +1,10 @@
 """Release metadata and its hash: RFC 8785 canonical JSON, then SHA-256 (docs/formats.md).
 
-`Metadata` is validated once, when it is built (types, bounded lengths, no control
-characters, a BCP 47-looking language tag), so anything that exists can be hashed. Text is
-hashed exactly as given: no Unicode normalisation, no trimming (leading or trailing
-whitespace is refused instead), because CJK compatibility ideographs used in names would
-not survive NFC.
+`Metadata` is validated once, when it is built (types, bounded lengths, text within the
+free-text allow-list of `notary.fields`, a BCP 47-looking language tag), so anything that
+exists can be hashed. Text is hashed exactly as given: no Unicode normalisation, no trimming
+(leading or trailing whitespace is refused instead), because CJK compatibility ideographs
+used in names would not survive NFC.
 
 Pure: no web3, database or web framework.
 """
@@ -25,6 +25,7 @@ from typing import Any, Self
 import rfc8785
 
 from notary.errors import InvalidInput
+from notary.fields import check_free_text
 from notary.hashing import Digest
 
 METADATA_FORMAT = "disclosure-notary/metadata/v1"
@@ -43,7 +44,6 @@ MAX_CANONICAL_BYTES = 64 * 1024
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 _EXTRA_KEY = re.compile(r"[a-z][a-z0-9_.-]*")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MULTILINE_OK = frozenset("\n\t")
 _KEYS = frozenset(
     {
         "format",
@@ -212,12 +212,10 @@ def _check_text(value: object, name: str, max_len: int) -> None:
 
 
 def _check_chars(value: str, name: str, *, multiline: bool) -> None:
-    for ch in value:
-        cat = unicodedata.category(ch)
-        if cat == "Cs":
-            raise InvalidInput(f"{name} contains a lone surrogate (not valid Unicode)")
-        if cat == "Cc" and not (multiline and ch in _MULTILINE_OK):
-            raise InvalidInput(f"{name} contains a control character U+{ord(ch):04X}")
+    """The one free-text rule (`notary.fields`), with lone surrogates named as such."""
+    if any(unicodedata.category(ch) == "Cs" for ch in value):
+        raise InvalidInput(f"{name} contains a lone surrogate (not valid Unicode)")
+    check_free_text(value, name, multiline=multiline)
 
 
 def _check_extra(extra: object) -> Mapping[str, str]:

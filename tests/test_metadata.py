@@ -175,8 +175,11 @@ def test_from_json_is_strict(text: str | bytes, message: str) -> None:
         Metadata.from_json(text)
 
 
+# The free-text allow-list (notary.fields): no C* (controls, format, private use,
+# unassigned, surrogates) and no line or paragraph separators.
+REFUSED = ("Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp")
 TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40
+    alphabet=st.characters(blacklist_categories=REFUSED), min_size=1, max_size=40
 ).filter(lambda s: s == s.strip() and not s.isspace())
 
 
@@ -191,7 +194,7 @@ TEXT = st.text(
     extra=st.dictionaries(
         st.from_regex(r"[a-z][a-z0-9_.-]{0,10}", fullmatch=True),
         st.text(
-            alphabet=st.characters(blacklist_categories=("Cc", "Cs")) | st.sampled_from("\n\t"),
+            alphabet=st.characters(blacklist_categories=REFUSED) | st.sampled_from("\n\t"),
             max_size=30,
         ),
         max_size=5,

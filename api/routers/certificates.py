@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 
 from api import blobs, idempotency
 from api.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
-from api.pii_guard import Guarded
+from api.pii_guard import Guarded, guard_text, metadata_texts
 from api.routers._access import log_ok, logged
 from api.routers.records import IdemKey, run_write
 from api.schemas import CertificateIssued, CertificatePublic, RevokeCreate
@@ -37,6 +37,7 @@ from notary.certificate import (
 )
 from notary.db.types import AccessTier, RecordKind
 from notary.errors import InvalidInput, NotFound
+from notary.fields import check_free_text, check_validity
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 
@@ -73,11 +74,28 @@ def _holder(text: str) -> dict[str, Any]:
         raise InvalidInput("holder must be a non-empty JSON object")
     if _depth(data) > MAX_HOLDER_DEPTH:
         raise InvalidInput(f"holder data nests more than {MAX_HOLDER_DEPTH} levels deep")
+    _check_holder_text(data)
     try:
         rfc8785.dumps(data)
     except Exception as exc:
         raise InvalidInput(f"holder data cannot be canonicalised: {exc}") from exc
     return data
+
+
+def _check_holder_text(data: dict[str, Any]) -> None:
+    """Holder data is printed on the certificate's face and shown to the office: every key
+    and string value must pass the free-text rule (values may span lines)."""
+    stack: list[tuple[str, Any]] = [("holder", data)]
+    while stack:
+        name, item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                check_free_text(key, f"{name} key {key[:40]!r}")
+                stack.append((f"{name}.{key[:40]}", value))
+        elif isinstance(item, list):
+            stack.extend((f"{name}[{i}]", v) for i, v in enumerate(item))
+        elif isinstance(item, str):
+            check_free_text(item, name, multiline=True)
 
 
 def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
@@ -136,11 +154,9 @@ async def issue(
     """
     data = _holder(holder)
     client = svc.parse_metadata_json(metadata) or {}
+    guard_text(metadata_texts(client), override_reason=None)  # the holder's data stays private
     start, end = _utc(valid_from, "valid_from"), _utc(valid_until, "valid_until")
-    if end is not None and end.timestamp() > 2**63:
-        raise InvalidInput("valid_until is too far in the future")
-    if start and end and end <= start:
-        raise InvalidInput("valid_until must be after valid_from")
+    check_validity(start, end)  # the leaf encoder's rule: an end at or before 1970 is refused
     upload = None
     if file is not None:
         upload = await read_upload(file, limit=settings.max_upload_bytes, allowed=CERTIFICATE_TYPES)
@@ -264,6 +280,7 @@ def revoke_certificate(
         record = svc.visible_record(session, caller, record_id)  # unseen: as if missing
         if record.kind is not RecordKind.CERTIFICATE:
             raise NotFound(f"record {record.record_id} is not a certificate")
+        guard_text({"reason": body.reason}, override_reason=None)
         session.rollback()
         req_hash = idempotency.request_hash(
             "POST", f"/certificates/{record_id}/revoke", body.model_dump()

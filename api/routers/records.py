@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from api import blobs, idempotency
 from api.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
-from api.pii_guard import guard
+from api.pii_guard import guard, guard_text, metadata_texts, with_text_findings
 from api.routers._access import log_ok, logged
 from api.schemas import (
+    Lines,
     NoNul,
     RecordHistory,
     RecordPage,
@@ -160,7 +161,7 @@ async def publish(
     ],
     tier: Annotated[str | None, Form(description="public, restricted or internal")] = None,
     mask: Annotated[bool, Form()] = False,
-    pii_override_reason: Annotated[str | None, Form(max_length=2000), NoNul] = None,
+    pii_override_reason: Annotated[str | None, Form(max_length=2000), NoNul, Lines] = None,
     idempotency_key: IdemKey = None,
 ) -> JSONResponse:
     """Publish a new record (version 1); its revision is pending until the worker anchors it."""
@@ -169,8 +170,11 @@ async def publish(
         raise InvalidInput("metadata is required")
     access = svc.tier_of(client, tier)
     svc.precheck_metadata(client, access)
+    # Text is guarded before the file, so a refusal leaves no blob behind.
+    text_found = guard_text(metadata_texts(client), override_reason=pii_override_reason)
     key = idempotency.check_key(idempotency_key)
     content = await guarded_content(settings, file, mask=mask, override=pii_override_reason)
+    content = dataclasses.replace(content, guarded=with_text_findings(content.guarded, text_found))
     req_hash = idempotency.request_hash(
         "POST",
         "/records",
@@ -249,11 +253,11 @@ async def revise(
     session: SessionDep,
     settings: SettingsDep,
     caller: PublisherDep,
-    change_note: Annotated[str, Form(min_length=1, max_length=2000), NoNul],
+    change_note: Annotated[str, Form(min_length=1, max_length=2000), NoNul, Lines],
     file: Annotated[UploadFile | None, File()] = None,
     metadata: Annotated[str | None, Form()] = None,
     mask: Annotated[bool, Form()] = False,
-    pii_override_reason: Annotated[str | None, Form(max_length=2000), NoNul] = None,
+    pii_override_reason: Annotated[str | None, Form(max_length=2000), NoNul, Lines] = None,
     idempotency_key: IdemKey = None,
 ) -> JSONResponse:
     """The next version: a new file and/or new metadata, with a change note.
@@ -298,6 +302,9 @@ def _revise(
         client = svc.parse_metadata_json(metadata)
         if client and "access_tier" in client:
             raise InvalidInput("the access tier cannot change in a revision")
+        text_found = guard_text(
+            {"change_note": change_note, **metadata_texts(client)}, override_reason=override
+        )
         content = None
         if upload is not None:
             # Refuse what the revision itself would refuse before the new file is stored.
@@ -320,6 +327,7 @@ def _revise(
                 client_metadata=client,
                 change_note=change_note,
                 override_reason=override,
+                text_findings=text_found,
             )
             log_ok(session, caller, "revise", record.office_pk, record.record_id)
             session.flush()
@@ -339,6 +347,7 @@ def revoke(
 ) -> JSONResponse:
     """Revoke with a reason; the reason's SHA-256 is anchored by the worker."""
     with logged(session, caller, "revoke", record_id):
+        guard_text({"reason": body.reason}, override_reason=None)  # shown on the verify page
         req_hash = idempotency.request_hash(
             "POST", f"/records/{record_id}/revoke", body.model_dump()
         )
@@ -363,6 +372,7 @@ def supersede(
 ) -> JSONResponse:
     """Mark the record replaced by another record of the same office."""
     with logged(session, caller, "supersede", record_id):
+        guard_text({"reason": body.reason}, override_reason=None)
         req_hash = idempotency.request_hash(
             "POST", f"/records/{record_id}/supersede", body.model_dump()
         )

@@ -48,6 +48,7 @@ from notary.db.types import (
     utcnow,
 )
 from notary.errors import Conflict, NotFound
+from notary.fields import valid_until_seconds
 from notary.revision import new_record_id
 
 
@@ -91,6 +92,7 @@ def insert_drafts(
     now = utcnow()
     records, revisions, blob_rows, out = [], [], {}, []
     for d in drafts:
+        valid_until_seconds(d.valid_until)  # what the worker could not encode is refused here
         office = offices[d.caller.office_pk]
         c = d.content
         meta = build_metadata(d.client_metadata, office_name=office.name, tier=d.tier, sm3=c.sm3)

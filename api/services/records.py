@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from api import blobs
 from api.deps import Caller
 from api.errors import Forbidden, Unauthenticated
-from api.pii_guard import Guarded
+from api.pii_guard import Guarded, with_text_findings
 from notary.db.models import (
     ApiKey,
     Office,
@@ -27,6 +28,7 @@ from notary.db.models import (
 )
 from notary.db.types import AccessTier, KeyRole, OfficeStatus, RecordKind, RecordStatus, utcnow
 from notary.errors import Conflict, InvalidInput, NotFound
+from notary.fields import check_free_text, check_version
 
 __all__ = ["NotFound"]
 from notary.metadata import Metadata
@@ -37,33 +39,31 @@ CLIENT_METADATA_KEYS = frozenset(
 )
 
 
-SPOOFING_CHARS = frozenset(
-    "\u200b\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-"""Zero-width spaces and bidi embeddings/overrides/isolates: they make a title read as
-something else on a verify page. (ZWJ/ZWNJ and the LRM/RLM marks stay allowed: scripts
-need them.)"""
-
-
-def _check_strings(data: Any) -> None:
-    """Refuse lone surrogates (they cannot even be encoded) and spoofing characters in any
-    key or string of the parsed metadata, before anything is hashed or stored."""
-    stack = [data]
+def _check_strings(data: dict[str, Any]) -> None:
+    """Refuse lone surrogates (they cannot even be encoded) and any character outside the
+    free-text rule (`notary.fields`: bidi controls, zero-width and other invisible
+    characters…) in every key and string of the parsed metadata, naming the member, before
+    anything is hashed or stored. `extra` values may span lines; the other members may not.
+    """
+    stack: list[tuple[str, Any, bool]] = [(k, v, k == "extra") for k, v in data.items()]
     while stack:
-        item = stack.pop()
+        name, item, multiline = stack.pop()
         if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            for key, value in item.items():
+                _check_string(f"{name} key", key, multiline=False)
+                stack.append((f"{name}.{key}", value, multiline))
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((f"{name}[{i}]", v, multiline) for i, v in enumerate(item))
         elif isinstance(item, str):
-            if any("\ud800" <= ch <= "\udfff" for ch in item):
-                raise InvalidInput("metadata contains a lone surrogate (not valid Unicode)")
-            if bad := SPOOFING_CHARS.intersection(item):
-                raise InvalidInput(
-                    "metadata contains invisible or bidi control character(s) "
-                    + ", ".join(f"U+{ord(ch):04X}" for ch in sorted(bad))
-                )
+            _check_string(name, item, multiline=multiline)
+
+
+def _check_string(name: str, value: object, *, multiline: bool) -> None:
+    if not isinstance(value, str):
+        return  # a non-string key or value: Metadata refuses it by type
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise InvalidInput(f"metadata {name} contains a lone surrogate (not valid Unicode)")
+    check_free_text(value, f"metadata {name}", multiline=multiline)
 
 
 def parse_metadata_json(text: str | None) -> dict[str, Any] | None:
@@ -332,8 +332,13 @@ def revise(
     client_metadata: dict[str, Any] | None,
     change_note: str,
     override_reason: str | None = None,
+    text_findings: list[dict[str, Any]] | None = None,
 ) -> tuple[Record, Revision]:
-    """The next version of a current disclosure: new file and/or metadata, with a change note."""
+    """The next version of a current disclosure: new file and/or metadata, with a change note.
+
+    `text_findings` are personal data found in the note or metadata that `override_reason`
+    overrode: recorded with the revision's override, like the file's own.
+    """
     record, head = _revisable(session, caller, record_id)
     if content is not None and content.sha256 == head.content_hash:
         raise Conflict("this content is already the record's current version")
@@ -348,10 +353,13 @@ def revise(
             sm3=head.sm3 or json.loads(head.metadata_json)["sm3"],
             on_disk=True,  # the current version's own file
         )
+    content = dataclasses.replace(
+        content, guarded=with_text_findings(content.guarded, text_findings)
+    )
     metadata = _revised_metadata(record, head, client_metadata, content.sm3)
     if content.sha256 == head.content_hash and metadata.metadata_hash().hex() == head.metadata_hash:
         raise Conflict("nothing changed: same content and metadata as the current version")
-    version = record.head_version + 1
+    version = check_version(record.head_version + 1)  # the registry's uint32
     rev = _store_revision(
         session,
         blob_root,

@@ -50,6 +50,7 @@ from notary.db.types import (
     utcnow,
 )
 from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised
+from notary.fields import check_version, valid_until_seconds
 
 _E = TypeVar("_E", bound=enum.Enum)
 
@@ -138,8 +139,7 @@ def create_record(
     if valid_until is not None:
         if kind is not RecordKind.CERTIFICATE:
             raise InvalidInput("only certificates have a validity end")
-        if _aware(valid_until).microsecond:
-            raise InvalidInput("valid_until must be whole seconds (the chain stores seconds)")
+        valid_until_seconds(_aware(valid_until))  # the leaf encoder's rule, at the door
     now = _aware(accepted_at) or utcnow()
     record = Record(
         record_id=record_id,
@@ -203,6 +203,7 @@ def add_revision(
         raise Conflict(
             f"record {record_id}: expected version {record.head_version + 1}, got {version}"
         )
+    check_version(version)  # the registry's uint32: past it the worker could not encode it
     head = session.scalars(
         select(Revision).where(
             Revision.record_id == record_id, Revision.version == record.head_version

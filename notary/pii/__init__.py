@@ -27,7 +27,7 @@ from notary.pii.model import (
     UnsupportedDocument,
 )
 from notary.pii.numbers import is_resident_id, luhn_valid, resident_id_check_digit
-from notary.pii.text import mask_text, scan_text
+from notary.pii.text import mask_text, scan_fields, scan_text
 
 __all__ = [
     "DocumentTooLarge",
@@ -43,5 +43,6 @@ __all__ = [
     "mask_text",
     "resident_id_check_digit",
     "scan_document",
+    "scan_fields",
     "scan_text",
 ]

@@ -12,8 +12,10 @@ from notary.pii.model import (
     Finding,
     MaskingUnsupported,
     UnreadableDocument,
+    UnsafeXml,
     UnsupportedDocument,
 )
+from notary.pii.sniff import PDF, check_declared, looks_like_xml
 from notary.pii.text import mask_text, scan_text
 from notary.pii.xmldoc import mask_xml, scan_xml
 
@@ -84,11 +86,18 @@ def _scan_pdf(data: bytes, limits: ScanLimits) -> list[Finding]:
     return [f for n, text in enumerate(pages, 1) for f in scan_text(text, page=n)]
 
 
-_PDF, _XML, _TEXT = "pdf", "xml", "text"
+_PDF, _XML, _TEXT, _TEXT_XML = "pdf", "xml", "text", "text+xml"
 
 
 def _format(data: bytes, content_type: str | None, filename: str | None) -> tuple[str, str | None]:
-    """(`pdf` | `xml` | `text`, charset) from the content type, then the name, then the bytes."""
+    """(`pdf` | `xml` | `text` | `text+xml`, charset): the bytes first, then the content
+    type, then the name.
+
+    A binary format the bytes show (`sniff`) must agree with the declared type, else
+    `UnsupportedDocument`; text declared as text that starts like XML is `text+xml` (both
+    scans, see `scan_document`).
+    """
+    found = check_declared(data, content_type)
     media, _, params = (content_type or "").partition(";")
     media = media.strip().lower()
     charset = None
@@ -101,9 +110,13 @@ def _format(data: bytes, content_type: str | None, filename: str | None) -> tupl
     if media in ("application/xml", "text/xml") or media.endswith("+xml"):
         return _XML, None
     if media.startswith("text/") or media == "application/json" or media.endswith("+json"):
-        return _TEXT, charset
+        return (_TEXT_XML if looks_like_xml(data) else _TEXT), charset
     if media not in ("", "application/octet-stream"):
         raise UnsupportedDocument(f"cannot scan {media[:60]} for personal data")
+    if found == PDF:
+        return _PDF, None
+    if found is not None:
+        raise UnsupportedDocument(f"cannot scan {found} for personal data")
     suffix = (filename or "").lower().rpartition(".")[2] if "." in (filename or "") else ""
     by_suffix = {"pdf": _PDF, "xml": _XML, "txt": _TEXT, "csv": _TEXT, "md": _TEXT, "json": _TEXT}
     if suffix in by_suffix:
@@ -135,10 +148,12 @@ def scan_document(
 ) -> list[Finding]:
     """Every piece of personal data in a PDF's text layer, an XML document or plain text.
 
-    The format comes from `content_type`, else from `filename`'s extension, else from the
-    bytes. Raises `UnsupportedDocument` for formats with no readable text (the caller
-    decides whether those may be published), `UnreadableDocument` for malformed, encrypted
-    or undecodable files, `DocumentTooLarge` (an `UnreadableDocument`) for files over
+    The bytes decide first: a binary format they show (PDF, zip, image…) must agree with
+    `content_type` (`notary.pii.sniff`). Then the format comes from `content_type`, else
+    from `filename`'s extension, else from the bytes. Raises `UnsupportedDocument` for
+    formats with no readable text (the caller decides whether those may be published) or a
+    declared type the bytes contradict, `UnreadableDocument` for malformed, encrypted or
+    undecodable files, `DocumentTooLarge` (an `UnreadableDocument`) for files over
     `limits`, and `UnsafeXml` for XML with DTD entities.
     """
     kind, charset = _format(data, content_type, filename)
@@ -146,7 +161,22 @@ def scan_document(
         return _scan_pdf(data, limits)
     if kind == _XML:
         return scan_xml(data, limits)
-    return scan_text(_text_or_unsupported(data, charset).text)
+    findings = scan_text(_text_or_unsupported(data, charset).text)
+    if kind == _TEXT_XML:
+        findings += _xml_findings_if_parsable(data, limits)
+    return findings
+
+
+def _xml_findings_if_parsable(data: bytes, limits: ScanLimits) -> list[Finding]:
+    """XML-looking text declared as text is scanned as XML too: a number written with
+    character references (`&#49;…`) is plain to any XML reader. Text that does not parse as
+    XML (or declares entities, which only an XML reader would expand) adds nothing."""
+    try:
+        return scan_xml(data, limits)
+    except DocumentTooLarge:
+        raise
+    except (UnreadableDocument, UnsafeXml):
+        return []
 
 
 def mask_document(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from notary.pii.addresses import ADDRESS_NEEDS, address_hits
 from notary.pii.model import Finding, Hit
@@ -90,3 +90,14 @@ def mask_text(text: str) -> tuple[str, list[Finding]]:
     while hits := _hits(masked):
         masked = _apply(masked, hits)
     return masked, findings
+
+
+def scan_fields(fields: Mapping[str, str]) -> list[Finding]:
+    """Findings in named text fields (a title, a change note…), each `location` the field's
+    name. A text field cannot be masked: callers refuse it, or record an override."""
+    return [
+        finding
+        for name, text in fields.items()
+        if isinstance(text, str)
+        for finding in scan_text(text, location=name)
+    ]
