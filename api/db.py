@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import Settings
 from notary.errors import Unavailable
+from notary.private_files import private_dir
 
 
 class Database:
@@ -23,12 +24,13 @@ class Database:
         self._sessions: sessionmaker[Session] | None = None
 
     def start(self) -> None:
-        """Create the data dirs, run migrations, open the engine, ensure the admin key."""
+        """Create (or tighten to 0700) the data dirs, run migrations, open the engine, ensure
+        the admin key."""
         from api import bootstrap
         from notary.db import migrate, session
 
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.settings.blobs.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.data_dir)
+        private_dir(self.settings.blobs)
         if self.settings.run_migrations:
             migrate.upgrade(self.settings.db_url)
         self.engine = session.make_engine(

@@ -88,6 +88,7 @@ from notary.db.models import Revocation as RevocationRow
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import AnchorMode, AnchorState, TxPurpose, TxState
 from notary.errors import NotaryError, Unavailable
+from notary.private_files import restrict_umask
 
 log = logging.getLogger("notary.worker")
 
@@ -843,6 +844,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--many-size", type=int, default=100)
     parser.add_argument("--max-jobs", type=int, default=16, help="transactions in flight")
     parser.add_argument("--exit-when-idle", action="store_true")
+    restrict_umask()  # a SQLite database it opens first is created owner-only
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
