@@ -26,7 +26,7 @@ class Database:
     def start(self) -> None:
         """Create (or tighten to 0700) the data dirs, run migrations, open the engine, ensure
         the admin key."""
-        from api import bootstrap
+        from api import bootstrap, idempotency
         from notary.db import migrate, session
 
         private_dir(self.settings.data_dir)
@@ -39,6 +39,7 @@ class Database:
             pool_size=self.settings.db_pool_size,
         )
         self._sessions = session.session_factory(self.engine)
+        self._sessions.configure(info={idempotency.TTL_INFO: self.settings.idempotency_ttl})
         with self.session() as s:
             bootstrap.ensure_admin_key(s, self.settings)
             s.commit()
