@@ -157,3 +157,13 @@ def test_the_api_tightens_an_existing_data_dir_and_blob_dir_on_start(tmp_path: P
     finally:
         database.close()
     assert (_mode(data), _mode(blobs), _mode(data / "notary.sqlite3")) == (0o700, 0o700, 0o600)
+
+
+@pytest.mark.usefixtures("loose_umask")
+def test_a_keystore_and_its_new_folders_are_owner_only(tmp_path: Path) -> None:
+    from notary.keystore import FAST_SCRYPT_N, create_key
+
+    path = tmp_path / "secrets" / "keys" / "office-tax.json"
+    create_key(path, "a password", scrypt_n=FAST_SCRYPT_N)
+    modes = [_mode(p) for p in (path, path.parent, path.parent.parent)]
+    assert modes == [0o600, 0o700, 0o700]
