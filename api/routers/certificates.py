@@ -136,7 +136,9 @@ async def issue(
     file: Annotated[UploadFile | None, File(description="PDF, OFD or XML")] = None,
     idempotency_key: IdemKey = None,
 ) -> JSONResponse:
-    """Issue a certificate; the answer carries the commitment salt, once.
+    """Issue a certificate; the answer carries the commitment salt, once (a retry with the
+    same `Idempotency-Key` gets the same answer again, completed from the holder preimage
+    blob: its idempotency row keeps neither salt nor holder data).
 
     Without a file the service renders the certificate PDF (holder data masked on its face);
     fetch it from `document_url` with a key of the office.
