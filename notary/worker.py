@@ -25,6 +25,10 @@ recorded one is settled, so nonces never fork. The chain itself refuses a repeat
 so a revision is never anchored twice. An unreachable chain or database means backing off
 and retrying; the loop never exits on its own except when asked.
 
+Before every round, at most every `purge_every_s` (60 s), the loop deletes the API's
+`Idempotency-Key` answers older than `NOTARY_IDEMPOTENCY_TTL_HOURS` (24 h by default), a
+batch per transaction; it needs only the database, so it goes on while the chain is down.
+
 One worker per signer key (its nonces are managed locally).
 
 Test hook: `NOTARY_TEST_CRASH_POINT` — a comma-separated list of crash point names (or
