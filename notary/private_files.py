@@ -13,7 +13,8 @@ a caller that forgot the umask still gets them:
 | blobs (content-addressed, never rewritten) | `0400` |
 
 A data or blob dir that exists with looser bits is tightened to `0700` when the service
-starts; one owned by another user cannot be, and is refused (`InsecurePath`).
+starts; one owned by another user is refused whatever its mode (`InsecurePath`): its owner
+could read, rename or replace everything in it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 import stat
 from pathlib import Path
 
-from notary.errors import Unauthorised
+from notary.errors import InvalidInput, Unauthorised
 
 PRIVATE_UMASK = 0o077
 DIR_MODE = 0o700
@@ -37,6 +38,10 @@ class InsecurePath(Unauthorised):
     """A file or folder others can read, which this process cannot make private."""
 
 
+class NotADirectory(InvalidInput):
+    """A data or blob dir path (or one of its parents) that is a file."""
+
+
 def restrict_umask() -> int:
     """Make every file and folder this process creates from now on owner-only; the old umask."""
     return os.umask(PRIVATE_UMASK)
@@ -46,9 +51,9 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
     """Create `path` (and missing parents) with mode 0700, or tighten an existing one.
 
     Missing parents are made 0700 as well (they are the service's own). An existing folder
-    with group or other bits is chmodded to 0700; if this user does not own it, nothing is
-    changed and `InsecurePath` says what to do. A path that is not a folder raises
-    `NotADirectoryError` (an `OSError`, as `mkdir` would).
+    with group or other bits is chmodded to 0700. One this user does not own is refused,
+    unchanged, with `InsecurePath` (even at 0700: its owner can read and replace what it
+    holds). A path (or parent) that is a file raises `NotADirectory`.
     """
     folder = Path(path)
     missing = []
@@ -57,11 +62,20 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
         missing.append(probe)
         probe = probe.parent
     for level in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+        try:
             os.mkdir(level, DIR_MODE)  # the umask only ever removes bits: at most 0700
+        except FileExistsError:  # made meanwhile by another process
+            pass
+        except NotADirectoryError:
+            raise NotADirectory(f"cannot make {folder}: {level.parent} is a file") from None
     st = folder.stat()
     if not stat.S_ISDIR(st.st_mode):
-        raise NotADirectoryError(f"{folder} is not a directory")
+        raise NotADirectory(f"{folder} is not a directory")
+    if st.st_uid != os.geteuid():
+        raise InsecurePath(
+            f"{folder} is owned by uid {st.st_uid}, not this user (uid {os.geteuid()}): its "
+            "owner could read or replace everything in it; use a folder of your own"
+        )
     if st.st_mode & 0o077:
         _tighten(folder, st, DIR_MODE)
     return folder

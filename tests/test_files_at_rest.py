@@ -17,7 +17,8 @@ from sqlalchemy import text
 
 from notary.blobstore import BlobStore
 from notary.db.session import make_engine
-from notary.private_files import InsecurePath, private_dir, private_file
+from notary.private_files import InsecurePath, NotADirectory, private_dir, private_file
+from notary.setup_local import stop_embedded_chain
 
 
 def _mode(path: Path) -> int:
@@ -61,24 +62,30 @@ def test_an_existing_readable_data_dir_is_tightened(tmp_path: Path) -> None:
     assert _mode(data) == 0o700
 
 
-@pytest.mark.usefixtures("loose_umask")
-def test_a_readable_data_dir_of_another_user_is_refused_and_left_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [0o755, 0o700])
+def test_a_data_dir_of_another_user_is_refused_and_left_alone(tmp_path: Path, mode: int) -> None:
+    # Even at 0700 its owner could read, rename or replace the keys and the database in it.
     data = tmp_path / "theirs"
-    data.mkdir(mode=0o755)
+    data.mkdir()
+    data.chmod(mode)
     if os.geteuid() == 0:
         os.chown(data, 65534, 65534)  # as root: make it someone else's
-    else:
+    elif mode == 0o755:
         data = Path("/usr")  # root's, 0755: never ours
+    else:
+        pytest.skip("making a folder another user's needs root")
     before = _mode(data)
-    with pytest.raises(InsecurePath, match="readable by other users"):
+    with pytest.raises(InsecurePath, match="not this user"):
         private_dir(data)
     assert _mode(data) == before
 
 
-def test_a_data_dir_path_that_is_a_file_is_an_os_error(tmp_path: Path) -> None:
+def test_a_data_dir_path_that_is_a_file_is_bad_input(tmp_path: Path) -> None:
     (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(NotADirectory, match="is not a directory"):
         private_dir(tmp_path / "file")
+    with pytest.raises(NotADirectory, match="is a file"):
+        private_dir(tmp_path / "file" / "data")
 
 
 @pytest.mark.usefixtures("loose_umask")
@@ -167,3 +174,28 @@ def test_a_keystore_and_its_new_folders_are_owner_only(tmp_path: Path) -> None:
     create_key(path, "a password", scrypt_n=FAST_SCRYPT_N)
     modes = [_mode(p) for p in (path, path.parent, path.parent.parent)]
     assert modes == [0o600, 0o700, 0o700]
+
+
+def test_notary_init_refuses_a_file_or_another_users_dir_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from notary.cli import main
+
+    monkeypatch.setenv("NOTARY_KEYSTORE_PASSWORD", "a password")
+    monkeypatch.delenv("NOTARY_RPC_URL", raising=False)
+    (tmp_path / "file").write_bytes(b"")
+    assert main(["init", "--data-dir", str(tmp_path / "file")]) == 1
+    err = capsys.readouterr().err
+    assert "is not a directory" in err and "unexpected" not in err
+    if os.geteuid() != 0:
+        pytest.skip("making a folder another user's needs root")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    theirs.chmod(0o755)  # explicitly: this process's umask may be 077 by now
+    os.chown(theirs, 65534, 65534)
+    try:
+        assert main(["init", "--data-dir", str(theirs)]) == 3  # unauthorised, as documented
+    finally:
+        stop_embedded_chain(theirs)  # had init gone ahead, it would have started one
+    assert "not this user" in capsys.readouterr().err
+    assert _mode(theirs) == 0o755 and list(theirs.iterdir()) == []
