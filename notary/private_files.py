@@ -19,7 +19,6 @@ could read, rename or replace everything in it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 from pathlib import Path
@@ -100,8 +99,12 @@ def private_sqlite_file(database: str | os.PathLike[str]) -> None:
     0600 database keeps them 0600 whatever the umask.
     """
     target = Path(database)
-    with contextlib.suppress(FileExistsError):
+    try:
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        pass
+    except OSError:  # a folder we may not write: SQLite says so, as unavailable, on connect
+        return
     for suffix in ("", *SQLITE_SIDE_FILES):
         private_file(f"{target}{suffix}")
 

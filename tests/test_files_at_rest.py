@@ -199,3 +199,15 @@ def test_notary_init_refuses_a_file_or_another_users_dir_clearly(
         stop_embedded_chain(theirs)  # had init gone ahead, it would have started one
     assert "not this user" in capsys.readouterr().err
     assert _mode(theirs) == 0o755 and list(theirs.iterdir()) == []
+
+
+def test_a_database_file_that_cannot_be_created_is_unavailable_not_a_crash() -> None:
+    # /proc/self takes no new files, even for root: SQLite's own error is what is reported.
+    from notary.db.session import DatabaseUnavailable, session_factory, unit_of_work
+
+    engine = make_engine("sqlite:////proc/self/notary.sqlite3")
+    try:
+        with pytest.raises(DatabaseUnavailable), unit_of_work(session_factory(engine)) as s:
+            s.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
