@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import Settings
 from notary.errors import Unavailable
+from notary.private_files import private_dir
 
 
 class Database:
@@ -23,12 +24,13 @@ class Database:
         self._sessions: sessionmaker[Session] | None = None
 
     def start(self) -> None:
-        """Create the data dirs, run migrations, open the engine, ensure the admin key."""
-        from api import bootstrap
+        """Create (or tighten to 0700) the data dirs, run migrations, open the engine, ensure
+        the admin key."""
+        from api import bootstrap, idempotency
         from notary.db import migrate, session
 
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.settings.blobs.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.data_dir)
+        private_dir(self.settings.blobs)
         if self.settings.run_migrations:
             migrate.upgrade(self.settings.db_url)
         self.engine = session.make_engine(
@@ -37,6 +39,7 @@ class Database:
             pool_size=self.settings.db_pool_size,
         )
         self._sessions = session.session_factory(self.engine)
+        self._sessions.configure(info={idempotency.TTL_INFO: self.settings.idempotency_ttl})
         with self.session() as s:
             bootstrap.ensure_admin_key(s, self.settings)
             s.commit()

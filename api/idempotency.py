@@ -2,24 +2,48 @@
 
 The key row is written in the same transaction as the effect, so either both exist or
 neither; a concurrent duplicate loses on the unique constraint and replays the winner.
+
+A key is remembered for the API's `NOTARY_IDEMPOTENCY_TTL_HOURS` (default 24, carried in
+each session's `info`, see `ttl_of`): an older row is never replayed, and is deleted when
+the same key comes again (so it can be used anew) or by the worker's purge. Answers that
+carry secrets are stored stripped (`run_write`'s `keep`) and completed on replay
+(`restore`); docs/privacy.md, "Idempotent answers".
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from fastapi.responses import JSONResponse
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from notary.db.models import IdempotencyKey
+from notary.db.repo import IDEMPOTENCY_TTL_HOURS
 from notary.db.types import utcnow
 from notary.errors import Conflict, InvalidInput
 
 MAX_KEY = 200
+TTL_INFO = "notary_idempotency_ttl"
+"""`Session.info` key of the time a key is remembered (a `timedelta`)."""
+DEFAULT_TTL = timedelta(hours=IDEMPOTENCY_TTL_HOURS)
+
+Restore = Callable[[Any], Any]
+"""Completes a stored (stripped) body into the answer a replay sends."""
+
+
+def ttl_of(session: Session) -> timedelta:
+    """How long this session's keys are remembered (`TTL_INFO`, else 24 h)."""
+    return session.info.get(TTL_INFO, DEFAULT_TTL)
+
+
+def expired(row: IdempotencyKey, ttl: timedelta, now: datetime | None = None) -> bool:
+    """Whether a stored answer is older than `ttl` (then it is as if never stored)."""
+    return row.created_at < (now or utcnow()) - ttl
 
 
 def request_hash(method: str, path: str, parts: dict[str, Any]) -> str:
@@ -50,19 +74,27 @@ class Answer(NamedTuple):
         return JSONResponse(self.body, status_code=self.status, headers=headers)
 
 
-def stored_answer(row: IdempotencyKey, req_hash: str) -> Answer:
-    """The first answer a key got, for a retry of the same request; 409 otherwise."""
+def stored_answer(row: IdempotencyKey, req_hash: str, restore: Restore | None = None) -> Answer:
+    """The first answer a key got, for a retry of the same request; 409 otherwise.
+
+    `restore` completes a body that was stored stripped of its secrets.
+    """
     if row.request_hash != req_hash:
         raise Conflict("Idempotency-Key reused with a different request")
     if row.status_code is None:
         raise Conflict("a request with this Idempotency-Key is still in progress")
-    return Answer(row.status_code, row.response_json, replayed=True)
+    body = row.response_json if restore is None else restore(row.response_json)
+    return Answer(row.status_code, body, replayed=True)
 
 
 def find_many(
     session: Session, pairs: Iterable[tuple[int, str]]
 ) -> dict[tuple[int, str], IdempotencyKey]:
-    """The stored rows of some (API key id, Idempotency-Key) pairs, by pair."""
+    """The live stored rows of some (API key id, Idempotency-Key) pairs, by pair.
+
+    Rows older than the TTL are deleted in the caller's transaction (before its effect, so
+    the key can be stored again) and left out.
+    """
     wanted = set(pairs)
     if not wanted:
         return {}
@@ -72,13 +104,24 @@ def find_many(
             IdempotencyKey.key.in_({key for _, key in wanted}),
         )
     )
-    return {(r.api_key_id, r.key): r for r in rows if (r.api_key_id, r.key) in wanted}
+    found = [r for r in rows if (r.api_key_id, r.key) in wanted]
+    ttl, now = ttl_of(session), utcnow()
+    if stale := [r.id for r in found if expired(r, ttl, now)]:
+        session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(stale)))
+    return {(r.api_key_id, r.key): r for r in found if r.id not in stale}
 
 
-def replay(session: Session, *, api_key_id: int, key: str, req_hash: str) -> JSONResponse | None:
+def replay(
+    session: Session,
+    *,
+    api_key_id: int,
+    key: str,
+    req_hash: str,
+    restore: Restore | None = None,
+) -> JSONResponse | None:
     """The stored answer for a retried key, None for a new key; 409 on a different body."""
     row = find_many(session, [(api_key_id, key)]).get((api_key_id, key))
-    return None if row is None else stored_answer(row, req_hash).response()
+    return None if row is None else stored_answer(row, req_hash, restore).response()
 
 
 def remember_many(session: Session, rows: Sequence[tuple[int, str, str, Answer]]) -> None:

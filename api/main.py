@@ -24,6 +24,7 @@ from api.routers import API_ROUTERS, health, metrics
 from api.schemas import ERROR_RESPONSES
 from api.settings import Settings
 from api.templating import STATIC_DIR
+from notary.private_files import restrict_umask
 
 API_PREFIX = "/api/v1"
 FORM_OVERHEAD = 64 * 1024
@@ -56,7 +57,9 @@ def create_app(
     """Build the service for `settings` (default: from the environment).
 
     `extra_routers` are included at the site root after the API and the `api.pages` routers.
+    Sets this process's umask to 077: every file the service creates is its user's alone.
     """
+    restrict_umask()  # before anything is created (SQLite's -wal/-shm, the stamped cache)
     settings = settings or Settings()
     database = Database(settings)
     publish_writer = PublishWriter(database)

@@ -7,6 +7,7 @@ key); production mode refuses every default that is only safe on a laptop.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from notary.db.repo import IDEMPOTENCY_TTL_HOURS
 from notary.db.session import DEFAULT_POOL_SIZE
 from notary.pii.limits import ScanLimits
 
@@ -146,6 +148,13 @@ class Settings(BaseSettings):
         description="A request body must have arrived this long after its headers (408 "
         "after); a client trickling its body cannot hold a connection longer.",
     )
+    idempotency_ttl_hours: float = Field(
+        default=IDEMPOTENCY_TTL_HOURS,
+        gt=0,
+        le=24 * 366,
+        description="How long an Idempotency-Key's first answer is replayed; older rows are "
+        "never replayed, and the worker deletes them (it reads the same variable).",
+    )
     run_migrations: bool = True
 
     @model_validator(mode="after")
@@ -190,6 +199,11 @@ class Settings(BaseSettings):
         """The database URL after defaults were applied."""
         assert self.database_url is not None
         return self.database_url
+
+    @property
+    def idempotency_ttl(self) -> timedelta:
+        """`idempotency_ttl_hours` as a duration."""
+        return timedelta(hours=self.idempotency_ttl_hours)
 
     @property
     def blobs(self) -> Path:

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def make_dirs(folder: Path) -> list[Path]:
-    """Create `folder` and its missing parents; the folders that got a new entry.
+def make_dirs(folder: Path, mode: int = 0o700) -> list[Path]:
+    """Create `folder` and its missing parents (`mode`, owner-only by default: every folder
+    this service makes is its own); the folders that got a new entry.
 
     A new folder's name lives in its parent: fsync those (`fsync_dir`) as well as the folder
     that holds a new file, or a power cut can lose the folder and the file with it.
@@ -25,7 +26,7 @@ def make_dirs(folder: Path) -> list[Path]:
     changed = []
     for level in reversed(missing):
         try:
-            os.mkdir(level)
+            os.mkdir(level, mode)
         except FileExistsError:  # made meanwhile by another thread or process
             continue
         changed.append(level.parent)

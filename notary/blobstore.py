@@ -7,6 +7,9 @@ the directory fsynced (and the directories above it that got a new folder). A cr
 point leaves at worst an orphan in `tmp/` (removed by `clean_temp`), never a half-written
 file under a real name.
 
+Blobs are mode 0400 and every folder of the store 0700 (created so whatever the umask):
+only the service's user can read them (see `notary.private_files`).
+
 Names are checked before any path is built: exactly 64 lowercase hex digits, so no name can
 climb out of the root. A read-only or full disk raises `StorageUnavailable`.
 """
@@ -26,6 +29,7 @@ from typing import BinaryIO
 
 from notary.atomic import fsync_dir, make_dirs, sync_filesystem
 from notary.errors import InvalidInput, NotFound, Unavailable
+from notary.private_files import BLOB_MODE
 
 CHUNK_SIZE = 1 << 20
 TEMP_DIR = "tmp"
@@ -136,7 +140,7 @@ class BlobStore:
         tmp_dir = self.root / TEMP_DIR
         tmp_path: str | None = None
         try:
-            tmp_dir.mkdir(parents=True, exist_ok=True)
+            make_dirs(tmp_dir)  # 0700, the root too if new
             fd, tmp_path = _mkstemp(tmp_dir)
             digest = hashlib.sha256()
             size = 0
@@ -185,7 +189,7 @@ class BlobStore:
         written: list[tuple[str, str]] = []  # (temp path, name)
         fds: list[int] = []
         try:
-            tmp_dir.mkdir(parents=True, exist_ok=True)
+            make_dirs(tmp_dir)  # 0700, the root too if new
             for name, data in todo.items():
                 fd, tmp_path = _mkstemp(tmp_dir)
                 fds.append(fd)
@@ -223,7 +227,9 @@ class BlobStore:
         """Rename a written, fsynced temp file to its blob name; the folders to fsync."""
         final = self.path(sha256)
         created = make_dirs(final.parent)
-        os.chmod(tmp_path, 0o444)
+        # Owner-read only: the blobs hold every published file, restricted ones and
+        # certificate holder data included, and none is ever rewritten in place.
+        os.chmod(tmp_path, BLOB_MODE)
         os.replace(tmp_path, final)  # atomic; an existing copy is the same bytes
         return [final.parent, *created]
 

@@ -28,6 +28,7 @@ import typer
 
 from notary.audit.cli import audit_app, checkpoint_app
 from notary.errors import NotaryError, Unauthorised, Unavailable
+from notary.private_files import restrict_umask
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_UNAUTHORISED, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 
@@ -309,6 +310,7 @@ def exit_code(exc: BaseException) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr and the documented exit code."""
+    restrict_umask()  # before any command creates a file: data dir, keys, database
     as_json = "--json" in (argv if argv is not None else sys.argv[1:])
     try:
         # Without standalone mode, click returns a command's `typer.Exit(code)` as the value.

@@ -224,7 +224,7 @@ class ChainConfig:
     def save(self, data_dir: str | os.PathLike[str]) -> Path:
         """Write `<data_dir>/chain.json` atomically and return its path."""
         text = json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
-        return atomic_write_bytes(Path(data_dir) / CONFIG_FILE_NAME, text.encode(), mode=0o644)
+        return atomic_write_bytes(Path(data_dir) / CONFIG_FILE_NAME, text.encode(), mode=0o600)
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:

@@ -154,8 +154,7 @@ def create_key(
         raise KeyExists(f"a key file already exists at {target}; refusing to overwrite it")
     account = Account.create() if private_key is None else _from_key(private_key)
     keyfile = Account.encrypt(account.key, password, kdf="scrypt", iterations=scrypt_n)
-    if not target.parent.exists():
-        target.parent.mkdir(mode=0o700, parents=True)
+    # atomic_write_bytes makes missing folders 0700 (parents too) and the file 0600.
     atomic_write_bytes(target, json.dumps(keyfile, indent=2).encode() + b"\n", mode=0o600)
     return account
 

@@ -16,6 +16,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 ROOT = Path(__file__).resolve().parent.parent
 ANVIL = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
@@ -61,6 +62,11 @@ def is_up(url: str) -> bool:
         return True
     except (OSError, LocalChainError, ValueError):
         return False
+
+
+def _open_log(path: Path) -> BinaryIO:
+    """Open anvil's log for appending, created 0600 (it is in the data dir) whatever the umask."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
 
 
 @dataclass
@@ -111,7 +117,7 @@ class LocalChain:
         """Start anvil and wait until it answers JSON-RPC."""
         if is_up(self.url):
             raise LocalChainError(f"something already answers at {self.url}")
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        out = _open_log(self.log_file) if self.log_file else subprocess.DEVNULL
         self.process = subprocess.Popen(
             self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -15,6 +15,9 @@ Data dir layout (default `./.notary`, env `NOTARY_DATA_DIR`):
 | `anvil/anvil.json`           | port and pid of the embedded chain                      |
 | `notary.sqlite3`, `blobs/`   | the default database and the content-addressed files    |
 
+The data dir and every folder in it are 0700 (an existing one is tightened), every file
+0600: see `notary.private_files`.
+
 Passwords come from `NOTARY_KEYSTORE_PASSWORD` or a password file, never from arguments.
 `NOTARY_SCRYPT_N` (a power of two) lowers the keystore KDF cost for tests only.
 """
@@ -39,12 +42,14 @@ from notary.errors import InvalidInput, NotFound, Unavailable
 from notary.keystore import (
     DEFAULT_PASSWORD_ENV,
     DEFAULT_SCRYPT_N,
+    KEYS_DIR_NAME,
     create_key,
     key_address,
     key_path,
     load_key,
 )
 from notary.keystore import read_password as _read_password
+from notary.private_files import private_dir
 
 SETTINGS_FILE = "notary.json"
 DEFAULT_DATA_DIR = ".notary"
@@ -189,7 +194,7 @@ def ensure_chain(data_dir: Path) -> ChainConfig:
             f"no chain node answers at {config.rpc_url} (chain.json): start it, or set "
             "NOTARY_RPC_URL"
         )
-    anvil_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(anvil_dir)
     meta_path = anvil_dir / "anvil.json"
     port = _anvil_port(meta_path)
     chain = LocalChain(state_file=anvil_dir / "state.json", log_file=anvil_dir / "anvil.log")
@@ -198,7 +203,7 @@ def ensure_chain(data_dir: Path) -> ChainConfig:
     if not is_up(chain.url):
         chain.start()
         meta = {"port": chain.port, "pid": chain.process.pid if chain.process else None}
-        atomic_write_bytes(meta_path, json.dumps(meta).encode(), mode=0o644)
+        atomic_write_bytes(meta_path, json.dumps(meta).encode(), mode=0o600)
     return config.replace(
         rpc_url=chain.url,
         chain_id=chain.chain_id,
@@ -283,8 +288,8 @@ def init_local(
     from notary.chain_errors import RegistryNotFound
     from notary.db.migrate import upgrade
 
-    root = data_dir_from_env(data_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(data_dir_from_env(data_dir))
+    private_dir(root / KEYS_DIR_NAME)
     password = password if password is not None else read_password()
     config = ensure_chain(root)
     _gov_path, governance = _key(root, "governance", "", password)

@@ -25,6 +25,10 @@ recorded one is settled, so nonces never fork. The chain itself refuses a repeat
 so a revision is never anchored twice. An unreachable chain or database means backing off
 and retrying; the loop never exits on its own except when asked.
 
+Before every round, at most every `purge_every_s` (60 s), the loop deletes the API's
+`Idempotency-Key` answers older than `NOTARY_IDEMPOTENCY_TTL_HOURS` (24 h by default), a
+batch per transaction; it needs only the database, so it goes on while the chain is down.
+
 One worker per signer key (its nonces are managed locally).
 
 Test hook: `NOTARY_TEST_CRASH_POINT` — a comma-separated list of crash point names (or
@@ -45,6 +49,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +91,9 @@ from notary.db import repo
 from notary.db.models import AccessLogAnchor, AnchorTx, Office, Record, Replacement, Revision
 from notary.db.models import Revocation as RevocationRow
 from notary.db.session import make_engine, session_factory, unit_of_work
-from notary.db.types import AnchorMode, AnchorState, TxPurpose, TxState
-from notary.errors import NotaryError, Unavailable
+from notary.db.types import AnchorMode, AnchorState, TxPurpose, TxState, utcnow
+from notary.errors import InvalidInput, NotaryError, Unavailable
+from notary.private_files import restrict_umask
 
 log = logging.getLogger("notary.worker")
 
@@ -98,6 +104,24 @@ _SETTLED_BUSY = (AnchorState.PENDING, AnchorState.SENDING)
 # ---------------------------------------------------------------------------------------------
 # Settings and test hook
 # ---------------------------------------------------------------------------------------------
+
+
+IDEMPOTENCY_TTL_ENV = "NOTARY_IDEMPOTENCY_TTL_HOURS"
+
+
+def idempotency_ttl_from_env() -> float:
+    """Seconds an Idempotency-Key answer is kept: `NOTARY_IDEMPOTENCY_TTL_HOURS` (the API
+    reads the same variable), default 24 h."""
+    raw = os.environ.get(IDEMPOTENCY_TTL_ENV, "").strip()
+    if not raw:
+        return repo.IDEMPOTENCY_TTL_HOURS * 3600
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = float("nan")
+    if not 0 < hours <= 24 * 366:  # NaN fails too
+        raise InvalidInput(f"{IDEMPOTENCY_TTL_ENV} must be hours in (0, 8784]; got {raw!r}")
+    return hours * 3600
 
 
 @dataclass(frozen=True)
@@ -115,6 +139,9 @@ class WorkerSettings:
     archive_categories: frozenset[str] = ARCHIVE_CATEGORIES
     idle_sleep: float = 0.2
     max_backoff: float = 5.0
+    idempotency_ttl_s: float = field(default_factory=idempotency_ttl_from_env)
+    """Idempotency-Key answers older than this are purged (`NOTARY_IDEMPOTENCY_TTL_HOURS`)."""
+    purge_every_s: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -189,6 +216,7 @@ class Worker:
         self.client = client
         self.office_signers: dict[int, LocalAccount] = {}
         self._offices_checked = 0.0
+        self._purged_at: float | None = None
 
     def close(self) -> None:
         """Release the database connections (if the worker made the engine)."""
@@ -241,6 +269,7 @@ class Worker:
         backoff = 0.0
         while not stop.is_set():
             try:
+                self.purge_if_due()  # first: it needs only the database, not the chain
                 self.connect()
                 self.reconcile()
                 done = self.run_once()
@@ -261,6 +290,29 @@ class Worker:
                 if exit_when_idle and self.idle():
                     return
                 stop.wait(self.settings.idle_sleep)
+
+    def purge_if_due(self) -> int:
+        """Every `purge_every_s`, delete the Idempotency-Key answers past their TTL."""
+        now = time.monotonic()
+        if self._purged_at is not None and now - self._purged_at < self.settings.purge_every_s:
+            return 0
+        removed = self.purge_expired_idempotency_keys()
+        self._purged_at = now
+        return removed
+
+    def purge_expired_idempotency_keys(self) -> int:
+        """Delete every Idempotency-Key answer older than the TTL, a batch per transaction
+        (API writes wait for none of them long); how many."""
+        before = utcnow() - timedelta(seconds=self.settings.idempotency_ttl_s)
+        removed = 0
+        while True:
+            with unit_of_work(self.sessions) as session:
+                batch = repo.purge_idempotency_keys(session, before=before)
+            removed += batch
+            if batch < repo.PURGE_BATCH:
+                if removed:
+                    log.info("purged %d expired Idempotency-Key answers", removed)
+                return removed
 
     def idle(self) -> bool:
         """True when no recorded transaction is waiting to be settled."""
@@ -843,6 +895,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--many-size", type=int, default=100)
     parser.add_argument("--max-jobs", type=int, default=16, help="transactions in flight")
     parser.add_argument("--exit-when-idle", action="store_true")
+    restrict_umask()  # a SQLite database it opens first is created owner-only
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

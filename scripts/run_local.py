@@ -11,6 +11,7 @@ starts it again from there); a chain that was already running is left running.
 
 The keystore password comes from `NOTARY_KEYSTORE_PASSWORD` or, for the embedded default, a
 random password kept in `<data>/keys/password` (mode 0600), never from the command line.
+The process runs with umask 077, and the data dir is 0700: see `notary.private_files`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from notary.atomic import atomic_write_bytes  # noqa: E402
 from notary.errors import NotaryError  # noqa: E402
+from notary.private_files import private_dir, restrict_umask  # noqa: E402
 
 HOST, PORT = "127.0.0.1", 8000
 
@@ -41,7 +43,7 @@ def keystore_password(data_dir: Path) -> str:
         return os.environ["NOTARY_KEYSTORE_PASSWORD"]
     path = data_dir / "keys" / "password"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         atomic_write_bytes(path, secrets.token_urlsafe(24).encode(), mode=0o600)
     return path.read_text().strip()
 
@@ -167,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "--once", action="store_true", help="start, publish the sample, print, then stop (tests)"
     )
     args = parser.parse_args(argv)
+    restrict_umask()  # before anything is created: the chain's, SQLite's files too
     data_dir = Path(args.data).resolve()
 
     from notary.setup_local import embedded_chain_pid, stop_embedded_chain
@@ -195,6 +198,7 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
     from notary.worker import run_worker
 
     try:
+        private_dir(data_dir)
         password = keystore_password(data_dir)
         print(f"Setting up the embedded deployment in {data_dir} …")
         setup = init_local(data_dir, password=password)

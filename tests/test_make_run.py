@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -33,9 +34,23 @@ def _run(data_dir: Path, port: int) -> str:
         [sys.executable, "scripts/run_local.py", "--data", str(data_dir), "--port", str(port),
          "--once"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        umask=0o022,  # a usual login shell's: the modes must not depend on a strict one
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def _loose_modes(data_dir: Path) -> list[str]:
+    """Everything under the data dir (itself included) that is not owner-only: folders
+    0700, files 0600, blobs 0400."""
+    wrong = []
+    for path in [data_dir, *data_dir.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        is_blob = "blobs" in path.relative_to(data_dir).parts[:1] and len(path.name) == 64
+        want = 0o700 if path.is_dir() else 0o400 if is_blob else 0o600
+        if mode != want:
+            wrong.append(f"{path.relative_to(data_dir)}: {mode:o}, not {want:o}")
+    return wrong
 
 
 def _field(out: str, name: str) -> str:
@@ -52,6 +67,9 @@ def test_make_run_twice_reuses_chain_registry_and_keys(tmp_path: Path) -> None:
         record = _field(first, "sample release")
         assert "(anchored by the worker)" in first
         assert (data / "keys" / "password").stat().st_mode & 0o077 == 0
+        # Database, its -wal/-shm, keys, settings, the chain's state and log, every blob.
+        assert (data / "notary.sqlite3").exists() and any((data / "blobs").rglob("*"))
+        assert _loose_modes(data) == []
         # Stopping `make run` stops the chain it started; the state stays on disk.
         assert "Stopped the embedded chain" in first
         assert embedded_chain_pid(data) is None
@@ -62,6 +80,7 @@ def test_make_run_twice_reuses_chain_registry_and_keys(tmp_path: Path) -> None:
         assert _field(second, "demo office key") == key
         assert _field(second, "sample release") == record
         assert "published on the first run" in second
+        assert _loose_modes(data) == []
         assert embedded_chain_pid(data) is None
 
         # The sample is on the restored chain: the registry's head for it is version 1.

@@ -9,15 +9,19 @@ Both are stored as content-addressed `salt || …` blobs for the issuing office 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import hmac
 import json
 import secrets
+from pathlib import Path
 from typing import Annotated, Any
 
 import rfc8785
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from api import blobs, idempotency
 from api.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
@@ -35,6 +39,7 @@ from notary.certificate import (
     holder_commitment,
     render_certificate_pdf,
 )
+from notary.db.models import Revision
 from notary.db.types import AccessTier, RecordKind
 from notary.errors import InvalidInput, NotFound
 from notary.fields import check_free_text, check_validity
@@ -48,6 +53,8 @@ MAX_HOLDER_DEPTH = 32
 """Nesting levels of holder data at most: canonicalising it recurses once per level."""
 SERVICE_EXTRA_KEYS = frozenset({"holder_commitment", "valid_from"})
 """Members of a certificate's `extra` that the service writes; a client may not."""
+SECRET_ANSWER_KEYS = frozenset({"salt", "holder"})
+"""Members of the issue answer never stored in its idempotency row (docs/privacy.md)."""
 
 
 def _depth(value: Any) -> int:
@@ -147,7 +154,9 @@ async def issue(
     file: Annotated[UploadFile | None, File(description="PDF, OFD or XML")] = None,
     idempotency_key: IdemKey = None,
 ) -> JSONResponse:
-    """Issue a certificate; the answer carries the commitment salt, once.
+    """Issue a certificate; the answer carries the commitment salt, once (a retry with the
+    same `Idempotency-Key` gets the same answer again, completed from the holder preimage
+    blob: its idempotency row keeps neither salt nor holder data).
 
     Without a file the service renders the certificate PDF (holder data masked on its face);
     fetch it from `document_url` with a key of the office.
@@ -165,7 +174,7 @@ async def issue(
         "POST",
         "/certificates",
         {
-            "holder": data,
+            "holder": _keyed_digest(settings.key_secret, canonical_holder(data)),
             "metadata": client,
             "from": str(start),
             "until": str(end),
@@ -230,7 +239,52 @@ async def issue(
             document_url=f"/api/v1/files/{record.current.content_hash}",
         ).model_dump(mode="json")
 
-    return await run_in_threadpool(run_write, session, caller, idempotency_key, req_hash, do, 201)
+    def restore(kept: dict) -> dict:
+        return _with_secrets(session, settings.blobs, kept)
+
+    return await run_in_threadpool(
+        functools.partial(run_write, keep=_without_secrets, restore=restore),
+        session,
+        caller,
+        idempotency_key,
+        req_hash,
+        do,
+        201,
+    )
+
+
+def _keyed_digest(secret: str, data: bytes) -> str:
+    """HMAC-SHA-256 of `data` under the server secret: what the idempotency row keeps of
+    the holder data. A plain digest would let anyone who reads the row confirm a guess
+    (an ID number has few enough candidates)."""
+    return hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
+
+
+def _without_secrets(issued: dict) -> dict:
+    """The issue answer as its idempotency row keeps it: no salt, no holder data.
+
+    Both are in the office's `salt || holder JSON` blob already; `_with_secrets` reads them
+    back for a replay, so the database holds no second copy in clear.
+    """
+    return {k: v for k, v in issued.items() if k not in SECRET_ANSWER_KEYS}
+
+
+def _with_secrets(session: Session, blob_root: Path, kept: dict) -> dict:
+    """A stored issue answer completed again with its salt and holder data (a replay).
+
+    Read from the holder preimage the issue wrote in the same transaction as the answer:
+    `salt || holder JSON`, named by the revision's `holder_commitment`, or the old
+    `{"holder": …, "salt": …}` document under its content hash (as `get_certificate`).
+    """
+    revision = session.get(Revision, int(kept["record"]["current"]["id"]))
+    if revision is None:
+        raise NotFound("the certificate of this Idempotency-Key no longer exists")
+    extra = json.loads(revision.metadata_json).get("extra", {})
+    salted = "holder_commitment" in extra
+    sha = extra["holder_commitment"] if salted else revision.content_hash
+    stored = blobs.read(blob_root, blobs.stored(session, sha))
+    salt = stored[:SALT_LENGTH].hex() if salted else json.loads(stored)["salt"]
+    return {**kept, "holder": _holder_data(stored, salted=salted), "salt": salt}
 
 
 @router.get("/{record_id}", response_model=CertificatePublic)

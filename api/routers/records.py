@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile, status
@@ -98,9 +99,14 @@ def run_write(
     req_hash: str,
     do: Any,
     status_code: int,
+    *,
+    keep: Callable[[Any], Any] | None = None,
+    restore: idempotency.Restore | None = None,
 ) -> JSONResponse:
     """Run a write once per Idempotency-Key: replay, or do it and remember the answer.
 
+    `keep` turns the answer into what is stored for replays (an answer with secrets is
+    stored without them), and `restore` turns that back into the answer a replay sends.
     Whatever the outcome, the transaction has ended when this returns or raises: on SQLite
     it holds the one write lock, which must not wait for the session's teardown.
     """
@@ -110,7 +116,9 @@ def run_write(
         """The answer already stored for this key, if any (then the transaction is ended)."""
         if key is None:
             return None
-        hit = idempotency.replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash)
+        hit = idempotency.replay(
+            session, api_key_id=caller.key_id, key=key, req_hash=req_hash, restore=restore
+        )
         if hit is not None:
             session.rollback()
         return hit
@@ -136,7 +144,7 @@ def run_write(
                     key=key,
                     req_hash=req_hash,
                     status=status_code,
-                    body=body,
+                    body=body if keep is None else keep(body),
                 )
             session.commit()
         except IntegrityError:  # the same key committed first by a concurrent request

@@ -110,7 +110,8 @@ def get_stamped(
                 salt=salt,
             )
             # fsynced before it takes its name: a power cut never leaves a torn copy to serve
-            atomic_write_bytes(cached, stamped, mode=0o644)
+            # owner-only like every file in the data dir (a restricted record's copy)
+            atomic_write_bytes(cached, stamped, mode=0o600)
         log_ok(session, caller, "stamped", record.office_pk, record.record_id)
         session.commit()
     name = f"{record.record_id[:16]}-v{rev.version}-stamped.pdf"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -31,6 +31,7 @@ from notary.db.models import (
     ZERO32,
     AnchorTx,
     Blob,
+    IdempotencyKey,
     Office,
     Record,
     Replacement,
@@ -576,6 +577,32 @@ def add_blob(
     with _conflict_on_integrity(session, f"blob {sha256} was added concurrently"):
         session.add(blob)
     return blob
+
+
+# -- idempotency keys -------------------------------------------------------------------
+
+IDEMPOTENCY_TTL_HOURS = 24.0
+"""How long an Idempotency-Key's first answer is kept and replayed by default."""
+PURGE_BATCH = _CHUNK
+"""Expired idempotency rows deleted per statement: a backlog never makes one long lock."""
+
+
+def purge_idempotency_keys(session: Session, *, before: datetime) -> int:
+    """Delete up to `PURGE_BATCH` stored Idempotency-Key answers created before `before`;
+    how many (call again while it returns `PURGE_BATCH`)."""
+    oldest = (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.created_at < before)
+        .order_by(IdempotencyKey.created_at)
+        .limit(PURGE_BATCH)
+    )
+    ids = list(session.scalars(oldest))
+    if ids:
+        session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.id.in_(ids)),
+            execution_options={"synchronize_session": False},
+        )
+    return len(ids)
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -38,7 +38,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from notary.atomic import make_dirs
 from notary.errors import InvalidInput, Unavailable
+from notary.private_files import private_sqlite_file
 
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 40
@@ -82,12 +84,15 @@ def make_engine(
     `sqlalchemy.exc.TimeoutError`). `pool_size`: PostgreSQL connections at most, kept open
     once made (no overflow: a bound the server's `max_connections` can be planned
     against); SQLite has one per API thread instead. A SQLite file's folder is created if
-    missing.
+    missing (0700), the file itself 0600, and an existing one (with its `-wal`/`-shm`) is
+    tightened to owner-only (see `notary.private_files`).
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:" and "mode=memory" not in str(parsed):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if _is_sqlite_file(parsed):
+            make_dirs(Path(parsed.database).parent)  # type: ignore[arg-type]
+            # Created 0600 before SQLite opens it: its -wal and -shm copy the file's mode.
+            private_sqlite_file(parsed.database)  # type: ignore[arg-type]
         writer = _writer_connection(threading.Lock(), busy_timeout_ms / 1000)
         engine = create_engine(
             parsed,
@@ -116,6 +121,13 @@ def make_engine(
         max_overflow=0,
         pool_timeout=pool_timeout_s,
     )
+
+
+def _is_sqlite_file(parsed: URL) -> bool:
+    """Whether a SQLite URL names a plain file (not memory, not a `file:` URI)."""
+    if not parsed.database or parsed.database == ":memory:" or "mode=memory" in str(parsed):
+        return False
+    return not parsed.query.get("uri")
 
 
 def _writer_connection(lock: threading.Lock, timeout_s: float) -> type[sqlite3.Connection]:
