@@ -6,12 +6,12 @@ PIP := .venv/bin/pip
 FORGE := node_modules/.bin/forge
 DATA ?= .notary
 
-.PHONY: run test setup setup-test forge-test pytest lint fmt bench abi clean
+.PHONY: run test setup setup-test forge-test imports pytest lint fmt bench abi clean
 
 run: setup
 	$(PY) scripts/run_local.py --data $(DATA)
 
-test: setup-test forge-test pytest
+test: setup-test imports forge-test pytest
 
 setup: .venv/.installed node_modules/.installed
 
@@ -48,13 +48,17 @@ STAMP_TOOLS := ghostscript qpdf poppler-utils librsvg2-bin texlive-binaries texl
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 
+# The layers of docs/design.md, as import-linter contracts in pyproject.toml.
+imports: setup-test
+	.venv/bin/lint-imports
+
 forge-test: setup
 	$(FORGE) test
 
 pytest: setup-test
 	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
-lint: setup-test
+lint: setup-test imports
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	$(FORGE) fmt --check
@@ -68,7 +72,7 @@ bench: setup-test
 	$(PY) scripts/bench_all.py $(if $(QUICK),--quick,)
 
 abi: setup
-	$(PY) -m notary.contract_build --write
+	$(PY) -m notary.chain.build --write
 
 clean:
 	rm -rf contracts/out contracts/cache .pytest_cache

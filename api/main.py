@@ -1,13 +1,12 @@
 """The app factory: `create_app(settings)` builds the FastAPI service.
 
 Migrations run on start (lifespan); every JSON resource lives under `/api/v1`; HTML pages
-(another engineer's verify pages) plug in through `api.pages` or `extra_routers`.
+plug in through `api.pages` or `extra_routers`.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import pkgutil
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -15,30 +14,26 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, pages
-from api.db import Database
-from api.key_cache import KeyCache
-from api.limits import BodyLimit
-from api.publish_writer import PublishWriter
+from api import pages
+from api.core import errors
+from api.core.db import Database
+from api.core.key_cache import KeyCache
+from api.core.limits import BodyLimit
+from api.core.settings import Settings
+from api.pages.templating import STATIC_DIR
 from api.routers import API_ROUTERS, health, metrics
 from api.schemas import ERROR_RESPONSES
-from api.settings import Settings
-from api.templating import STATIC_DIR
-from notary.private_files import restrict_umask
+from api.services.publish_writer import PublishWriter
+from notary.storage.private_files import restrict_umask
 
 API_PREFIX = "/api/v1"
 FORM_OVERHEAD = 64 * 1024
 """Room for multipart boundaries and form fields on top of the largest allowed file."""
 
 
-PAGE_MODULES = ("api.verify_pages",)
-"""HTML page modules outside `api.pages` that are included when present."""
-
-
 def page_routers() -> list[APIRouter]:
-    """The `router` of `api.verify_pages` and of every module in `api.pages` (HTML pages)."""
-    names = [m for m in PAGE_MODULES if importlib.util.find_spec(m) is not None]
-    names += [
+    """The `router` of every module in `api.pages` (HTML pages), in name order."""
+    names = [
         f"{pages.__name__}.{info.name}"
         for info in sorted(pkgutil.iter_modules(pages.__path__), key=lambda i: i.name)
     ]

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from notary.fields import bad_character, free_text_error
+from notary.formats.fields import bad_character, free_text_error
 
 Role = Literal["publisher", "auditor", "admin"]
 Tier = Literal["public", "restricted", "internal"]
@@ -29,7 +29,7 @@ NoNul = AfterValidator(_no_nul)
 
 
 def _free_text(multiline: bool) -> AfterValidator:
-    """The one free-text rule (`notary.fields`) as a validator: a 422 whose `loc` names the
+    """The one free-text rule (`notary.formats.fields`) as a validator: a 422 whose `loc` names the
     field and whose message names the refused character's code point."""
 
     def check(value: str | None) -> str | None:

@@ -2,7 +2,7 @@
 """Benchmark what an anonymous caller can make the service do, and what a citizen feels.
 
 Starts its own anvil and a real uvicorn server (`api.main:create_app`, embedded SQLite, the
-slow-client options of `api.server`), anchors `--revisions` records (≥ 4,000: the history an
+slow-client options of `api.core.server`), anchors `--revisions` records (≥ 4,000: the history an
 unknown upload used to scan), and stores one public record whose PDF has tall narrow pages
 (10 × 3000 pt) with its file, as the worker would. Then it measures, each the median of
 `--repeat` requests:
@@ -41,11 +41,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from notary.config import ChainConfig  # noqa: E402
-from notary.contract_build import load_artifact  # noqa: E402
-from notary.localchain import LocalChain, free_port  # noqa: E402
-from notary.qr_payload import QrPayload, encode  # noqa: E402
-from notary.revision import Kind, Revision, compute_leaf, new_record_id  # noqa: E402
+from notary.chain.build import load_artifact  # noqa: E402
+from notary.chain.config import ChainConfig  # noqa: E402
+from notary.chain.local import LocalChain, free_port  # noqa: E402
+from notary.formats.qr_payload import QrPayload, encode  # noqa: E402
+from notary.formats.revision import Kind, Revision, compute_leaf, new_record_id  # noqa: E402
 from verifier.trust import TrustList  # noqa: E402
 
 TALL_PAGES = 100
@@ -140,9 +140,9 @@ def store_public_record(data_dir: Path, chain: Chain, rid: bytes, leaf: bytes, p
     them once anchored."""
     from sqlalchemy import update
 
-    from api import blobs
-    from api.db import Database
-    from api.settings import Settings
+    from api.core.db import Database
+    from api.core.settings import Settings
+    from api.services import blobs
     from notary.db import repo
     from notary.db.models import Revision as RevisionRow
     from notary.db.types import AnchorState
@@ -186,7 +186,7 @@ def start_server(data_dir: Path, trust_file: Path, port: int) -> subprocess.Pope
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        "--no-access-log", "--http", "api.server:BoundedH11Protocol",
+        "--no-access-log", "--http", "api.core.server:BoundedH11Protocol",
         "--timeout-keep-alive", "5", "--h11-max-incomplete-event-size", "16384",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)

@@ -3,8 +3,9 @@
     python scripts/bench_anchor.py [--n 5000] [--naive-n 300] --json PATH
 
 A fresh embedded chain (anvil, zero gas) and, per mode, a fresh SQLite database holding N
-pending revisions of 1 KB files. Each mode runs the real worker (`notary.worker`), so every
-figure includes recording each transaction before broadcasting it and storing its receipt:
+pending revisions of 1 KB files. Each mode runs the real worker
+(`notary.anchoring.worker`), so every figure includes recording each transaction before
+broadcasting it and storing its receipt:
 
 - naive:  one `anchor` transaction per revision, sequential, waiting for each receipt
           (measured on `--naive-n` revisions: it is the slow baseline);
@@ -32,15 +33,15 @@ from eth_account import Account
 from rich.console import Console
 from rich.table import Table
 
-from notary.anchoring_seed import seed_revisions
-from notary.chain import RegistryClient, deploy_registry, make_web3
-from notary.chain_events import OfficeRegistered
-from notary.config import ChainConfig, GasPolicy
+from notary.anchoring.seed import seed_revisions
+from notary.anchoring.worker import Worker, WorkerSettings
+from notary.chain.client import RegistryClient, deploy_registry, make_web3
+from notary.chain.config import ChainConfig, GasPolicy
+from notary.chain.events import OfficeRegistered
+from notary.chain.local import LocalChain
 from notary.db import repo
 from notary.db.migrate import upgrade
 from notary.db.session import make_engine, session_factory, unit_of_work
-from notary.localchain import LocalChain
-from notary.worker import Worker, WorkerSettings
 
 MODES = {
     "naive": {"mode": "direct", "max_jobs": 1},

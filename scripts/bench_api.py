@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import loadgen  # noqa: E402
 
-from notary.localchain import free_port  # noqa: E402
+from notary.chain.local import free_port  # noqa: E402
 
 ADMIN_KEY = "bench-admin-key-0123456789abcdef"
 METADATA = json.dumps(

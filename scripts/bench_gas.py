@@ -38,8 +38,8 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from web3 import Web3  # noqa: E402
 
-from notary.chain_abi import load_artifact  # noqa: E402
-from notary.localchain import LocalChain  # noqa: E402
+from notary.chain.abi import load_artifact  # noqa: E402
+from notary.chain.local import LocalChain  # noqa: E402
 
 EAS_ARTIFACTS = ROOT / "node_modules" / "@ethereum-attestation-service" / "eas-contracts"
 EAS_ARTIFACTS = EAS_ARTIFACTS / "artifacts" / "contracts"

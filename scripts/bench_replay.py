@@ -32,10 +32,10 @@ from eth_account import Account  # noqa: E402
 
 from notary.audit.logs import RawLogReader  # noqa: E402
 from notary.audit.runner import replay  # noqa: E402
-from notary.chain import RegistryClient, deploy_registry, make_web3  # noqa: E402
-from notary.config import ChainConfig, GasPolicy  # noqa: E402
-from notary.localchain import LocalChain  # noqa: E402
-from notary.revision import Kind, Revision, compute_leaf, new_record_id  # noqa: E402
+from notary.chain.client import RegistryClient, deploy_registry, make_web3  # noqa: E402
+from notary.chain.config import ChainConfig, GasPolicy  # noqa: E402
+from notary.chain.local import LocalChain  # noqa: E402
+from notary.formats.revision import Kind, Revision, compute_leaf, new_record_id  # noqa: E402
 
 GAS_PER_REVISION = 80_000
 

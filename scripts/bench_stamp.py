@@ -5,7 +5,7 @@
 
 Generates an N-page A4 PDF with reportlab (Chinese and Latin text on every page), then
 
-- `stamp_100_pages_s`: wall time of `notary.stamp.stamp_pdf` on it, every page getting its
+- `stamp_100_pages_s`: wall time of `notary.pdf.stamp.stamp_pdf` on it, every page getting its
   own real verify URL (a `QrPayload` for that page), median of `--repeat` runs in a warm
   process (the one-off cost of importing reportlab/pypdf/zxing-cpp and building the font
   is measured apart, as `cold first call`);
@@ -45,8 +45,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the corpus
 
-from notary.qr_payload import QrPayload, parse_verify_url, verify_url
-from notary.stamp import check_stamp, read_stamp_urls, stamp_pdf
+from notary.formats.qr_payload import QrPayload, parse_verify_url, verify_url
+from notary.pdf.stamp import check_stamp, read_stamp_urls, stamp_pdf
 
 HOST = "verify.gov.example.cn"
 REGISTRY = bytes.fromhex("5fbdb2315678afecb367f032d93f642f64180aa3")

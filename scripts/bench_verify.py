@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 import loadgen  # noqa: E402
 
-from notary.chain_abi import load_artifact  # noqa: E402
-from notary.localchain import LocalChain, free_port  # noqa: E402
-from notary.qr_payload import QrPayload, verify_url  # noqa: E402
-from notary.revision import Kind, Revision, compute_leaf, new_record_id  # noqa: E402
+from notary.chain.abi import load_artifact  # noqa: E402
+from notary.chain.local import LocalChain, free_port  # noqa: E402
+from notary.formats.qr_payload import QrPayload, verify_url  # noqa: E402
+from notary.formats.revision import Kind, Revision, compute_leaf, new_record_id  # noqa: E402
 from verifier.trust import TrustList  # noqa: E402
 
 

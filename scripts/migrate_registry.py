@@ -6,7 +6,7 @@
 
     python scripts/migrate_registry.py --old-registry 0xOLD --new-registry 0xNEW --verify-only
 
-See `notary.migrate` and docs/operations.md ("Upgrading the registry"). A second run sends
+See `notary.anchoring.migrate` and docs/operations.md ("Upgrading the registry"). A second run sends
 only what the first did not. Key passwords come from the environment variable named by
 `--password-env` (default `NOTARY_KEYSTORE_PASSWORD`). Other chain settings (gas policy,
 confirmations, timeouts) come from the `NOTARY_*` environment as for every other command.
@@ -49,8 +49,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _client(rpc: str | None, registry: str, start_block: int):
-    from notary.chain import RegistryClient, make_web3
-    from notary.config import ChainConfig
+    from notary.chain.client import RegistryClient, make_web3
+    from notary.chain.config import ChainConfig
 
     config = ChainConfig.from_env()
     config = config.replace(
@@ -63,8 +63,8 @@ def _client(rpc: str | None, registry: str, start_block: int):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the migration (or only the re-verification); returns the exit code."""
-    from notary.keystore import load_key, read_password
-    from notary.migrate import migrate, verify_migration
+    from notary.anchoring.migrate import migrate, verify_migration
+    from notary.storage.keystore import load_key, read_password
 
     args = _parser().parse_args(argv)
     say = (lambda _m: None) if args.json else (lambda m: print(m, file=sys.stderr))

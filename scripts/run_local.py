@@ -11,7 +11,7 @@ starts it again from there); a chain that was already running is left running.
 
 The keystore password comes from `NOTARY_KEYSTORE_PASSWORD` or, for the embedded default, a
 random password kept in `<data>/keys/password` (mode 0600), never from the command line.
-The process runs with umask 077, and the data dir is 0700: see `notary.private_files`.
+The process runs with umask 077, and the data dir is 0700: see `notary.storage.private_files`.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from notary.atomic import atomic_write_bytes  # noqa: E402
 from notary.errors import NotaryError  # noqa: E402
-from notary.private_files import private_dir, restrict_umask  # noqa: E402
+from notary.storage.atomic import atomic_write_bytes  # noqa: E402
+from notary.storage.private_files import private_dir, restrict_umask  # noqa: E402
 
 HOST, PORT = "127.0.0.1", 8000
 
@@ -56,7 +56,7 @@ def demo_publisher_key(data_dir: Path, db_url: str, office_id: str, key_secret: 
     """
     from sqlalchemy import select
 
-    from api.security import key_from_plain
+    from api.core.security import key_from_plain
     from notary.db.models import ApiKey, Office
     from notary.db.session import make_engine, session_factory, unit_of_work
     from notary.db.types import KeyRole
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     restrict_umask()  # before anything is created: the chain's, SQLite's files too
     data_dir = Path(args.data).resolve()
 
-    from notary.setup_local import embedded_chain_pid, stop_embedded_chain
+    from notary.local.setup import embedded_chain_pid, stop_embedded_chain
 
     chain_was_running = embedded_chain_pid(data_dir) is not None
     # SIGTERM (systemd, container runtimes, `kill`) must stop what this run started, as
@@ -191,11 +191,11 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace, data_dir: Path) -> int:
     import uvicorn
 
+    from api.core.server import uvicorn_options
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.server import uvicorn_options
-    from api.settings import Settings
-    from notary.setup_local import init_local, load_settings
-    from notary.worker import run_worker
+    from notary.anchoring.worker import run_worker
+    from notary.local.setup import init_local, load_settings
 
     try:
         private_dir(data_dir)
@@ -227,7 +227,7 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
             host=HOST,
             port=args.port,
             log_level="warning",
-            **uvicorn_options(),  # slow clients are cut off (api.server)
+            **uvicorn_options(),  # slow clients are cut off (api.core.server)
         )
     )
     base = f"http://{HOST}:{args.port}"

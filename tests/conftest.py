@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from notary.localchain import LocalChain, rpc_call
+from notary.chain.local import LocalChain, rpc_call
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def chain_snapshot(anvil: LocalChain) -> Iterator[LocalChain]:
     rpc_call(anvil.url, "evm_revert", [snap])
 
 
-# --- verifier fixtures (issue 6): a fresh registry anchored through unlocked anvil accounts --
+# --- verifier fixtures: a fresh registry anchored through unlocked anvil accounts --
 
 
 class VerifierRegistry:
@@ -38,7 +38,7 @@ class VerifierRegistry:
     def __init__(self, chain: LocalChain) -> None:
         from web3 import Web3
 
-        from notary.chain_abi import load_artifact
+        from notary.chain.abi import load_artifact
 
         self.chain = chain
         self.w3 = Web3(Web3.HTTPProvider(chain.url))
@@ -67,7 +67,7 @@ class VerifierRegistry:
         return self._wait(fn.transact({"from": sender or self.signer, "gasPrice": 0}))
 
     def new_record_id(self) -> bytes:
-        from notary.revision import new_record_id
+        from notary.formats.revision import new_record_id
 
         return new_record_id(self.office_number)
 
@@ -85,7 +85,7 @@ class VerifierRegistry:
         Returns (record_id, version, leaf)."""
         import hashlib
 
-        from notary.revision import Kind, Revision, compute_leaf
+        from notary.formats.revision import Kind, Revision, compute_leaf
 
         record_id = record_id or self.new_record_id()
         version = self.versions.get(record_id, 0) + 1
@@ -104,7 +104,7 @@ class VerifierRegistry:
         return record_id, version, leaf
 
     def revoke(self, record_id: bytes, reason: str) -> bytes:
-        from notary.revision import reason_hash
+        from notary.formats.revision import reason_hash
 
         h = reason_hash(reason)
         self._tx(self.contract.functions.revoke(record_id, h))
@@ -127,7 +127,7 @@ def verifier_registry(chain_snapshot: LocalChain) -> VerifierRegistry:
     return VerifierRegistry(chain_snapshot)
 
 
-# --- database and blob-store fixtures (issue 4, data layer): see tests/db_fixtures.py ------
+# --- database and blob-store fixtures: see tests/db_fixtures.py ------
 # db_url is parametrised over ["sqlite", "postgresql"]: a migrated, empty database per test.
 from db_fixtures import (  # noqa: E402, F401 - fixtures are found by name in this module
     blob_store,
@@ -140,7 +140,7 @@ from db_fixtures import (  # noqa: E402, F401 - fixtures are found by name in th
     sqlite_template,
 )
 
-# --- chain client fixtures (issue 4): the registry driven through notary.chain ---------------
+# --- chain client fixtures: the registry driven through notary.chain.client ---
 
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
@@ -167,16 +167,16 @@ def governance(dev_accounts):
 
 @pytest.fixture(scope="session")
 def registry_deployment(anvil: LocalChain, governance):
-    """One registry deployed on the session's anvil with `notary.chain`, before any snapshot."""
-    from notary.chain import deploy_registry, make_web3
-    from notary.config import ChainConfig
+    """One registry deployed on the session's anvil (`notary.chain.client`), before any snapshot."""
+    from notary.chain.client import deploy_registry, make_web3
+    from notary.chain.config import ChainConfig
 
     config = ChainConfig(rpc_url=anvil.url, chain_id=anvil.chain_id, gas=_zero_gas())
     return deploy_registry(make_web3(config), governance, config=config)
 
 
 def _zero_gas():
-    from notary.config import GasPolicy
+    from notary.chain.config import GasPolicy
 
     return GasPolicy(policy="zero")
 
@@ -184,7 +184,7 @@ def _zero_gas():
 @pytest.fixture
 def chain_config(chain_snapshot: LocalChain, registry_deployment):
     """A `ChainConfig` for `registry_deployment` (zero gas, no confirmations, short timeouts)."""
-    from notary.config import ChainConfig
+    from notary.chain.config import ChainConfig
 
     return ChainConfig(
         rpc_url=chain_snapshot.url,
@@ -200,7 +200,7 @@ def chain_config(chain_snapshot: LocalChain, registry_deployment):
 @pytest.fixture
 def registry_client(chain_config):
     """A fresh `RegistryClient` (fresh nonces) on a snapshot of the session's anvil."""
-    from notary.chain import RegistryClient
+    from notary.chain.client import RegistryClient
 
     return RegistryClient.connect(chain_config)
 
@@ -213,7 +213,7 @@ class RegistryOffice:
 
         from eth_account import Account
 
-        from notary.chain_events import OfficeRegistered
+        from notary.chain.events import OfficeRegistered
 
         self.office_id = os.urandom(32)
         self.name = name
@@ -224,7 +224,7 @@ class RegistryOffice:
 
     def record_id(self) -> bytes:
         """A fresh record id of this office."""
-        from notary.revision import new_record_id
+        from notary.formats.revision import new_record_id
 
         return new_record_id(self.number)
 

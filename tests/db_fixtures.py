@@ -1,4 +1,4 @@
-"""Database and blob-store fixtures (issue 4, data layer), imported by `conftest.py`.
+"""Database and blob-store fixtures, imported by `conftest.py`.
 
 `db_url` is parametrised over ["sqlite", "postgresql"] and yields the URL of a migrated
 database with empty tables, so every test that uses it (or `db_engine`,
@@ -30,9 +30,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from notary.blobstore import BlobStore
 from notary.db.migrate import upgrade
 from notary.db.session import make_engine, session_factory
+from notary.storage.blobstore import BlobStore
 
 PG_ADMIN_URL = os.environ.get(
     "NOTARY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

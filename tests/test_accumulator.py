@@ -9,8 +9,8 @@ from eth_hash.auto import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notary.accumulator import Accumulator, BatchStep, RevisionStep, fold
 from notary.errors import InvalidInput
+from notary.formats.accumulator import Accumulator, BatchStep, RevisionStep, fold
 
 B32 = st.binary(min_size=32, max_size=32)
 STEPS = st.lists(

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from notary.db import repo
 from notary.db.types import AnchorState
-from notary.qr_payload import QrPayload, encode
-from notary.verify_links import VerifyTarget
+from notary.formats.qr_payload import QrPayload, encode
+from notary.pdf.verify_links import VerifyTarget
 from verifier.chainsource import ChainRegistry, RegistryPool
 
 
@@ -57,8 +57,8 @@ def record_anchored(app, reg, rid: bytes, version: int, leaf: bytes, content: by
 
 def own_app(reg, tmp_path, db_url=None, **settings):
     """The real app serving `reg` as this node's own registry."""
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.settings import Settings
 
     kwargs = {"data_dir": tmp_path, **settings}
     if db_url:
@@ -172,7 +172,7 @@ def tall_pdf(width_pt: float = 10, height_pt: float = 3000, pages: int = 1) -> b
 def test_page_png_of_a_tall_narrow_page_stays_within_the_pixel_budget() -> None:
     from PIL import Image
 
-    from api.verify_pages import PageBounds, _render_pdf_page
+    from api.pages.verify import PageBounds, _render_pdf_page
 
     png = _render_pdf_page(tall_pdf(), 0, bounds=PageBounds(max_pixels=2_000_000))
     assert png is not None
@@ -185,7 +185,7 @@ def test_page_png_of_a_tall_narrow_page_stays_within_the_pixel_budget() -> None:
 def test_page_png_refuses_a_pdf_over_the_page_cap_without_opening_it(monkeypatch) -> None:
     import pypdfium2
 
-    from api.verify_pages import PageBounds, _render_pdf_page
+    from api.pages.verify import PageBounds, _render_pdf_page
 
     opened = []
     real = pypdfium2.PdfDocument
@@ -221,7 +221,7 @@ def test_expensive_anonymous_requests_are_rate_limited_per_client(
 
 
 def test_the_token_bucket_refills_and_keys_by_client() -> None:
-    from api.limits import RateLimiter, client_address
+    from api.core.limits import RateLimiter, client_address
 
     bucket = RateLimiter(per_minute=60, burst=1)
     assert bucket.take("a", now=0.0) is None
@@ -235,13 +235,13 @@ def test_the_token_bucket_refills_and_keys_by_client() -> None:
 
 
 def test_page_png_is_rate_limited_when_it_must_render(verifier_registry, tmp_path) -> None:
-    from api.verify_pages import _PAGE_IMAGES
+    from api.pages.verify import _PAGE_IMAGES
 
     reg = verifier_registry
     pdf = tall_pdf(595, 842)
     rid, version, leaf = reg.anchor(pdf)
     app = own_app(reg, tmp_path, rate_limit_per_minute=1, rate_limit_burst=1)
-    from api import blobs
+    from api.services import blobs
 
     code = encode(
         QrPayload.for_page(
@@ -269,7 +269,7 @@ def test_page_png_is_rate_limited_when_it_must_render(verifier_registry, tmp_pat
 def test_a_trickled_request_body_is_cut_off(tmp_path) -> None:
     import anyio
 
-    from api.limits import BodyLimit
+    from api.core.limits import BodyLimit
 
     async def app(scope, receive, send):
         while (await receive()).get("more_body"):

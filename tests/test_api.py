@@ -17,13 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from api.core.settings import DEMO_ADMIN_KEY, Settings
 from api.main import create_app
 from api.services import records as svc
-from api.settings import DEMO_ADMIN_KEY, Settings
 from notary.db.session import SQLITE_POOL_SIZE
 from notary.pii import resident_id_check_digit
 
-# The data layer's database fixtures (issue 4): `db_url` runs each test on SQLite and on
+# The data layer's database fixtures: `db_url` runs each test on SQLite and on
 # PostgreSQL with a migrated, empty database (re-exported here until conftest loads them).
 db_url = db_fixtures.db_url
 pg_database = db_fixtures.pg_database

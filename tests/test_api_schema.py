@@ -23,8 +23,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from api.core.settings import Settings
 from api.main import create_app
-from api.settings import Settings
 
 ADMIN_KEY = "fuzz-admin-key-0123456789abcdef"
 EXAMPLES = int(os.environ.get("NOTARY_FUZZ_EXAMPLES", "8"))

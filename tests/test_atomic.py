@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from notary import atomic
-from notary.atomic import atomic_write_bytes, make_dirs, sync_filesystem, syncfs_reports_errors
+from notary.storage import atomic
+from notary.storage.atomic import (
+    atomic_write_bytes,
+    make_dirs,
+    sync_filesystem,
+    syncfs_reports_errors,
+)
 
 
 def test_written_whole_with_its_mode_and_no_temp_file(tmp_path: Path) -> None:

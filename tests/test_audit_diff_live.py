@@ -8,14 +8,14 @@ import hashlib
 
 from sqlalchemy import select, text
 
-from notary.anchoring_seed import seed_revisions
+from notary.anchoring.seed import seed_revisions
+from notary.anchoring.worker import Worker, WorkerSettings
 from notary.audit.diff import run_diff
 from notary.audit.runner import replay
 from notary.db import repo
 from notary.db.models import Office, Revision
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import AnchorMode, AnchorState
-from notary.worker import Worker, WorkerSettings
 
 
 class Service:

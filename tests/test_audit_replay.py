@@ -13,7 +13,7 @@ from notary.audit.export import write_csv, write_jsonl
 from notary.audit.logs import RawLogReader
 from notary.audit.runner import replay
 from notary.audit.state import ReplayState
-from notary.chain_errors import NodeError, NodeUnavailable
+from notary.chain.errors import NodeError, NodeUnavailable
 
 
 def hexs(b: bytes) -> str:
@@ -68,8 +68,8 @@ def test_cli_replay_then_checkpoint_roundtrip(
 ):
     from typer.testing import CliRunner
 
-    from notary.audit.cli import audit_app, checkpoint_app
-    from notary.checkpoint import export
+    from notary.chain.checkpoint import export
+    from notary.cli.audit import audit_app, checkpoint_app
 
     h = build_history(registry_client, registry_office, governance)
     args = [

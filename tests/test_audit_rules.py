@@ -6,7 +6,7 @@ from __future__ import annotations
 from notary.audit.alerts import AlertConfig, from_violations, revocation_bursts
 from notary.audit.replay import Replayer
 from notary.audit.state import ReplayState
-from notary.chain_abi import ContractAbi, load_artifact
+from notary.chain.abi import ContractAbi, load_artifact
 
 ABI = ContractAbi(load_artifact()["abi"])
 REGISTRY = "0x" + "ab" * 20

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from notary.revision import Kind, Revision, compute_leaf, reason_hash
+from notary.formats.revision import Kind, Revision, compute_leaf, reason_hash
 
 
 @dataclass

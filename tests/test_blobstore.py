@@ -17,9 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api import blobs
-from notary import atomic, blobstore
-from notary.blobstore import (
+from api.services import blobs
+from notary.errors import InvalidInput, NotFound, Unavailable
+from notary.storage import atomic, blobstore
+from notary.storage.blobstore import (
     TEMP_DIR,
     BlobNotFound,
     BlobStore,
@@ -27,7 +28,6 @@ from notary.blobstore import (
     InvalidBlobName,
     StorageUnavailable,
 )
-from notary.errors import InvalidInput, NotFound, Unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -261,7 +261,7 @@ def test_killed_writer_never_leaves_a_blob_under_a_real_name(tmp_path: Path) -> 
     script = textwrap.dedent(
         f"""
         import sys, time
-        from notary.blobstore import BlobStore
+        from notary.storage.blobstore import BlobStore
 
         class Slow:
             def __init__(self):

@@ -10,12 +10,11 @@ import pytest
 import test_publish_flow_harness as harness
 from test_publish_flow_harness import MD, Stack
 
-from notary.certificate import (
+from api.services.certificate_pdf import masked_holder, render_certificate_pdf
+from notary.formats.certificate import (
     canonical_holder,
     holder_commitment,
     holder_data_commitment,
-    masked_holder,
-    render_certificate_pdf,
 )
 from notary.pii import resident_id_check_digit
 from verifier import certificate as verifier_certificate
@@ -146,7 +145,7 @@ def test_holder_preimage_whose_salt_starts_with_a_brace_is_read_as_salted() -> N
     """Regression: the stored form was guessed from the first byte, so one certificate in
     256 (a random salt starting with `{`) answered 500 to its own office."""
     from api.routers.certificates import _holder_data
-    from notary.certificate import SALT_LENGTH, canonical_holder
+    from notary.formats.certificate import SALT_LENGTH, canonical_holder
 
     holder = {"name": "张三", "id_number": "110105199003071239"}
     salt = b"{" + bytes(range(1, SALT_LENGTH))

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from notary.chain import RegistryClient, deploy, deploy_registry, make_web3
-from notary.chain_errors import (
+from notary.chain.client import RegistryClient, deploy, deploy_registry, make_web3
+from notary.chain.config import CONFIG_FILE_NAME, ChainConfig, ConfigError, GasPolicy
+from notary.chain.errors import (
     GasPriceTooHigh,
     LogRangeRefused,
     NodeUnavailable,
@@ -35,12 +36,11 @@ from notary.chain_errors import (
     VersionOutOfOrder,
     WrongChain,
 )
-from notary.chain_events import OfficeRegistered
-from notary.chain_logs import is_range_refusal
-from notary.config import CONFIG_FILE_NAME, ChainConfig, ConfigError, GasPolicy
+from notary.chain.events import OfficeRegistered
+from notary.chain.local import LocalChain, free_port, rpc_call
+from notary.chain.logs import is_range_refusal
 from notary.errors import Conflict, InvalidInput, NotFound, Unavailable
-from notary.localchain import LocalChain, free_port, rpc_call
-from notary.revision import Kind, Revision, compute_leaf
+from notary.formats.revision import Kind, Revision, compute_leaf
 
 ZERO = bytes(32)
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

@@ -7,15 +7,15 @@ import json
 import pytest
 from test_audit_support import History, next_revision
 
-from notary.chain import RegistryClient, deploy_registry, make_web3
-from notary.chain_events import OfficeRegistered
-from notary.checkpoint import Checkpoint, CheckpointError, export, verify
-from notary.config import ChainConfig, GasPolicy
-from notary.localchain import LocalChain, rpc_call
+from notary.chain.checkpoint import Checkpoint, CheckpointError, export, verify
+from notary.chain.client import RegistryClient, deploy_registry, make_web3
+from notary.chain.config import ChainConfig, GasPolicy
+from notary.chain.events import OfficeRegistered
+from notary.chain.local import LocalChain, rpc_call
 
 
 def anchor_three(client, office_signer, number, tag: bytes) -> None:
-    from notary.revision import new_record_id
+    from notary.formats.revision import new_record_id
 
     h = History(None)
     rid = new_record_id(number)

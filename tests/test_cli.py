@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from notary.localchain import free_port
+from notary.chain.local import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "cli-test-password"
@@ -34,7 +34,7 @@ def run(data_dir: Path, anvil, *args: str, password: str = PASSWORD, check: int 
         NOTARY_SCRYPT_N="1024",
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "notary.cli", *args],
+        [sys.executable, "-m", "notary.cli.main", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -127,7 +127,7 @@ def test_bad_input_gets_one_line_and_its_exit_code(data_dir: Path, anvil, tmp_pa
 
 def test_a_suspended_office_is_refused_as_unauthorised(data_dir: Path, anvil, tmp_path: Path):
     # A key left by an attempt that failed before registering is used again, not refused.
-    from notary.keystore import create_key, key_path
+    from notary.storage.keystore import create_key, key_path
 
     create_key(key_path(data_dir, "office", "tax"), PASSWORD, scrypt_n=1024)
     assert (
@@ -186,7 +186,7 @@ def test_a_certificate_is_not_revised(data_dir: Path, anvil, tmp_path: Path):
 def test_stamp_puts_a_verifiable_code_on_every_page(data_dir: Path, anvil, tmp_path: Path):
     from pdf_samples import PageSpec, reportlab_pdf
 
-    from notary.stamp import read_stamp_urls, recover_original
+    from notary.pdf.stamp import read_stamp_urls, recover_original
 
     pdf = tmp_path / "release.pdf"
     pdf.write_bytes(reportlab_pdf((PageSpec(), PageSpec(), PageSpec())))

@@ -1,8 +1,8 @@
-"""The committed registry artifact (notary/abi/NotaryRegistry.json) matches the sources.
+"""The committed registry artifact (notary/chain/artifact/NotaryRegistry.json) matches the sources.
 
 The verifier and the API deploy and read the registry from the committed ABI and bytecode,
 without a compiler; these tests fail as soon as a change to the Solidity sources (or to the
-compiler settings) is not followed by `python -m notary.contract_build --write`.
+compiler settings) is not followed by `python -m notary.chain.build --write`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from notary import contract_build
-from notary.chain_abi import load_artifact
-from notary.contract_build import ROOT, compile_artifact, render
+from notary.chain import build as contract_build
+from notary.chain.abi import load_artifact
+from notary.chain.build import ROOT, compile_artifact, render
 
 
 @pytest.fixture(scope="module")

@@ -182,8 +182,8 @@ def test_database_text_is_isolated_on_the_verify_page() -> None:
     (an office name read from the chain may hold one) cannot reorder the page around it."""
     from types import SimpleNamespace
 
-    from api.templating import templates
-    from api.verify_pages import STRINGS, RecordExtras
+    from api.pages.templating import templates
+    from api.pages.verify import STRINGS, RecordExtras
 
     result = SimpleNamespace(
         verdict=SimpleNamespace(value="revoked"),

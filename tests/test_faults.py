@@ -1,11 +1,11 @@
 """End-to-end fault injection: real processes, real faults, then the chain and the database
-must agree (DESIGN.md, "What must always hold" 1 and 2).
+must agree (docs/design.md, "What must always hold" 1 and 2).
 
 Nothing is mocked. The module starts its own anvil from a state file (not the session's
 `anvil`: this one is stopped and restarted), deploys a registry and admits one office, makes
 a PostgreSQL database of its own (`notary_faults_<random>` on the server of
 `tests/db_fixtures.py`, dropped at the end), and runs the HTTP API (`uvicorn --factory
-api.main:create_app`) and the anchoring worker (`python -m notary.worker`) as separate
+api.main:create_app`) and the anchoring worker (`python -m notary.cli.worker`) as separate
 processes. In each test, client threads publish (and revise) through the API with httpx at
 a steady rate for a bounded time and a bounded number of requests; every POST carries an
 `Idempotency-Key`, and a client retries the same request with the same key on connection
@@ -60,15 +60,15 @@ from sqlalchemy.pool import NullPool
 from test_publish_flow_harness import MD, bearer
 
 from notary.audit import replay, run_diff
-from notary.blobstore import TEMP_DIR, BlobStore
-from notary.chain import RegistryClient, deploy_registry, make_web3
-from notary.config import ChainConfig, GasPolicy
+from notary.chain.client import RegistryClient, deploy_registry, make_web3
+from notary.chain.config import ChainConfig, GasPolicy
+from notary.chain.local import LocalChain, free_port
 from notary.db.migrate import upgrade
 from notary.db.models import Blob, Revision
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import AnchorState
-from notary.keystore import FAST_SCRYPT_N, create_key
-from notary.localchain import LocalChain, free_port
+from notary.storage.blobstore import TEMP_DIR, BlobStore
+from notary.storage.keystore import FAST_SCRYPT_N, create_key
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -361,7 +361,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, governance) -> Iterator
         }
         worker = Proc(
             "worker",
-            [sys.executable, "-m", "notary.worker", "--db-url", db_url,
+            [sys.executable, "-m", "notary.cli.worker", "--db-url", db_url,
              "--key-file", str(key_file), "--max-jobs", "4"],
             worker_env,
             tmp / "worker.log",

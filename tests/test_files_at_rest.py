@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from notary.blobstore import BlobStore
 from notary.db.session import make_engine
-from notary.private_files import InsecurePath, NotADirectory, private_dir, private_file
-from notary.setup_local import stop_embedded_chain
+from notary.local.setup import stop_embedded_chain
+from notary.storage.blobstore import BlobStore
+from notary.storage.private_files import InsecurePath, NotADirectory, private_dir, private_file
 
 
 def _mode(path: Path) -> int:
@@ -126,7 +126,7 @@ def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> Non
 
 @pytest.mark.usefixtures("loose_umask")
 def test_the_cli_sets_an_owner_only_umask() -> None:
-    from notary.cli import main
+    from notary.cli.main import main
 
     assert main(["--help"]) == 0
     assert os.umask(0o022) == 0o077
@@ -134,7 +134,7 @@ def test_the_cli_sets_an_owner_only_umask() -> None:
 
 @pytest.mark.usefixtures("loose_umask")
 def test_the_worker_sets_an_owner_only_umask() -> None:
-    from notary.worker import main
+    from notary.cli.worker import main
 
     with pytest.raises(SystemExit):
         main(["--help"])
@@ -143,8 +143,8 @@ def test_the_worker_sets_an_owner_only_umask() -> None:
 
 @pytest.mark.usefixtures("loose_umask")
 def test_the_api_app_factory_sets_an_owner_only_umask(tmp_path: Path) -> None:
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.settings import Settings
 
     create_app(Settings(data_dir=tmp_path / "data"))
     assert os.umask(0o022) == 0o077
@@ -152,8 +152,8 @@ def test_the_api_app_factory_sets_an_owner_only_umask(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("loose_umask")
 def test_the_api_tightens_an_existing_data_dir_and_blob_dir_on_start(tmp_path: Path) -> None:
-    from api.db import Database
-    from api.settings import Settings
+    from api.core.db import Database
+    from api.core.settings import Settings
 
     data, blobs = tmp_path / "data", tmp_path / "shared-blobs"
     data.mkdir(mode=0o755)
@@ -168,7 +168,7 @@ def test_the_api_tightens_an_existing_data_dir_and_blob_dir_on_start(tmp_path: P
 
 @pytest.mark.usefixtures("loose_umask")
 def test_a_keystore_and_its_new_folders_are_owner_only(tmp_path: Path) -> None:
-    from notary.keystore import FAST_SCRYPT_N, create_key
+    from notary.storage.keystore import FAST_SCRYPT_N, create_key
 
     path = tmp_path / "secrets" / "keys" / "office-tax.json"
     create_key(path, "a password", scrypt_n=FAST_SCRYPT_N)
@@ -179,7 +179,7 @@ def test_a_keystore_and_its_new_folders_are_owner_only(tmp_path: Path) -> None:
 def test_notary_init_refuses_a_file_or_another_users_dir_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from notary.cli import main
+    from notary.cli.main import main
 
     monkeypatch.setenv("NOTARY_KEYSTORE_PASSWORD", "a password")
     monkeypatch.delenv("NOTARY_RPC_URL", raising=False)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notary.errors import InvalidInput
-from notary.hashing import (
+from notary.formats.hashing import (
     CHUNK_SIZE,
     ContentHash,
     Digest,

@@ -1,4 +1,4 @@
-"""Hostile input at every entry point (issue 8, DESIGN "What must always hold" 5).
+"""Hostile input at every entry point (docs/design.md, "What must always hold" 5).
 
 A corpus of malformed input is thrown at the HTTP API (uploads, metadata, holder data,
 paths, search, receipts), the citizen's verify pages (`/v/…`, `/verify`), the `notary` CLI
@@ -36,7 +36,7 @@ from sqlalchemy import inspect, text
 from test_api import MD, Api, Office, make_settings, valid_resident_id
 
 from api.main import create_app
-from notary.localchain import LocalChain, rpc_call
+from notary.chain.local import LocalChain, rpc_call
 from verifier.trust import TrustList
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -553,7 +553,7 @@ def test_search_still_finds_real_titles(hostile: Ctx) -> None:
 PASSWORD = "hostile-cli-password"
 
 
-def cli(data_dir: Path, anvil: LocalChain, *args: str, module: str = "notary.cli"):
+def cli(data_dir: Path, anvil: LocalChain, *args: str, module: str = "notary.cli.main"):
     """Run a CLI in a subprocess with a clean NOTARY_* environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTARY_")}
     env.update(
@@ -661,7 +661,7 @@ def test_cli_hostile_input_is_refused_and_changes_nothing(
     One test runs the whole CLI corpus (each start of a CLI costs seconds of imports); a
     failure names every case that misbehaved.
     """
-    runs = [(name, "notary.cli", args) for name, args in cli_cases(tmp_path).items()]
+    runs = [(name, "notary.cli.main", args) for name, args in cli_cases(tmp_path).items()]
     runs += [
         (name, "verifier.cli", args)
         for name, args in verifier_cases(tmp_path, anvil, registry_deployment.address).items()

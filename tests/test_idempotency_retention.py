@@ -19,17 +19,22 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from test_api import MD, Api, make_settings, sql, valid_resident_id
 
-from api import idempotency
 from api.main import create_app
-from notary.config import ChainConfig
+from api.services import idempotency
+from notary.anchoring.worker import (
+    IDEMPOTENCY_TTL_ENV,
+    Worker,
+    WorkerSettings,
+    idempotency_ttl_from_env,
+)
+from notary.chain.config import ChainConfig
+from notary.chain.local import free_port
 from notary.db import repo
 from notary.db.migrate import upgrade
 from notary.db.models import ApiKey, IdempotencyKey
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import KeyRole, utcnow
 from notary.errors import InvalidInput
-from notary.localchain import free_port
-from notary.worker import IDEMPOTENCY_TTL_ENV, Worker, WorkerSettings, idempotency_ttl_from_env
 
 db_url = db_fixtures.db_url
 empty_db_url = db_fixtures.empty_db_url

@@ -11,7 +11,7 @@ import pytest
 from eth_account import Account
 
 from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised
-from notary.keystore import (
+from notary.storage.keystore import (
     FAST_SCRYPT_N,
     InsecureKeyFile,
     KeyExists,

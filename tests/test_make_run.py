@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from notary.chain import RegistryClient
-from notary.config import ChainConfig
+from notary.chain.client import RegistryClient
+from notary.chain.config import ChainConfig
+from notary.chain.local import free_port
 from notary.errors import Unavailable
-from notary.localchain import free_port
-from notary.setup_local import (
+from notary.local.setup import (
     _anvil_port,
     embedded_chain_pid,
     ensure_chain,

@@ -7,9 +7,9 @@ from eth_hash.auto import keccak
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from notary import merkle
 from notary.errors import InvalidInput
-from notary.merkle import (
+from notary.formats import merkle
+from notary.formats.merkle import (
     MAX_PROOF_LENGTH,
     MerkleTree,
     inclusion_proof,

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notary.errors import InvalidInput
-from notary.hashing import Digest, sm3_bytes
-from notary.metadata import (
+from notary.formats.hashing import Digest, sm3_bytes
+from notary.formats.metadata import (
     MAX_EXTRA_ENTRIES,
     MAX_TITLE,
     METADATA_FORMAT,
@@ -175,7 +175,7 @@ def test_from_json_is_strict(text: str | bytes, message: str) -> None:
         Metadata.from_json(text)
 
 
-# The free-text allow-list (notary.fields): no C* (controls, format, private use,
+# The free-text allow-list (notary.formats.fields): no C* (controls, format, private use,
 # unassigned, surrogates) and no line or paragraph separators.
 REFUSED = ("Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp")
 TEXT = st.text(

@@ -1,4 +1,4 @@
-"""`/metrics` (issue 8, monitoring): queue depth, anchoring lag, anchor failures, and
+"""`/metrics`: queue depth, anchoring lag, anchor failures, and
 responses by status class, on SQLite and PostgreSQL."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Registry upgrade by re-anchoring (notary.migrate) on a real anvil: an old registry with two
-offices, several records and versions, a key rotation, a revocation, a replacement, a
-certificate and a batch root is copied into a freshly deployed registry and re-verified."""
+"""Registry upgrade by re-anchoring (notary.anchoring.migrate) on a real anvil: an old
+registry with two offices, several records and versions, a key rotation, a revocation, a
+replacement, a certificate and a batch root is copied into a freshly deployed registry and
+re-verified."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from typing import Any
 import pytest
 from eth_account import Account
 
+from notary.anchoring.migrate import MigrationError, migrate, verify_migration
 from notary.audit.runner import replay
-from notary.chain import RegistryClient, deploy_registry
+from notary.chain.client import RegistryClient, deploy_registry
 from notary.errors import InvalidInput
-from notary.migrate import MigrationError, migrate, verify_migration
-from notary.qr_payload import QrPayload, encode
-from notary.revision import Kind, Revision, compute_leaf, reason_hash
+from notary.formats.qr_payload import QrPayload, encode
+from notary.formats.revision import Kind, Revision, compute_leaf, reason_hash
 from verifier.chainsource import RegistryPool
 from verifier.result import Verdict
 from verifier.trust import TrustList
@@ -314,7 +315,7 @@ def test_bad_arguments_are_refused(history, governance):
 def test_command_migrates_verifies_and_exits_by_outcome(
     history, governance, anvil, tmp_path, monkeypatch, capsys
 ):
-    from notary.keystore import create_key
+    from notary.storage.keystore import create_key
 
     spec = importlib.util.spec_from_file_location("migrate_registry", SCRIPT)
     migrate_registry = importlib.util.module_from_spec(spec)

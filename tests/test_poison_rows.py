@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text, update
 
-from notary.anchoring_seed import seed_revisions
+from notary.anchoring.seed import seed_revisions
+from notary.anchoring.worker import Worker, WorkerSettings
 from notary.db import repo
 from notary.db.models import Alert, Record, Revision, Revocation
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import AccessTier, AnchorState, RecordKind
 from notary.errors import InvalidInput
-from notary.fields import check_validity, check_version, valid_until_seconds
-from notary.revision import new_record_id
-from notary.worker import Worker, WorkerSettings
+from notary.formats.fields import check_validity, check_version, valid_until_seconds
+from notary.formats.revision import new_record_id
 
 BEFORE_1970 = datetime(1969, 7, 20, 20, 17, 40, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -23,9 +23,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-from notary import stamp as stamp_module
-from notary.qr_payload import QrPayload, encode, verify_url
-from notary.stamp import changed_after_stamping, recover_original, stamp_pdf
+from notary.formats.qr_payload import QrPayload, encode, verify_url
+from notary.pdf import stamp as stamp_module
+from notary.pdf.stamp import changed_after_stamping, recover_original, stamp_pdf
 from verifier.certificate import holder_commitment
 from verifier.chainsource import RegistryPool
 from verifier.result import Verdict

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notary.errors import InvalidInput
-from notary.merkle import MAX_PROOF_LENGTH, MerkleTree
-from notary.proof_bundle import (
+from notary.formats.merkle import MAX_PROOF_LENGTH, MerkleTree
+from notary.formats.proof_bundle import (
     DIRECT_SIZE,
     MAX_SIZE,
     BatchInclusion,
@@ -19,7 +19,7 @@ from notary.proof_bundle import (
     ProofBundleError,
     UnsupportedBundleVersion,
 )
-from notary.revision import Kind, Revision, compute_leaf
+from notary.formats.revision import Kind, Revision, compute_leaf
 
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 B32 = st.binary(min_size=32, max_size=32)

@@ -1,4 +1,4 @@
-"""Issue 6, "Done when": publish → anchor → stamped PDF → verify → revise → superseded.
+"""The whole flow: publish → anchor → stamped PDF → verify → revise → superseded.
 
 Real anvil, real SQLite and PostgreSQL, the real app (TestClient) and the real worker; the
 verdicts come from the independent verifier and from the citizen's verify page.
@@ -14,8 +14,8 @@ from eth_account import Account
 from pdf_samples import PageSpec, page_count, reportlab_pdf
 from test_publish_flow_harness import BASE_URL, MD, Stack
 
-from notary.qr_payload import parse_verify_url
-from notary.stamp import recover_original
+from notary.formats.qr_payload import parse_verify_url
+from notary.pdf.stamp import recover_original
 from verifier.result import Verdict
 from verifier.verify import verify_file
 

@@ -18,10 +18,10 @@ import db_fixtures
 import pytest
 from fastapi.testclient import TestClient
 
+from api.core.settings import Settings
 from api.main import create_app
-from api.settings import Settings
-from notary.config import ChainConfig
-from notary.worker import WorkerSettings, anchor_pending
+from notary.anchoring.worker import WorkerSettings, anchor_pending
+from notary.chain.config import ChainConfig
 from verifier.trust import TrustList
 
 db_url = db_fixtures.db_url

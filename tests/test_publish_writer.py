@@ -20,18 +20,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from test_api import ADMIN_KEY, MD, Api, db_url, make_settings, pg_database, sql, sqlite_template
 
-from api.deps import Caller
-from api.errors import Forbidden, Unauthenticated
-from api.idempotency import Answer
+from api.core.deps import Caller
+from api.core.errors import Forbidden, Unauthenticated
+from api.core.security import hash_key
 from api.main import create_app
-from api.pii_guard import Guarded
-from api.publish_writer import PublishWriter
-from api.security import hash_key
+from api.services.idempotency import Answer
+from api.services.pii_guard import Guarded
+from api.services.publish_writer import PublishWriter
 from api.services.publishing import Draft, Job, publish_batch
 from api.services.records import NewContent
-from notary.blobstore import InvalidBlobName
 from notary.db.types import AccessTier, KeyRole
 from notary.errors import Conflict, Unavailable
+from notary.storage.blobstore import InvalidBlobName
 
 __all__ = ["db_url", "pg_database", "sqlite_template"]  # fixtures, re-exported for pytest
 

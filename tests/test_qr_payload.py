@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from qrcode.constants import ERROR_CORRECT_M
 
 from notary.errors import InvalidInput
-from notary.qr_payload import (
+from notary.formats.qr_payload import (
     MAX_PAYLOAD_BYTES,
     MAX_TEXT_LEN,
     InvalidPayload,
@@ -411,7 +411,7 @@ def test_base64_text_has_no_padding() -> None:
 
 def test_parser_imports_without_web3_or_eth_libraries() -> None:
     code = (
-        "import sys; import notary.qr_payload as q; "
+        "import sys; import notary.formats.qr_payload as q; "
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('web3', 'eth_keys', 'eth_account', 'eth_hash', 'sqlalchemy', 'fastapi', 'pypdf')]; "
         "assert not bad, bad"

@@ -1,4 +1,4 @@
-"""The registry's rules, exercised from Python through `notary.chain` on a real anvil.
+"""The registry's rules, exercised from Python through `notary.chain.client` on a real anvil.
 
 The compiled contract is deployed once per session (`registry_deployment`); every test runs
 on an `evm_snapshot` with a fresh office and signer, so tests stay fast and independent.
@@ -15,9 +15,8 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notary.accumulator import Accumulator, BatchStep, RevisionStep, fold
-from notary.chain import RegistryClient
-from notary.chain_errors import (
+from notary.chain.client import RegistryClient
+from notary.chain.errors import (
     REVERTS,
     BatchAlreadyAnchored,
     EmptyInput,
@@ -38,7 +37,7 @@ from notary.chain_errors import (
     ValidityOnDisclosure,
     VersionOutOfOrder,
 )
-from notary.chain_events import (
+from notary.chain.events import (
     AccessLogAnchored,
     BatchAnchored,
     OfficeRegistered,
@@ -50,10 +49,11 @@ from notary.chain_events import (
     SignerGranted,
     SignerRevoked,
 )
-from notary.chain_types import OPEN_UNTIL, RecordStatus
+from notary.chain.types import OPEN_UNTIL, RecordStatus
 from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised
-from notary.merkle import MerkleTree
-from notary.revision import Kind, Revision, compute_leaf, reason_hash
+from notary.formats.accumulator import Accumulator, BatchStep, RevisionStep, fold
+from notary.formats.merkle import MerkleTree
+from notary.formats.revision import Kind, Revision, compute_leaf, reason_hash
 
 ZERO = bytes(32)
 

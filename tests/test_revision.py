@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notary.errors import InvalidInput
-from notary.hashing import Digest
-from notary.revision import (
+from notary.formats.hashing import Digest
+from notary.formats.revision import (
     LEAF_TAG,
     Kind,
     Revision,
@@ -225,8 +225,8 @@ def test_reason_hash_is_sha256_of_utf8() -> None:
 def test_pure_core_imports_without_web3_db_or_web_framework() -> None:
     code = (
         "import sys\n"
-        "import notary.hashing, notary.metadata, notary.revision, notary.merkle, "
-        "notary.accumulator, notary.proof_bundle\n"
+        "import notary.formats.hashing, notary.formats.metadata, notary.formats.revision, "
+        "notary.formats.merkle, notary.formats.accumulator, notary.formats.proof_bundle\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('web3', 'sqlalchemy', 'fastapi', 'starlette', 'psycopg', 'alembic')]\n"
         "assert not bad, bad\n"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from notary.localchain import free_port
-from notary.setup_local import embedded_chain_pid, stop_embedded_chain
+from notary.chain.local import free_port
+from notary.local.setup import embedded_chain_pid, stop_embedded_chain
 
 ROOT = Path(__file__).resolve().parent.parent
 

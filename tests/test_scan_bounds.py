@@ -82,8 +82,8 @@ def test_a_pdf_that_inflates_to_a_gigabyte_is_refused_with_bounded_memory() -> N
 
 
 def test_a_scan_over_its_bounds_is_a_413() -> None:
-    from api.errors import status_for
-    from api.pii_guard import guard
+    from api.core.errors import status_for
+    from api.services.pii_guard import guard
     from notary.pii.limits import ScanLimits
 
     with pytest.raises(DocumentTooLarge) as caught:
@@ -141,10 +141,10 @@ def server(tmp_path, monkeypatch):
     """The real app in a real uvicorn with the service's slow-client options."""
     import uvicorn
 
+    from api.core.server import uvicorn_options
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.server import uvicorn_options
-    from api.settings import Settings
-    from notary.localchain import free_port
+    from notary.chain.local import free_port
 
     monkeypatch.setenv("NOTARY_HEADER_TIMEOUT_S", "1")
     port = free_port()

@@ -22,8 +22,8 @@ from PIL import Image, ImageChops
 from pypdf import PdfReader
 
 from notary.errors import InvalidInput
-from notary.qr_payload import QrPayload, parse_verify_url, verify_url
-from notary.stamp import (
+from notary.formats.qr_payload import QrPayload, parse_verify_url, verify_url
+from notary.pdf.stamp import (
     PdfRejected,
     StampMismatch,
     StampStyle,
@@ -432,8 +432,8 @@ def test_narrow_page_wraps_the_label_beside_the_code() -> None:
 
 
 def test_label_that_cannot_fit_is_left_out() -> None:
-    from notary.stamp_layout import StampStyle as Style
-    from notary.stamp_layout import cid_font, frame, layout_label
+    from notary.pdf.layout import StampStyle as Style
+    from notary.pdf.layout import cid_font, frame, layout_label
 
     tiny = frame((0, 0, 100, 100), 0, 1.0, Style())
     assert layout_label("扫码验真 Verify at verify.gov.example.cn", tiny, cid_font().width) == (

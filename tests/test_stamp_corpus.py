@@ -19,8 +19,8 @@ import pdf_corpus as corpus
 import pytest
 from PIL import Image, ImageDraw
 
-from notary.qr_payload import QrPayload, verify_url
-from notary.stamp import check_stamp, stamp_pdf
+from notary.formats.qr_payload import QrPayload, verify_url
+from notary.pdf.stamp import check_stamp, stamp_pdf
 
 DPI = 100
 REGISTRY = bytes.fromhex("5fbdb2315678afecb367f032d93f642f64180aa3")

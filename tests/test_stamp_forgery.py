@@ -4,7 +4,7 @@ Anyone can download a public stamped PDF, keep its original bytes and marker lin
 another update after them: the same links over a page painted with other text, a drawn code
 that is not the link's, or codes of other pages. The file check (`verify_file`, used by
 `verifier check`) and the API upload (`POST /verify`) both rebuild the stamp
-(`notary.stamp.check_stamp`) and call any such copy tampered; the genuine copy stays
+(`notary.pdf.stamp.check_stamp`) and call any such copy tampered; the genuine copy stays
 authentic and current.
 """
 
@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 from test_print_scan import HOST, chinese_pdf, publish
 
-from notary import stamp_layout as layout
-from notary.qr_payload import verify_url
-from notary.stamp import (
+from notary.formats.qr_payload import verify_url
+from notary.pdf import layout
+from notary.pdf.stamp import (
     PdfRejected,
     StampMismatch,
     StampStyle,
@@ -121,8 +121,8 @@ def test_every_edited_byte_of_the_stamp_update_is_refused(case) -> None:
 def test_upload_of_a_forged_stamped_pdf_says_tampered(case, tmp_path) -> None:
     from fastapi.testclient import TestClient
 
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.settings import Settings
 
     reg, original, stamped, page_url = case
     forged = stamp_pdf(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from notary.qr_payload import QrPayload, verify_url
-from notary.stamp import STAMP_VERSION, StampMismatch, check_stamp, read_stamp_urls, stamp_pdf
+from notary.formats.qr_payload import QrPayload, verify_url
+from notary.pdf.stamp import STAMP_VERSION, StampMismatch, check_stamp, read_stamp_urls, stamp_pdf
 
 VECTORS = Path(__file__).parent / "vectors" / "stamp"
 NAMES = sorted(p.name.removesuffix(".stamped.pdf") for p in VECTORS.glob("*.stamped.pdf"))

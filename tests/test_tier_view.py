@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from notary.db.models import Revision
 from notary.db.types import AnchorState
-from notary.qr_payload import QrPayload, encode
-from notary.verify_links import VerifyTarget
+from notary.formats.qr_payload import QrPayload, encode
+from notary.pdf.verify_links import VerifyTarget
 from verifier.chainsource import RegistryPool
 
 db_url = db_fixtures.db_url
@@ -47,7 +47,7 @@ class Node:
 
     def add(self, data: bytes, tier: str, title: str) -> tuple[bytes, str]:
         """Anchor `data` on the chain and record it in the database; (record id, /v/ code)."""
-        from api import blobs
+        from api.services import blobs
         from notary.db import repo
 
         meta = json.dumps({"title": title})
@@ -92,8 +92,8 @@ class Node:
 
 @pytest.fixture
 def node(verifier_registry, tmp_path: Path, db_url: str) -> Iterator[Node]:
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.settings import Settings
     from notary.db import repo
 
     reg = verifier_registry
@@ -214,8 +214,8 @@ def _page_images(page: str) -> list[str]:
 
 
 def test_an_upload_matching_a_public_pdf_shows_its_authentic_pages(node: Node) -> None:
-    from notary.qr_payload import decode, verify_url
-    from notary.stamp import stamp_pdf
+    from notary.formats.qr_payload import decode, verify_url
+    from notary.pdf.stamp import stamp_pdf
 
     data = _pdf("二〇二六年度部门预算公开", pages=2)
     _, code = node.add(data, "public", "二〇二六年度部门预算公开")

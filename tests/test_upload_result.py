@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from notary.qr_payload import QrPayload, verify_url
-from notary.stamp import stamp_pdf
+from notary.formats.qr_payload import QrPayload, verify_url
+from notary.pdf.stamp import stamp_pdf
 from verifier.chainsource import RegistryPool
 from verifier.trust import TrustEntry, TrustList
 
@@ -37,8 +37,8 @@ def _stamped(reg, data: bytes, host: str) -> bytes:
 
 @pytest.fixture
 def client(verifier_registry, tmp_path: Path) -> Iterator[TestClient]:
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.settings import Settings
 
     reg = verifier_registry
     app = create_app(Settings(data_dir=tmp_path, public_base_url=f"https://{OWN_HOST}"))

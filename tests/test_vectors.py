@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 
-from notary.accumulator import Accumulator, BatchStep, RevisionStep, fold
 from notary.errors import InvalidInput
-from notary.hashing import Digest, hash_stream, sha256_bytes, sm3_bytes
-from notary.merkle import MerkleTree, merkle_root, verify_inclusion
-from notary.metadata import Metadata
-from notary.proof_bundle import BatchInclusion, ProofBundle, ProofBundleError
-from notary.revision import Kind, Revision, compute_leaf, reason_hash
+from notary.formats.accumulator import Accumulator, BatchStep, RevisionStep, fold
+from notary.formats.hashing import Digest, hash_stream, sha256_bytes, sm3_bytes
+from notary.formats.merkle import MerkleTree, merkle_root, verify_inclusion
+from notary.formats.metadata import Metadata
+from notary.formats.proof_bundle import BatchInclusion, ProofBundle, ProofBundleError
+from notary.formats.revision import Kind, Revision, compute_leaf, reason_hash
 
 VECTORS = Path(__file__).parent / "vectors"
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"  # anvil's first deployment

@@ -1,5 +1,5 @@
 """The independent verifier against a real registry on anvil: every verdict, and no green for
-anything the chain does not back (DESIGN.md invariant 4)."""
+anything the chain does not back (docs/design.md, "What must always hold" 4)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import secrets
 
 import pytest
 
-from notary.localchain import free_port
-from notary.qr_payload import QrPayload, encode, sign, verify_url
+from notary.chain.local import free_port
+from notary.formats.qr_payload import QrPayload, encode, sign, verify_url
 from verifier import cli
 from verifier.certificate import holder_commitment
 from verifier.chainsource import RegistryPool

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from notary.localchain import free_port
-from notary.qr_payload import QrPayload, encode, verify_url
-from notary.stamp import stamp_pdf
-from notary.verify_links import VerifyTarget
+from notary.chain.local import free_port
+from notary.formats.qr_payload import QrPayload, encode, verify_url
+from notary.pdf.stamp import stamp_pdf
+from notary.pdf.verify_links import VerifyTarget
 from verifier.certificate import holder_commitment
 from verifier.chainsource import RegistryPool
 from verifier.trust import TrustEntry, TrustList
@@ -50,9 +50,9 @@ class Site:
     def __init__(self, reg, tmp: Path) -> None:
         import uvicorn
 
+        from api.core.settings import Settings
         from api.main import create_app
-        from api.settings import Settings
-        from api.verify_pages import RecordExtras
+        from api.pages.verify import RecordExtras
 
         self.reg = reg
         self.port = free_port()
@@ -177,7 +177,7 @@ def site(anvil, tmp_path_factory) -> Iterator[Site]:
     """One site for the module, on a registry deployed inside a module-wide snapshot."""
     from conftest import VerifierRegistry
 
-    from notary.localchain import rpc_call
+    from notary.chain.local import rpc_call
 
     snap = rpc_call(anvil.url, "evm_snapshot")
     s = Site(VerifierRegistry(anvil), tmp_path_factory.mktemp("site"))
@@ -360,9 +360,9 @@ def test_page_takes_title_reason_and_public_file_from_the_office_database(
     PostgreSQL."""
     from fastapi.testclient import TestClient
 
-    from api import blobs
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.settings import Settings
+    from api.services import blobs
     from notary.db import repo
 
     reg = verifier_registry
@@ -423,8 +423,8 @@ def test_the_database_decorates_only_this_registrys_record_with_its_own_version(
     from conftest import VerifierRegistry
     from fastapi.testclient import TestClient
 
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.settings import Settings
     from notary.db import repo
 
     ours, other = verifier_registry, VerifierRegistry(chain_snapshot)
@@ -516,8 +516,8 @@ def test_a_record_replaced_by_another_names_it_not_a_latest_version(
 
     from fastapi.testclient import TestClient
 
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.settings import Settings
 
     reg = verifier_registry
     rid, version, leaf = reg.anchor(b"old notice")
@@ -539,8 +539,8 @@ def test_a_record_replaced_by_another_names_it_not_a_latest_version(
 def test_odd_language_and_size_parameters_still_get_the_page(tmp_path) -> None:
     from fastapi.testclient import TestClient
 
+    from api.core.settings import Settings
     from api.main import create_app
-    from api.settings import Settings
 
     with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
         r = client.get("/verify", params={"lang": "english-please", "large": "definitely-yes"})

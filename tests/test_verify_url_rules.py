@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from notary.qr_payload import InvalidPayload, QrPayload, parse_verify_url, verify_url
+from notary.formats.qr_payload import InvalidPayload, QrPayload, parse_verify_url, verify_url
 
 PAYLOAD = QrPayload.for_page(
     chain_id=31337,

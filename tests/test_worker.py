@@ -21,19 +21,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from notary.anchoring_seed import seed_revisions
-from notary.chain import RegistryClient, deploy_registry, make_web3
-from notary.chain_errors import TxTimeout
-from notary.chain_events import OfficeRegistered, RevisionAnchored
-from notary.config import ChainConfig, GasPolicy
+from notary.anchoring.seed import seed_revisions
+from notary.anchoring.worker import Worker, WorkerSettings, run_worker
+from notary.chain.client import RegistryClient, deploy_registry, make_web3
+from notary.chain.config import ChainConfig, GasPolicy
+from notary.chain.errors import TxTimeout
+from notary.chain.events import OfficeRegistered, RevisionAnchored
+from notary.chain.local import LocalChain, rpc_call
 from notary.db import repo
 from notary.db.models import Alert, AnchorTx, Revision, Revocation
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import AnchorMode, AnchorState, TxState
-from notary.keystore import FAST_SCRYPT_N, create_key
-from notary.localchain import LocalChain, rpc_call
-from notary.merkle import verify_inclusion
-from notary.worker import Worker, WorkerSettings, run_worker
+from notary.formats.merkle import verify_inclusion
+from notary.storage.keystore import FAST_SCRYPT_N, create_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -243,7 +243,7 @@ def test_restart_finds_revisions_anchored_by_another_transaction(
     # Someone else anchors the same revision (taking the recorded nonce) before the restart.
     other = RegistryClient.connect(chain_config)
     with unit_of_work(factory) as s:
-        from notary.anchoring import build_items
+        from notary.anchoring.plan import build_items
 
         rows = list(s.scalars(select(Revision)))
         for r in rows:
@@ -294,7 +294,15 @@ def _worker_process(db_url, config: ChainConfig, key: Path, crash: bool) -> subp
     env.pop("NOTARY_TEST_CRASH_POINT", None)
     if crash:
         env.update(NOTARY_TEST_CRASH_POINT="any", NOTARY_TEST_CRASH_PROB="0.04")
-    cmd = [sys.executable, "-m", "notary.worker", "--db-url", db_url, "--key-file", str(key)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "notary.cli.worker",
+        "--db-url",
+        db_url,
+        "--key-file",
+        str(key),
+    ]
     cmd += ["--mode", "many", "--many-size", "10", "--max-jobs", "4"]
     if not crash:
         cmd.append("--exit-when-idle")

@@ -1,7 +1,7 @@
 """`Registry` over JSON-RPC: reads a trusted registry with plain `eth_call` / `eth_getLogs`.
 
 Only views and event logs are used; no key, no transaction, no database. Calls are encoded
-and decoded with the registry ABI codec of `notary.chain_abi` (pure, eth_abi) and sent over
+and decoded with the registry ABI codec of `notary.chain.abi` (pure, eth_abi) and sent over
 keep-alive HTTP connections (`verifier.rpc_http`); web3's contract layer costs several
 extra round trips per call (chain-id validation) which a verify page under load cannot
 afford.
@@ -40,7 +40,7 @@ OFFICE_TTL_S = 10.0
 @functools.cache
 def registry_abi() -> Any:
     """The registry ABI codec, built from the committed artifact."""
-    from notary.chain_abi import ContractAbi, load_artifact
+    from notary.chain.abi import ContractAbi, load_artifact
 
     return ContractAbi(load_artifact()["abi"])
 

@@ -1,4 +1,4 @@
-"""The verifier's view of a QR payload: parsed strictly by `notary.qr_payload`, then flattened.
+"""The verifier's view of a QR payload: parsed by `notary.formats.qr_payload`, then flattened.
 
 Parsing is the notary's (one format, one parser, golden vectors); this module only turns a
 URL or bare payload into the few typed fields the verification steps read, and turns every

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from notary.chain_types import Head as HeadState
-from notary.chain_types import RecordStatus  # noqa: F401 - re-exported for verifier.verify
+from notary.chain.types import Head as HeadState
+from notary.chain.types import RecordStatus  # noqa: F401 - re-exported for verifier.verify
 
 
 class SourceUnavailable(ConnectionError):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notary.qr_payload import REGISTRY_PREFIX_LEN
+from notary.formats.qr_payload import REGISTRY_PREFIX_LEN
 
 TRUST_FORMAT_VERSION = 1
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")

@@ -1,15 +1,18 @@
-"""Verification as ordered, named steps that end in a verdict (STYLE.md).
+"""Verification as ordered, named steps that end in a verdict.
+
+docs/design.md, "Verification as named steps".
 
 `verify_payload` checks a QR code (URL or bare payload), optionally with the file it was
 printed on; `verify_file` checks any bytes (a stamped PDF through its own QR codes, anything
 else by its SHA-256 among the anchored revisions); `verify_image` decodes every QR code in a
 photo or scan and checks each. Each returns a frozen `VerificationResult`.
 
-Invariant 4 (DESIGN.md): nothing is AUTHENTIC_CURRENT unless a trusted registry backs this
-exact revision: the code's chain and registry are in the trust list, the revision is anchored
-there by a signer authorised for the record's office at that block, the leaf recomputed from
-the chain's events matches both the head and the code, the content hash matches the bytes in
-hand (when given), and the record's head says it is the latest active version.
+Invariant 4 (docs/design.md, "What must always hold"): nothing is AUTHENTIC_CURRENT unless a
+trusted registry backs this exact revision: the code's chain and registry are in the trust
+list, the revision is anchored there by a signer authorised for the record's office at that
+block, the leaf recomputed from the chain's events matches both the head and the code, the
+content hash matches the bytes in hand (when given), and the record's head says it is the
+latest active version.
 Failure is a verdict with a reason; no exception escapes for any input.
 """
 
@@ -280,7 +283,7 @@ def _offline(run: _Run, why: str) -> tuple[Verdict, str]:
     if p is None or entry is None or not p.signature:
         return Verdict.UNAVAILABLE, "the chain could not be reached; try again later"
     try:
-        from notary.qr_payload import recover_signer
+        from notary.formats.qr_payload import recover_signer
 
         signer = str(recover_signer(p.raw)).lower()
     except Exception as exc:  # a bad signature is simply not a signature
@@ -507,7 +510,7 @@ def check_signer(run: _Run) -> None:
 
 def check_leaf_prefix(run: _Run) -> None:
     """Recompute every leaf from the events; it must match the head and the code."""
-    from notary.revision import Kind, Revision, compute_leaf  # pure module
+    from notary.formats.revision import Kind, Revision, compute_leaf  # pure module
 
     entry, head, event = run.entry, run.head, run.event
     assert entry is not None and head is not None and event is not None
@@ -567,7 +570,7 @@ def check_payload_signature(run: _Run) -> None:
         run.skip("check_payload_signature", "the code carries no signature")
         return
     try:
-        from notary.qr_payload import recover_signer
+        from notary.formats.qr_payload import recover_signer
 
         signer = str(recover_signer(p.raw)).lower()
     except Exception as exc:  # an unrecoverable signature is a forged one
@@ -656,7 +659,7 @@ def check_status(run: _Run) -> tuple[Verdict, str]:
 def _stamped_codes(data: bytes) -> tuple[bytes, list[str]] | None:
     """(original bytes, QR URLs) of a stamped PDF; None when the bytes are not one.
 
-    The stamp is checked completely (`notary.stamp.check_stamp`: made again from its links,
+    The stamp is checked completely (`notary.pdf.stamp.check_stamp`: made again from its links,
     byte for byte), so the URLs are what the drawn codes hold and the pages show the
     original. Any difference, and pages whose codes do not agree (`_check_pages_agree`),
     raises `_Stop(TAMPERED)`; a link that is not a valid code raises `_Stop(INVALID_CODE)`.

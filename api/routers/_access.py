@@ -9,12 +9,12 @@ from contextlib import contextmanager
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from api import accesslog
-from api.deps import Caller
-from api.errors import status_for
+from api.core.deps import Caller
+from api.core.errors import status_for
+from api.services import accesslog
 from notary.db.models import Record
 from notary.errors import NotaryError
-from notary.revision import parse_bytes32
+from notary.formats.revision import parse_bytes32
 
 
 def log_ok(session: Session, caller: Caller, action: str, office_pk: int, record_id: str) -> None:

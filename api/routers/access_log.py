@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from api import accesslog
-from api.deps import AuditorDep, SessionDep
+from api.core.deps import AuditorDep, SessionDep
 from api.schemas import AccessLogEntryPublic, AccessLogPage, AccessLogVerdict
+from api.services import accesslog
 from notary.db.models import AccessLogEntry
 
 router = APIRouter(prefix="/access-log", tags=["access-log"])

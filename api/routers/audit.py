@@ -1,4 +1,6 @@
-"""Alerts and the chain-vs-database audit for auditors (DESIGN.md, "Privacy, access and audit").
+"""Alerts and the chain-vs-database audit for auditors.
+
+docs/design.md, "Privacy, access and audit".
 
 `GET /alerts`: stored alerts, an auditor's office only (admin: all). `GET /audit`: replays the
 registry named by the node's chain config and diffs it with the database, for the auditor's
@@ -11,16 +13,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import AuditorDep, CallerDep, SessionDep, SettingsDep
-from api.errors import Forbidden
-from api.registry import registry_client
+from api.core.deps import AuditorDep, CallerDep, SessionDep, SettingsDep
+from api.core.errors import Forbidden
+from api.core.registry import registry_client
 from api.schemas import NoNul
 from notary.audit import list_alerts, replay, run_diff
 from notary.audit.alerts import alert_json
-from notary.blobstore import BlobStore
 from notary.db.models import Office
 from notary.db.types import KeyRole
 from notary.errors import NotFound
+from notary.storage.blobstore import BlobStore
 
 router = APIRouter(tags=["audit"])
 

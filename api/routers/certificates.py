@@ -23,26 +23,25 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from api import blobs, idempotency
-from api.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
-from api.pii_guard import Guarded, guard_text, metadata_texts
+from api.core.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
 from api.routers._access import log_ok, logged
 from api.routers.records import IdemKey, run_write
 from api.schemas import CertificateIssued, CertificatePublic, RevokeCreate
-from api.services import publishing
+from api.services import blobs, idempotency, publishing
 from api.services import records as svc
+from api.services.certificate_pdf import render_certificate_pdf
+from api.services.pii_guard import Guarded, guard_text, metadata_texts
+from api.services.uploads import CERTIFICATE_TYPES, read_upload
 from api.services.views import head_revision, record_public
-from api.uploads import CERTIFICATE_TYPES, read_upload
-from notary.certificate import (
-    SALT_LENGTH,
-    canonical_holder,
-    holder_commitment,
-    render_certificate_pdf,
-)
 from notary.db.models import Revision
 from notary.db.types import AccessTier, RecordKind
 from notary.errors import InvalidInput, NotFound
-from notary.fields import check_free_text, check_validity
+from notary.formats.certificate import (
+    SALT_LENGTH,
+    canonical_holder,
+    holder_commitment,
+)
+from notary.formats.fields import check_free_text, check_validity
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 

@@ -6,15 +6,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
-from api import accesslog, blobs
-from api.deps import MaybeCallerDep, SessionDep, SettingsDep
-from api.errors import Forbidden, Unauthenticated, status_for
+from api.core.deps import MaybeCallerDep, SessionDep, SettingsDep
+from api.core.errors import Forbidden, Unauthenticated, status_for
 from api.routers._access import log_ok
 from api.routers.certificates import HOLDER_MEDIA_TYPE
+from api.services import accesslog, blobs
 from notary.db.models import Record, Revision
 from notary.db.types import AccessTier
 from notary.errors import InvalidInput, NotaryError, NotFound
-from notary.revision import parse_bytes32
+from notary.formats.revision import parse_bytes32
 
 router = APIRouter(prefix="/files", tags=["files"])
 

@@ -180,7 +180,7 @@ class AnchorCollector(Collector):
 
 
 class PublishWriterCollector(Collector):
-    """The publish writer's counters (`api.publish_writer`), read at scrape time."""
+    """The publish writer's counters (`api.services.publish_writer`), read at scrape time."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app

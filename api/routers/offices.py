@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Request, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import AdminDep, SessionDep, SettingsDep
-from api.registry import registry_client
+from api.core.deps import AdminDep, SessionDep, SettingsDep
+from api.core.registry import registry_client
+from api.core.security import mint_key
 from api.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -18,7 +19,6 @@ from api.schemas import (
     OfficePublic,
     SignerPublic,
 )
-from api.security import mint_key
 from notary.db.models import ApiKey, Office
 from notary.db.types import KeyRole, OfficeStatus, hex32, utcnow
 from notary.errors import Conflict, InvalidInput, NotFound

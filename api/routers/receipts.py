@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import MaybeCallerDep, SettingsDep
-from api.links import verify_target
+from api.core.deps import MaybeCallerDep, SettingsDep
 from api.routers._access import log_by_id
 from api.schemas import ReceiptPublic
+from api.services.links import verify_target
 from api.services.records import can_see
 from notary.db.models import Record, Revision
 from notary.db.types import AnchorState

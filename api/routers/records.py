@@ -14,9 +14,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api import blobs, idempotency
-from api.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
-from api.pii_guard import guard, guard_text, metadata_texts, with_text_findings
+from api.core.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
+from api.core.settings import Settings
 from api.routers._access import log_ok, logged
 from api.schemas import (
     Lines,
@@ -27,11 +26,12 @@ from api.schemas import (
     RevokeCreate,
     SupersedeCreate,
 )
+from api.services import blobs, idempotency
 from api.services import records as svc
+from api.services.pii_guard import guard, guard_text, metadata_texts, with_text_findings
 from api.services.publishing import Draft, Job
+from api.services.uploads import DISCLOSURE_TYPES, Upload, read_upload
 from api.services.views import history, record_public, records_public
-from api.settings import Settings
-from api.uploads import DISCLOSURE_TYPES, Upload, read_upload
 from notary.db.types import RecordKind
 from notary.errors import Conflict, InvalidInput
 from notary.pii.limits import ScanLimits

@@ -1,4 +1,4 @@
-"""Stamped PDFs: an anchored PDF revision with a verify QR code on every page (issue 6).
+"""Stamped PDFs: an anchored PDF revision with a verify QR code on every page.
 
 The stamp is an incremental update, so the original bytes (what the chain's content hash
 is of) stay a prefix of the stamped file and the verifier recovers them.
@@ -14,16 +14,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from api import blobs
-from api.deps import Caller, MaybeCallerDep, SessionDep, SettingsDep
-from api.errors import Forbidden, Unauthenticated, UnsupportedMedia
-from api.links import VerifyTarget, verify_target
+from api.core.deps import Caller, MaybeCallerDep, SessionDep, SettingsDep
+from api.core.errors import Forbidden, Unauthenticated, UnsupportedMedia
 from api.routers._access import log_ok, logged
+from api.services import blobs
+from api.services.links import VerifyTarget, verify_target
 from api.services.records import load_record
-from notary.atomic import atomic_write_bytes
 from notary.db.models import Record, Revision
 from notary.db.types import AccessTier, AnchorState, RecordKind
 from notary.errors import Conflict, NotFound, Unavailable
+from notary.storage.atomic import atomic_write_bytes
 
 router = APIRouter(prefix="/records", tags=["records"])
 

@@ -6,7 +6,7 @@ be on disk before `insert_drafts` names it). `insert_drafts` writes any number o
 of any offices, with one multi-row statement per table: records, blobs, revisions (their
 ids returned), PII overrides, then the access-log entries, chained per office.
 `publish_batch` adds what a batch of independent requests needs (each key and office
-checked again inside the transaction, Idempotency-Key replays); `api.publish_writer` feeds
+checked again inside the transaction, Idempotency-Key replays); `api.services.publish_writer` feeds
 it concurrent publishes (group commit). A certificate is a batch of one in its request's
 own transaction.
 """
@@ -23,11 +23,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from api import accesslog, idempotency
-from api.deps import Caller
-from api.errors import Forbidden, Unauthenticated
-from api.idempotency import Answer
+from api.core.deps import Caller
+from api.core.errors import Forbidden, Unauthenticated
 from api.schemas import RecordPublic, RevisionPublic
+from api.services import accesslog, idempotency
+from api.services.idempotency import Answer
 from api.services.records import (
     NewContent,
     OfficeRow,
@@ -38,7 +38,6 @@ from api.services.records import (
     writable_office,
 )
 from api.services.views import document_size, document_type
-from notary.blobstore import relative_path
 from notary.db.models import Blob, PiiOverride, Record, Revision
 from notary.db.types import (
     AccessTier,
@@ -48,8 +47,9 @@ from notary.db.types import (
     utcnow,
 )
 from notary.errors import Conflict, NotFound
-from notary.fields import valid_until_seconds
-from notary.revision import new_record_id
+from notary.formats.fields import valid_until_seconds
+from notary.formats.revision import new_record_id
+from notary.storage.blobstore import relative_path
 
 
 @dataclass(frozen=True, slots=True)

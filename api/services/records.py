@@ -13,10 +13,10 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from api import blobs
-from api.deps import Caller
-from api.errors import Forbidden, Unauthenticated
-from api.pii_guard import Guarded, with_text_findings
+from api.core.deps import Caller
+from api.core.errors import Forbidden, Unauthenticated
+from api.services import blobs
+from api.services.pii_guard import Guarded, with_text_findings
 from notary.db.models import (
     ApiKey,
     Office,
@@ -28,11 +28,11 @@ from notary.db.models import (
 )
 from notary.db.types import AccessTier, KeyRole, OfficeStatus, RecordKind, RecordStatus, utcnow
 from notary.errors import Conflict, InvalidInput, NotFound
-from notary.fields import check_free_text, check_version
+from notary.formats.fields import check_free_text, check_version
 
 __all__ = ["NotFound"]
-from notary.metadata import Metadata
-from notary.revision import parse_bytes32, reason_hash
+from notary.formats.metadata import Metadata
+from notary.formats.revision import parse_bytes32, reason_hash
 
 CLIENT_METADATA_KEYS = frozenset(
     {"title", "category", "publication_date", "reviewer", "language", "extra", "access_tier"}
@@ -41,7 +41,7 @@ CLIENT_METADATA_KEYS = frozenset(
 
 def _check_strings(data: dict[str, Any]) -> None:
     """Refuse lone surrogates (they cannot even be encoded) and any character outside the
-    free-text rule (`notary.fields`: bidi controls, zero-width and other invisible
+    free-text rule (`notary.formats.fields`: bidi controls, zero-width and other invisible
     characters…) in every key and string of the parsed metadata, naming the member, before
     anything is hashed or stored. `extra` values may span lines; the other members may not.
     """
@@ -168,7 +168,7 @@ def writable_office(offices: dict[int, OfficeRow], caller: Caller) -> OfficeRow:
 
 def office_for_writer(session: Session, caller: Caller) -> OfficeRow:
     """The publisher's office, locked, which must be active; the key is checked again too
-    (authentication may have been a cached verdict, `api.key_cache`)."""
+    (authentication may have been a cached verdict, `api.core.key_cache`)."""
     offices = lock_offices(session, [caller.office_pk or 0])
     if caller.key_id not in live_keys(session, [caller.key_id or 0]):
         raise Unauthenticated("invalid or revoked API key")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.deps import Caller
+from api.core.deps import Caller
 from notary.db.types import AccessTier
 
 METADATA_TIERS = frozenset({AccessTier.PUBLIC, AccessTier.RESTRICTED})

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from api.blobs import SALTED_PARAM
-from api.deps import Caller
+from api.core.deps import Caller
 from api.schemas import HistoryEvent, RecordHistory, RecordPublic, RevisionPublic
+from api.services.blobs import SALTED_PARAM
 from api.services.tier_view import RecordFacts, RecordView, record_view
 from notary.db.models import Blob, Record, Replacement, Revision
 from notary.db.types import AccessTier, RecordKind, RecordStatus, utcnow

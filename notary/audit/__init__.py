@@ -1,11 +1,11 @@
 """The auditor's tools: replay the registry from its events alone, diff it with the
-database, raise alerts (DESIGN.md, "What must always hold" 2 and "Privacy, access and audit").
+database, raise alerts (docs/design.md, "What must always hold" 2 and "Privacy, access and audit").
 
 - `replay(client, state_path=…)` → `(ReplayState, ReplaySummary)` (`notary.audit.runner`)
 - `write_jsonl`, `write_csv` (`notary.audit.export`)
 - `run_diff(session, replay_state, blobstore)` → `list[Discrepancy]` (`notary.audit.diff`)
 - `raise_alerts`, `list_alerts`, `AlertConfig` (`notary.audit.alerts`)
-- CLI: `notary.audit.cli.audit_app` and `checkpoint_app` (typer sub-apps)
+- CLI: `notary.cli.audit.audit_app` and `checkpoint_app` (typer sub-apps)
 """
 
 from __future__ import annotations

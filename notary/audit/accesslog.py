@@ -1,6 +1,6 @@
 """Recompute an office's hash-chained access log and compare it with the heads on chain.
 
-The entry hash is the one the API writes (`api/accesslog.py`):
+The entry hash is the one the API writes (`api/services/accesslog.py`):
 `sha256(RFC 8785 JSON of {office, seq, at, key, action, record, outcome, prev})`. It is
 recomputed here because `notary/` must not import `api/`; a test pins both to the same value.
 """

@@ -1,4 +1,4 @@
-"""Anomaly alerts (DESIGN.md, "Privacy, access and audit"): evaluate, store, list, notify.
+"""Anomaly alerts (docs/design.md, "Privacy, access and audit"): evaluate, store, list, notify.
 
 Rules, each with a stable name (the `alerts.rule` column):
 
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from notary.audit.diff import Discrepancy
 from notary.audit.state import REVOKED, ReplayState
-from notary.config import ConfigError
+from notary.chain.config import ConfigError
 from notary.db.models import Alert, Office, PiiOverride, Revision
 from notary.db.types import AnchorState, Severity
 

@@ -1,4 +1,4 @@
-"""Compare the replayed chain history with the service's database (DESIGN.md, rule 2).
+"""Compare the replayed chain history with the service's database (docs/design.md, "What must always hold" 2).
 
 `run_diff` lists every disagreement as a `Discrepancy` of one kind:
 
@@ -30,15 +30,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notary.anchoring import to_struct
 from notary.audit.accesslog import check_office_log
 from notary.audit.state import ACTIVE, REPLACED, REVOKED, ReplayState, RevisionEntry
-from notary.blobstore import BlobNotFound, BlobStore
+from notary.db.leaf import to_struct
 from notary.db.models import Blob, Office, Record, Replacement, Revision, Revocation
 from notary.db.types import AnchorMode, AnchorState, RecordStatus
 from notary.errors import InvalidInput
-from notary.merkle import verify_inclusion
-from notary.revision import compute_leaf
+from notary.formats.merkle import verify_inclusion
+from notary.formats.revision import compute_leaf
+from notary.storage.blobstore import BlobNotFound, BlobStore
 
 DEFAULT_ANCHORING_DELAY = timedelta(minutes=10)
 """How long an accepted revision may stay unanchored before its absence is reported."""

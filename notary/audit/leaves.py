@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from notary.accumulator import HASH_SIZE, REVISION_TAG, Accumulator
 from notary.errors import InvalidInput
-from notary.keccak import keccak
-from notary.revision import LEAF_TAG, Revision, compute_leaf, prev_leaf_word
+from notary.formats.accumulator import HASH_SIZE, REVISION_TAG, Accumulator
+from notary.formats.keccak import keccak
+from notary.formats.revision import LEAF_TAG, Revision, compute_leaf, prev_leaf_word
 
 Job = tuple[str, str, str]
 """`("r", record_id_hex, event_data_hex)` or `("b", batch_root_hex, leaf_count_hex)`."""

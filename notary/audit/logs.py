@@ -2,7 +2,7 @@
 
 Replay speed is dominated by fetching; the web3 result formatters and a per-log eth_abi
 decode would cost more than the fetch itself at 100,000 logs. `RawLogReader` keeps the
-adaptive page size of `notary.chain_logs.LogReader` (shrinks on a refusal, grows back)
+adaptive page size of `notary.chain.logs.LogReader` (shrinks on a refusal, grows back)
 but asks the provider directly and hands back the JSON-RPC log objects as they came.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 
 from web3.exceptions import Web3RPCError
 
-from notary.chain_errors import NodeError
-from notary.chain_logs import LogReader
+from notary.chain.errors import NodeError
+from notary.chain.logs import LogReader
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 `Replayer.apply_page` takes raw `eth_getLogs` objects (hex strings) and decodes only what
 it needs by slicing 32-byte words, so a replay of 100,000 revisions costs little more than
 fetching them. Each `RevisionAnchored` gets its leaf recomputed with
-`notary.revision.compute_leaf` from the event and the previous leaf replay already holds,
+`notary.formats.revision.compute_leaf` from the event and the previous leaf replay already holds,
 and is folded into the accumulator; at the end the registry's own `accumulator()` at the
 last block must agree, which proves every recomputed leaf (and so every previous-leaf link)
 is what the registry computed.
@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from notary.accumulator import Accumulator
 from notary.audit.leaves import Job, LeafComputer, Result
 from notary.audit.state import (
     ACTIVE,
@@ -44,8 +43,9 @@ from notary.audit.state import (
     SignerPeriod,
     Violation,
 )
-from notary.chain_abi import ContractAbi
-from notary.revision import parse_address
+from notary.chain.abi import ContractAbi
+from notary.formats.accumulator import Accumulator
+from notary.formats.revision import parse_address
 
 ZERO_LEAF = "0x" + "00" * 32
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from notary.audit.logs import RawLogReader
 from notary.audit.replay import Replayer, ReplaySummary
 from notary.audit.state import ReplayState
-from notary.chain import RegistryClient
+from notary.chain.client import RegistryClient
 from notary.errors import InvalidInput
 
 SAVE_EVERY_S = 5.0

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from notary.accumulator import Accumulator
-from notary.atomic import atomic_write_bytes
 from notary.errors import InvalidInput
+from notary.formats.accumulator import Accumulator
+from notary.storage.atomic import atomic_write_bytes
 
 STATE_FORMAT = "disclosure-notary/replay-state/v1"
 

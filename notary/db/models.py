@@ -122,7 +122,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     """Public lookup part of the key (finds the row; the hash is then compared)."""
     key_hash: Mapped[str] = mapped_column(Hex32)
-    """HMAC-SHA256 of the whole key with the server secret (`api.security.hash_key`)."""
+    """HMAC-SHA256 of the whole key with the server secret (`api.core.security.hash_key`)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -270,7 +270,7 @@ class Replacement(Base):
 
 
 class Blob(Base):
-    """A stored file, content-addressed (see `notary.blobstore`)."""
+    """A stored file, content-addressed (see `notary.storage.blobstore`)."""
 
     __tablename__ = "blobs"
     __table_args__ = (CheckConstraint("size >= 0", name="size_non_negative"),)

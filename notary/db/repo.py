@@ -51,7 +51,7 @@ from notary.db.types import (
     utcnow,
 )
 from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised
-from notary.fields import check_version, valid_until_seconds
+from notary.formats.fields import check_version, valid_until_seconds
 
 _E = TypeVar("_E", bound=enum.Enum)
 

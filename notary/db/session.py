@@ -8,7 +8,7 @@ SQLite rules, applied to every new connection:
   commit only reaches the OS, and a power cut can roll back transactions whose answer
   already went out: a publish acknowledged with 201 (its file fsynced) that the worker
   never anchors, against invariant 1. FULL syncs the WAL at each commit; the group commit
-  (`api/publish_writer.py`) shares that sync among the publishes of a batch.
+  (`api/services/publish_writer.py`) shares that sync among the publishes of a batch.
 - **One writer.** Transactions open with `BEGIN IMMEDIATE`, which takes SQLite's write
   lock up front; a second writer (thread or process — the API and the worker share the
   file) waits up to `busy_timeout` for it. Without it a transaction that reads first and
@@ -38,9 +38,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from notary.atomic import make_dirs
 from notary.errors import InvalidInput, Unavailable
-from notary.private_files import private_sqlite_file
+from notary.storage.atomic import make_dirs
+from notary.storage.private_files import private_sqlite_file
 
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 40
@@ -85,7 +85,7 @@ def make_engine(
     once made (no overflow: a bound the server's `max_connections` can be planned
     against); SQLite has one per API thread instead. A SQLite file's folder is created if
     missing (0700), the file itself 0600, and an existing one (with its `-wal`/`-shm`) is
-    tightened to owner-only (see `notary.private_files`).
+    tightened to owner-only (see `notary.storage.private_files`).
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":

@@ -5,7 +5,7 @@ Conventions (the same on SQLite and PostgreSQL, no dialect-only types):
 - **32-byte values** (hashes, record and office ids, leaves, transaction hashes, Merkle
   roots) are `Hex32`: 64 lowercase hex digits without `0x`, as `sha256sum` prints them, in a
   `VARCHAR(64)`. Readable in `psql`/`sqlite3`, indexable, byte-order-free, and equal values
-  compare equal as text. Binding accepts `bytes`, a `notary.hashing.Digest`, or hex with or
+  compare equal as text. Binding accepts `bytes`, a `notary.formats.hashing.Digest`, or hex with or
   without `0x` in any case; anything else raises `InvalidInput` before it reaches SQL.
 - **Timestamps** are `UTCDateTime`: timezone-aware UTC in Python; `TIMESTAMP WITH TIME ZONE`
   on PostgreSQL and ISO text (UTC, sortable) on SQLite. Naive datetimes are refused.
@@ -25,7 +25,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
 
 from notary.errors import InvalidInput
-from notary.metadata import AccessTier as AccessTier  # the one access-tier enum
+from notary.formats.metadata import AccessTier as AccessTier  # the one access-tier enum
 
 _HEX64 = re.compile(r"(?:0[xX])?([0-9a-fA-F]{64})")
 
@@ -150,7 +150,7 @@ class AnchorState(enum.StrEnum):
 
 
 class AnchorMode(enum.StrEnum):
-    """How a revision went on chain (DESIGN.md, "Anchoring")."""
+    """How a revision went on chain (docs/design.md, "Anchoring")."""
 
     DIRECT = "direct"
     MANY = "many"
@@ -177,7 +177,7 @@ class TxState(enum.StrEnum):
 
 
 class KeyRole(enum.StrEnum):
-    """What an API key may do (issue 5, "Who may do what")."""
+    """What an API key may do."""
 
     PUBLISHER = "publisher"
     AUDITOR = "auditor"

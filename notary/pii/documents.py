@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from notary import pdf_bounds
+from notary.pdf import bounds as pdf_bounds
 from notary.pii.decoding import Decoded, decode_text, strip_bom
 from notary.pii.limits import DEFAULT_LIMITS, Deadline, ScanLimits
 from notary.pii.model import (
@@ -41,7 +41,7 @@ def _pdf_pages(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> list[str]:
     """
     import pypdfium2 as pdfium  # only PDF scans pay for loading PDFium
 
-    from notary.pdfium_lock import PDFIUM_LOCK
+    from notary.pdf.pdfium_lock import PDFIUM_LOCK
 
     _check_pdf_bounds(data, limits)
     deadline = Deadline(limits)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from notary import pdf_bounds
+from notary.pdf import bounds as pdf_bounds
 from notary.pii.model import DocumentTooLarge
 
 

@@ -1,0 +1,1 @@
+"""The API's plumbing: settings, database handle, keys, errors, limits, dependencies, server."""

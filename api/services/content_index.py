@@ -1,0 +1,57 @@
+"""The service's own content index: which of its anchored revisions hold some bytes.
+
+An uploaded file without a QR code is found by its SHA-256. The independent verifier finds
+it by reading every anchor of every trusted registry, which grows with the chain; the
+service instead asks its own database (an index on `revisions.content_hash`) and has the
+verifier confirm only the revisions named there on the chain. Bytes the database does not
+know are "unknown" here, even when another service anchored them on a trusted registry:
+only the independent verifier (`verifier check FILE`) searches the whole chain.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from fastapi import Request
+
+from api.services.links import verify_target
+from verifier.verify import MAX_INDEX_HITS, ContentHit, ContentIndex
+
+
+@functools.cache
+def _hits_query() -> Any:
+    """The newest anchored revisions with a content hash (built once)."""
+    from sqlalchemy import bindparam, select
+
+    from notary.db.models import Revision
+    from notary.db.types import AnchorState
+
+    return (
+        select(Revision.record_id, Revision.version)
+        .where(Revision.content_hash == bindparam("sha"))
+        .where(Revision.anchor_state == AnchorState.ANCHORED)
+        .order_by(Revision.id.desc())
+        .limit(MAX_INDEX_HITS)
+    )
+
+
+def database_index(request: Request) -> ContentIndex:
+    """The content index of this node's database for its own registry (empty without a
+    database or a registry: every unstamped upload is then unknown)."""
+    db = getattr(request.app.state, "db", None)
+    own = verify_target(request) if hasattr(request.app.state, "settings") else None
+
+    def lookup(digest: bytes) -> list[ContentHit]:
+        if own is None or db is None or db.engine is None:
+            return []
+        from notary.db.session import READ_ONLY
+
+        with db.engine.connect() as conn:  # a read: no SQLite write lock
+            rows = conn.execution_options(**READ_ONLY).execute(_hits_query(), {"sha": digest.hex()})
+            return [
+                ContentHit(own.chain_id, own.registry, bytes.fromhex(rid), int(version))
+                for rid, version in rows
+            ]
+
+    return lookup

@@ -1,0 +1,1 @@
+"""Putting accepted revisions on chain: the worker, its plan, seeding, registry migration."""

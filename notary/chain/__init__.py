@@ -1,0 +1,1 @@
+"""The chain: registry client, ABI, events, logs, transactions, the local anvil, checkpoints."""

@@ -1,0 +1,1 @@
+"""The `notary` command line: argument parsing and the operations it runs."""

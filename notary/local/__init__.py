@@ -1,0 +1,1 @@
+"""A local deployment in one data dir (embedded chain, keys, registry, database)."""

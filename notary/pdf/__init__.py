@@ -1,0 +1,1 @@
+"""PDFs: the stamp, its layout, incremental updates, bounds checked before PDFium."""

@@ -1,0 +1,727 @@
+"""Stamp a QR code and a short bilingual line on every page of a PDF, as an incremental update.
+
+The original bytes stay a byte-for-byte prefix of the stamped file, so the content hash on
+chain (SHA-256 of the original) can be checked from a stamped copy: `recover_original`
+cuts it back to the original. The update (docs/stamped-pdf.md) starts at byte offset L,
+the original's length, with one comment line (format version 2; version 1 lacks `corner`)
+
+    \\n%DisclosureNotaryStamp/2 original-length=<L> original-sha256=<64 hex> corner=<c>\\n
+
+followed by the new and replaced objects, a cross-reference section whose /Prev is the
+original's startxref, and %%EOF.
+
+Per page the update adds a Form XObject with the code and label (`notary.pdf.layout`),
+a link annotation over the code (`/URI` = the verify URL: clickable on screen, read back by
+`read_stamp_urls`), and the page dictionary again with its content wrapped as
+`q <original> Q <stamp>`, so the original's graphics state cannot leak into the stamp.
+Nothing else of the original is rewritten, so earlier updates, form fields and annotations
+keep working.
+
+Stamping is deterministic, so a verifier can check a stamp by making it again
+(`check_stamp`): recover the original, read each page's URL from its link, stamp the
+original with those URLs and the marker's version and corner, and require the same bytes.
+Whatever the update draws or links is then exactly what the stamper draws for those URLs.
+
+Pure: no web3, database or web framework; the only input is the bytes given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from notary.errors import InvalidInput
+from notary.formats.qr_payload import InvalidPayload, parse_verify_url
+from notary.pdf import layout
+from notary.pdf.increment import Increment, chained_update_end, last_xref
+from notary.pdf.layout import CORNERS, Corner, StampStyle
+
+if TYPE_CHECKING:
+    from pypdf import PageObject, PdfReader
+    from pypdf.generic import DictionaryObject, IndirectObject, StreamObject
+
+__all__ = [
+    "STAMP_VERSION",
+    "STAMP_VERSIONS",
+    "Corner",
+    "PdfRejected",
+    "StampCheck",
+    "StampMismatch",
+    "StampStyle",
+    "changed_after_stamping",
+    "check_stamp",
+    "default_label",
+    "is_stamped",
+    "read_stamp_urls",
+    "recover_original",
+    "split_stamped",
+    "stamp_pdf",
+]
+
+PayloadFn = Callable[[int, int], str]
+"""`make_payload(page, pages)` -> the verify URL of page `page` (from 1) of `pages`."""
+LabelFn = Callable[[str, int, int], str]
+"""`label_fn(url, page, pages)` -> the line printed beside the code."""
+
+STAMP_VERSION = 2
+"""The stamp format `stamp_pdf` writes by default (docs/stamped-pdf.md, "Versions")."""
+STAMP_VERSIONS = (1, 2)
+"""Every format a stamp can be made and checked in; older ones stay rebuildable."""
+MARKER_PREFIX = b"\n%DisclosureNotaryStamp/"
+"""How the stamp's update begins, at byte offset = the original's length; the format
+version and a space follow."""
+MARKER_TAG = MARKER_PREFIX + b"%d " % STAMP_VERSION
+"""The marker's start as the current version writes it."""
+TRAILING_WHITESPACE = b"\r\n\t\f\0 "
+"""The PDF white-space bytes (ISO 32000-1, 7.2.2), in any number, are all that may follow a
+stamp's own update in a stamped copy (mail and web tools append line ends)."""
+MAX_PAGES = 65535
+"""Most pages a stamp has: a verify URL's page count is at most 65535 (docs/qr-payload.md).
+`check_stamp` refuses a file with more links before rebuilding anything."""
+ANNOTATION_NAME_PREFIX = "DisclosureNotaryStamp"
+"""The `/NM` of every link annotation the stamp adds starts with this."""
+XOBJECT_NAME = "/DisclosureNotaryStamp"
+MAX_URL_LEN = 2048
+MAX_INPUT_BYTES = 512 * 1024 * 1024
+DEFAULT_STYLE = StampStyle()
+
+_REPAIR = re.compile(
+    r"repair|rebuild|not defined|startxref|root|xref|eof marker|object stream|"
+    r"can ?not be read|invalid object|wrong pointing|not zero-indexed",
+    re.IGNORECASE,
+)
+_ARTIFACT = b"/Artifact <</Type /Pagination /Subtype /Footer>> BDC "
+
+
+class PdfRejected(InvalidInput):
+    """A file that cannot be stamped or read as stamped: not a PDF, damaged, encrypted,
+    already stamped, or (when reading) not stamped at all."""
+
+
+class StampMismatch(PdfRejected):
+    """A stamped file whose part before the stamp no longer matches what the stamp recorded:
+    it was altered after stamping (for a verifier: tampered)."""
+
+
+def default_label(url: str, page: int, pages: int) -> str:
+    """`扫码验真 Verify at <host> · 记录 <short id> v<n> · 第 p/n 页 page p/n`.
+
+    Falls back to host and page alone when `url` is not a verify URL of this project.
+    """
+    where = f"第 {page}/{pages} 页 page {page}/{pages}"
+    try:
+        link = parse_verify_url(url)
+    except InvalidPayload:
+        host = url.split("://", 1)[-1].split("/", 1)[0]
+        return f"扫码验真 Verify at {host} · {where}"
+    record = f"记录 {link.payload.short_id} v{link.payload.version}"
+    return f"扫码验真 Verify at {link.host} · {record} · {where}"
+
+
+# ---------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------
+
+
+def stamp_pdf(
+    original: bytes,
+    *,
+    make_payload: PayloadFn,
+    corner: Corner = "bottom-right",
+    label_fn: LabelFn = default_label,
+    style: StampStyle = DEFAULT_STYLE,
+    version: int = STAMP_VERSION,
+) -> bytes:
+    """`original` followed by an incremental update that puts a code on every page.
+
+    `make_payload(page, pages)` gives each page's verify URL (pages counted from 1) and
+    `label_fn(url, page, pages)` the line beside it; `version` is the stamp format (older
+    ones only to check old stamps). Only stamps with the default label and style can be
+    checked (`check_stamp`); the corner is recorded in the marker. Raises `PdfRejected` for
+    input that is not an intact, unencrypted PDF or is already stamped, and `InvalidInput`
+    for bad arguments; nothing is produced in either case.
+    """
+    return _stamp(original, make_payload, corner, label_fn, style, version).data
+
+
+class _Built(NamedTuple):
+    data: bytes
+    urls: list[str]
+    areas: list[tuple[float, float, float, float]]
+    hidden_pages: list[int]  # pages whose own XObjects a version 1 stamp drops
+
+
+def _stamp(
+    original: bytes,
+    make_payload: PayloadFn,
+    corner: Corner,
+    label_fn: LabelFn,
+    style: StampStyle,
+    version: int,
+) -> _Built:
+    """`stamp_pdf`, also returning what a check needs: URLs, stamp areas, lossy pages."""
+    if isinstance(version, bool) or version not in STAMP_VERSIONS:
+        raise InvalidInput(f"stamp version must be one of {STAMP_VERSIONS}, not {version!r}")
+    if corner not in CORNERS:
+        raise InvalidInput(f"corner must be one of {', '.join(CORNERS)}, not {corner!r}")
+    if not callable(make_payload) or not callable(label_fn):
+        raise InvalidInput("make_payload and label_fn must be callables")
+    if not isinstance(style, StampStyle):
+        raise InvalidInput("style must be a StampStyle")
+    doc = _open_pdf(original)
+    font = layout.cid_font()
+    update = Increment(doc.next_id)
+    font_ref = update.add(font.dictionary)
+    open_ref = update.add(_raw_stream(b"q\n"))
+    close_ref = update.add(_raw_stream(_close_ops(XOBJECT_NAME)))
+    count = len(doc.pages)
+    urls: list[str] = []
+    areas: list[tuple[float, float, float, float]] = []
+    hidden: list[int] = []
+    for number, page in enumerate(doc.pages, start=1):
+        url = make_payload(number, count)
+        _check_url(url, number)
+        label = label_fn(url, number, count)
+        if not isinstance(label, str):
+            raise InvalidInput(f"label_fn returned {type(label).__name__}, not text")
+        frame = layout.frame(page.box, page.rotate, page.user_unit, style)
+        lines, size = layout.layout_label(label, frame, font.width)
+        placement = layout.place(frame, corner, lines, size, font.width)
+        form, bbox = layout.stamp_form(url, placement, font_ref, version)
+        form_ref = update.add(form)
+        link = layout.link_annotation(
+            url, label, f"{ANNOTATION_NAME_PREFIX} p{number}", placement, page.ref
+        )
+        xobjects = _kept_xobjects(page, version)
+        if version == 1 and page.xobjects and not xobjects:
+            hidden.append(number)
+        name, suffix_ref = XOBJECT_NAME, close_ref
+        if name in xobjects:  # the page already uses our name: give it its own
+            name = _unique_name(XOBJECT_NAME, frozenset(xobjects))
+            suffix_ref = update.add(_raw_stream(_close_ops(name)))
+        new_page = _stamped_page(
+            page, xobjects, open_ref, suffix_ref, name, form_ref, update.add(link)
+        )
+        update.replace(page.ref, new_page)
+        urls.append(url)
+        areas.append(layout.display_area(placement, bbox))
+    marker = _marker(version, original, corner)
+    stamped = update.write(
+        original,
+        trailer=doc.trailer,
+        startxref=doc.startxref,
+        xref_stream=doc.xref_stream,
+        preamble=marker,
+        id_seed="\n".join(urls).encode("ascii"),
+    )
+    if recover_original(stamped) != original:  # the recovery contract, checked every time
+        raise AssertionError("stamp self-check failed: the original is not recoverable")
+    return _Built(stamped, urls, areas, hidden)
+
+
+def _marker(version: int, original: bytes, corner: Corner) -> bytes:
+    line = MARKER_PREFIX + b"%d original-length=%d original-sha256=%s" % (
+        version,
+        len(original),
+        hashlib.sha256(original).hexdigest().encode("ascii"),
+    )
+    if version >= 2:
+        line += b" corner=" + corner.encode("ascii")
+    return line + b"\n"
+
+
+MAX_MARKERS_TRIED = 4
+"""Marker lines checked at most, from the end. A stamped file has one; the bound keeps a
+file stuffed with marker lines from costing a scan of the whole file per line."""
+
+
+class _Located(NamedTuple):
+    length: int  # of the original
+    end: int  # of the stamp's own update (after its %%EOF line)
+    version: int
+    corner: Corner
+
+
+def _locate_stamp(data: bytes) -> _Located:
+    """Where the original and the stamp's own update end, and the marker's fields.
+
+    Finds the stamp's marker line and checks that it sits at exactly the offset it
+    declares, that the stamp's cross-reference section chains (/Prev) to the startxref
+    that ends the bytes before it, and that those bytes have the SHA-256 the marker
+    declares. Raises `PdfRejected` for a file without a stamp and `StampMismatch` when
+    the part before the stamp was altered.
+    """
+    view = memoryview(data)
+    tried = 0
+    pos = data.rfind(MARKER_PREFIX)
+    while pos != -1 and tried < MAX_MARKERS_TRIED:
+        declared = _parse_marker(data, pos)
+        if declared is not None:
+            tried += 1
+            prefix = view[:pos]
+            end = chained_update_end(data, pos + declared.size, prefix)
+            if end is not None:
+                if hashlib.sha256(prefix).hexdigest() != declared.sha256:
+                    raise StampMismatch(
+                        "the stamped file was altered: the part before the stamp no longer "
+                        "has the SHA-256 the stamp recorded"
+                    )
+                return _Located(pos, end, declared.version, declared.corner)
+        pos = data.rfind(MARKER_PREFIX, 0, pos)
+    if tried:
+        raise StampMismatch("damaged stamp: its update does not continue an intact original")
+    raise PdfRejected("not a stamped PDF: no notary stamp found")
+
+
+def recover_original(stamped: bytes) -> bytes:
+    """The original bytes of a stamped PDF: what the chain's content hash is of.
+
+    Raises `PdfRejected` for a file without a stamp and `StampMismatch` when the part
+    before the stamp was altered (see `_locate_stamp`).
+    """
+    data = _as_bytes(stamped)
+    return data[: _locate_stamp(data).length]
+
+
+def split_stamped(stamped: bytes) -> tuple[bytes, bool]:
+    """(the original, whether anything but whitespace follows the stamp's own update) in
+    one pass: a later incremental update (an annotation, a signature, or new page content
+    painted over the original) means the pages a reader shows may not be the published
+    ones. Raises as `recover_original` does."""
+    data = _as_bytes(stamped)
+    located = _locate_stamp(data)
+    return data[: located.length], bool(data[located.end :].strip(TRAILING_WHITESPACE))
+
+
+class StampCheck(NamedTuple):
+    """What `check_stamp` established about a stamped PDF."""
+
+    original: bytes
+    urls: list[str]  # page i's verify URL at index i - 1: what its drawn code holds
+    version: int  # the stamp format
+    corner: Corner
+    areas: list[tuple[float, float, float, float]]
+    # per page, the stamp's rectangle on the page as displayed, in user units from the
+    # visible area's top-left corner (left, top, right, bottom): the only place it draws
+
+
+def check_stamp(stamped: bytes) -> StampCheck:
+    """Check a stamped PDF completely: its stamp must be exactly the one the stamper makes.
+
+    Recovers the original (as `recover_original`), refuses anything but white space after
+    the stamp's own update, reads each page's URL from its link, stamps the original again
+    with those URLs, the marker's version and corner and the default label and style, and
+    requires the stamped file to be those bytes followed only by `TRAILING_WHITESPACE`.
+    So the codes drawn on the pages are the links' URLs, and nothing else is drawn,
+    hidden or added. A version 1 stamp that dropped a page's own images or forms (its
+    `/XObject` dictionary was an indirect object) is refused too: the copy does not show
+    what the original shows.
+
+    Costs one parse and one stamp of the file: linear in its size, at most `MAX_PAGES`
+    pages. Raises `PdfRejected` for a file without a stamp and `StampMismatch` (a
+    verifier's "tampered") with the reason for any difference.
+    """
+    data = _as_bytes(stamped)
+    located = _locate_stamp(data)
+    if data[located.end :].strip(TRAILING_WHITESPACE):
+        raise StampMismatch(
+            "the stamped file was changed after stamping (a later update can alter what its "
+            "pages show); ask the office for the published file"
+        )
+    original = data[: located.length]
+    urls = _links_for_rebuild(data[: located.end])
+    try:
+        built = _stamp(
+            original,
+            lambda page, pages: urls[page - 1] if pages == len(urls) else "",
+            located.corner,
+            default_label,
+            DEFAULT_STYLE,
+            located.version,
+        )
+    except InvalidInput as exc:  # PdfRejected included: the original or a link is unusable
+        raise StampMismatch(f"the stamp cannot be made again from its links: {exc}") from None
+    if built.urls != urls:
+        raise StampMismatch("the stamp's links do not match the original's pages")
+    rebuilt = built.data
+    if data[: len(rebuilt)] != rebuilt or data[len(rebuilt) :].strip(TRAILING_WHITESPACE):
+        at = _first_difference(data, rebuilt)
+        raise StampMismatch(
+            f"the stamp update is not the one the stamper makes for its links (first "
+            f"difference at byte {at}): its pages may show other content or other codes"
+        )
+    if built.hidden_pages:
+        raise StampMismatch(
+            f"stamped by stamp format version 1, which hides the images and forms of page "
+            f"{built.hidden_pages[0]}: the copy does not show what the original shows; ask "
+            "the office for a new stamped copy"
+        )
+    return StampCheck(original, urls, located.version, located.corner, built.areas)
+
+
+def _links_for_rebuild(stamp_bytes: bytes) -> list[str]:
+    """Each page's stamp link URL, as `read_stamp_urls`, as the rebuild's input (a lie in
+    them only makes the rebuild differ)."""
+    try:
+        urls = read_stamp_urls(stamp_bytes)
+    except StampMismatch:
+        raise
+    except PdfRejected as exc:
+        raise StampMismatch(f"the stamp's links cannot be read: {exc}") from None
+    if len(urls) > MAX_PAGES:
+        raise StampMismatch(f"the stamped file has more than {MAX_PAGES} pages")
+    return urls
+
+
+def _first_difference(data: bytes, rebuilt: bytes) -> int:
+    for at, (a, b) in enumerate(zip(data, rebuilt, strict=False)):
+        if a != b:
+            return at
+    return min(len(data), len(rebuilt))
+
+
+def changed_after_stamping(stamped: bytes) -> bool:
+    """Whether the stamped file was updated after stamping (see `split_stamped`)."""
+    return split_stamped(stamped)[1]
+
+
+def read_stamp_urls(stamped: bytes) -> list[str]:
+    """The verify URL stamped on each page, in page order, read from the stamp's links.
+
+    Raises `PdfRejected` if the file is not a stamped PDF or a page lacks its stamp link.
+    """
+    data = _as_bytes(stamped)
+    recover_original(data)
+    reader = _reader(data)
+    urls: list[str] = []
+    try:
+        for number, page in enumerate(reader.pages, start=1):
+            url = _stamp_link_url(page)
+            if url is None:
+                raise PdfRejected(f"page {number} carries no notary stamp link")
+            urls.append(url)
+    except PdfRejected:
+        raise
+    except Exception as exc:  # any malformed structure in an untrusted file
+        raise PdfRejected(f"damaged PDF: {exc}") from exc
+    return urls
+
+
+def is_stamped(data: bytes) -> bool:
+    """Whether `data` carries an intact notary stamp (cheap: no PDF parsing)."""
+    try:
+        recover_original(data)
+    except PdfRejected:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Reading and vetting the original
+# ---------------------------------------------------------------------------------------
+
+
+class _Page(NamedTuple):
+    ref: IndirectObject
+    dictionary: PageObject
+    box: tuple[float, float, float, float]  # visible area: CropBox ∩ MediaBox
+    rotate: int  # 0, 90, 180 or 270
+    user_unit: float
+    contents: list[Any]
+    resources: DictionaryObject
+    xobjects: DictionaryObject | None  # the page's /XObject dictionary, resolved
+    xobjects_direct: bool  # whether it is written inside /Resources (not a reference)
+    annots: list[Any]
+
+
+class _Doc(NamedTuple):
+    trailer: DictionaryObject
+    startxref: int
+    xref_stream: bool
+    next_id: int
+    pages: list[_Page]
+
+
+def _as_bytes(data: object) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, bytearray | memoryview):
+        return bytes(data)
+    raise InvalidInput(f"expected PDF bytes, not {type(data).__name__}")
+
+
+class _Marker(NamedTuple):
+    version: int
+    sha256: str
+    size: int  # bytes of the marker line, its leading and final newline included
+    corner: Corner
+
+
+def _parse_marker(data: bytes, pos: int) -> _Marker | None:
+    """The marker line starting at `pos`, if it is one of a known version, written exactly
+    as that version writes it, and declares exactly `pos` as the original's length."""
+    end = data.find(b"\n", pos + 1)
+    if end == -1 or end - pos > 240:
+        return None
+    head, _, rest = data[pos + len(MARKER_PREFIX) : end].partition(b" ")
+    version = {b"%d" % v: v for v in STAMP_VERSIONS}.get(head)
+    if version is None:
+        return None
+    fields = rest.split(b" ")
+    if len(fields) != (2 if version == 1 else 3):
+        return None
+    length, digest = fields[0], fields[1]
+    if not (length.startswith(b"original-length=") and digest.startswith(b"original-sha256=")):
+        return None
+    length, digest = length[16:], digest[16:]
+    if not length.isdigit() or length != b"%d" % pos or len(digest) != 64:
+        return None
+    if digest.strip(b"0123456789abcdef"):
+        return None
+    corner = "bottom-right"
+    if version >= 2:
+        corner = fields[2].removeprefix(b"corner=").decode("ascii", "replace")
+        if not fields[2].startswith(b"corner=") or corner not in CORNERS:
+            return None
+    return _Marker(version, digest.decode("ascii"), end + 1 - pos, corner)  # type: ignore[arg-type]
+
+
+def _reader(data: bytes) -> PdfReader:
+    from pypdf import PdfReader
+
+    try:
+        return PdfReader(io.BytesIO(data), strict=False)
+    except Exception as exc:  # pypdf raises many types on hostile input
+        raise PdfRejected(f"damaged PDF: {exc}") from exc
+
+
+def _open_pdf(original: object) -> _Doc:
+    """Parse and vet the original; raise `PdfRejected` for anything we will not stamp."""
+    data = _as_bytes(original)
+    if not data.startswith(b"%PDF-"):
+        raise PdfRejected("not a PDF: the file does not start with %PDF-")
+    if len(data) > MAX_INPUT_BYTES:
+        raise PdfRejected(f"the PDF is larger than {MAX_INPUT_BYTES} bytes")
+    xref = last_xref(data)
+    if xref is None:
+        raise PdfRejected(
+            "damaged or truncated PDF: it does not end with startxref and %%EOF pointing "
+            "at a cross-reference section"
+        )
+    if is_stamped(data):
+        raise PdfRejected("the PDF is already stamped; stamp the original instead")
+    with _PypdfRepairs() as repairs:
+        reader = _reader(data)
+        try:
+            if reader.is_encrypted:
+                raise PdfRejected("the PDF is encrypted; publish an unencrypted file")
+            pages = [_read_page(page) for page in reader.pages]
+            trailer = reader.trailer
+            root = trailer.raw_get("/Root").get_object()
+            if root.get("/Type") != "/Catalog" or "/Pages" not in root:
+                raise PdfRejected("damaged PDF: /Root is not a catalog with a page tree")
+            next_id = _next_object_id(reader)
+        except PdfRejected:
+            raise
+        except Exception as exc:  # any malformed structure in an untrusted file
+            raise PdfRejected(f"damaged PDF: {exc}") from exc
+    if repairs.messages:
+        raise PdfRejected(f"damaged PDF: {repairs.messages[0]} (re-save it and try again)")
+    if not pages:
+        raise PdfRejected("the PDF has no pages")
+    refs = {(p.ref.idnum, p.ref.generation) for p in pages}
+    if len(refs) != len(pages):
+        raise PdfRejected("damaged PDF: the page tree lists the same page twice")
+    return _Doc(trailer, xref[0], xref[1], next_id, pages)
+
+
+class _PypdfRepairs(logging.Handler):
+    """Collects, for the current thread, pypdf's warnings that it had to repair the file's
+    structure (cross-reference, trailer, object numbering). Stamping on top of a repaired
+    structure would chain the update to a broken one, so such files are refused."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+        self._thread = threading.get_ident()
+        self._logger = logging.getLogger("pypdf")
+        self._level = self._logger.level
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.thread == self._thread and _REPAIR.search(message):
+            self.messages.append(message)
+
+    def __enter__(self) -> _PypdfRepairs:
+        self._logger.addHandler(self)
+        if not self._logger.isEnabledFor(logging.WARNING):
+            self._logger.setLevel(logging.WARNING)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+
+def _read_page(page: PageObject) -> _Page:
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    ref = page.indirect_reference
+    if not isinstance(ref, IndirectObject):
+        raise PdfRejected("damaged PDF: a page is not an indirect object")
+    media = _rect(page.get("/MediaBox"), "MediaBox")
+    crop = _rect(page.get("/CropBox"), "CropBox") if "/CropBox" in page else media
+    box = (max(media[0], crop[0]), max(media[1], crop[1]))
+    box += (min(media[2], crop[2]), min(media[3], crop[3]))
+    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+        raise PdfRejected("damaged PDF: a page has an empty visible area")
+    rotate = page.get("/Rotate", 0)
+    if isinstance(rotate, bool) or not isinstance(rotate, int) or rotate % 90:
+        raise PdfRejected(f"damaged PDF: /Rotate {rotate!r} is not a multiple of 90")
+    user_unit = float(page.get("/UserUnit", 1))
+    if not 0.01 <= user_unit <= 75_000:
+        raise PdfRejected("damaged PDF: /UserUnit out of range")
+
+    contents: list[Any] = []
+    if "/Contents" in page:
+        raw = page.raw_get("/Contents")
+        target = raw.get_object()
+        if isinstance(target, ArrayObject):
+            contents = list(target)
+        elif isinstance(raw, IndirectObject):
+            contents = [raw]
+    resources = page.get("/Resources")
+    resources = resources.get_object() if resources is not None else None
+    if not isinstance(resources, DictionaryObject):
+        resources = DictionaryObject()
+    raw_xobjects = resources.get("/XObject")  # dict.get: a reference stays a reference
+    xobjects = raw_xobjects.get_object() if raw_xobjects is not None else None
+    annots: list[Any] = []
+    if "/Annots" in page:
+        target = page.raw_get("/Annots").get_object()
+        if isinstance(target, ArrayObject):
+            annots = list(target)
+    for annot in annots:
+        annot_dict = annot.get_object()
+        name = annot_dict.get("/NM") if isinstance(annot_dict, DictionaryObject) else None
+        if isinstance(name, str) and name.startswith(ANNOTATION_NAME_PREFIX):
+            raise PdfRejected("the PDF already carries a notary stamp; stamp the original")
+    return _Page(
+        ref=ref,
+        dictionary=page,
+        box=box,
+        rotate=rotate % 360,
+        user_unit=user_unit,
+        contents=contents,
+        resources=resources,
+        xobjects=xobjects if isinstance(xobjects, DictionaryObject) else None,
+        xobjects_direct=isinstance(raw_xobjects, DictionaryObject),
+        annots=annots,
+    )
+
+
+def _rect(value: object, name: str) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in value)  # type: ignore[attr-defined]
+    except (TypeError, ValueError) as exc:
+        raise PdfRejected(f"damaged PDF: a page has a bad /{name}") from exc
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def _next_object_id(reader: PdfReader) -> int:
+    candidates = [int(reader.trailer.get("/Size", 0))]
+    candidates += [max(table, default=0) + 1 for table in reader.xref.values()]
+    candidates.append(max(reader.xref_objStm, default=0) + 1)
+    return max(candidates)
+
+
+def _stamp_link_url(page: PageObject) -> str | None:
+    annots = page.get("/Annots")
+    for item in annots.get_object() if annots is not None else ():
+        annot = item.get_object()
+        name = annot.get("/NM")
+        if (
+            annot.get("/Subtype") == "/Link"
+            and isinstance(name, str)
+            and name.startswith(ANNOTATION_NAME_PREFIX)
+        ):
+            uri = annot["/A"]["/URI"]
+            return uri if isinstance(uri, str) else bytes(uri).decode("ascii")
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Building the page
+# ---------------------------------------------------------------------------------------
+
+
+def _kept_xobjects(page: _Page, version: int) -> DictionaryObject:
+    """The entries of the page's /XObject dictionary that its stamped copy keeps: all of
+    them. Version 1 read only a dictionary written inside /Resources and lost one given by
+    reference (as Ghostscript writes them); it stays so to rebuild old stamps exactly."""
+    from pypdf.generic import DictionaryObject
+
+    if page.xobjects is None or (version == 1 and not page.xobjects_direct):
+        return DictionaryObject()
+    return page.xobjects
+
+
+def _stamped_page(
+    page: _Page,
+    xobjects: DictionaryObject,
+    open_ref: IndirectObject,
+    suffix_ref: IndirectObject,
+    name: str,
+    form_ref: IndirectObject,
+    link_ref: IndirectObject,
+) -> DictionaryObject:
+    """The page dictionary again: wrapped content, the form as a resource, the link added.
+
+    Inherited attributes (pypdf copies them onto the page) are written on the page itself,
+    which means the same; resources and annotation arrays are copied, never edited in
+    place, since other pages may share them.
+    """
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject
+
+    new = DictionaryObject(page.dictionary.items())  # raw values: references stay references
+    new[NameObject("/Contents")] = ArrayObject([open_ref, *page.contents, suffix_ref])
+    resources = DictionaryObject(page.resources.items())
+    xobjects = DictionaryObject(xobjects.items())  # raw values: references stay references
+    xobjects[NameObject(name)] = form_ref
+    resources[NameObject("/XObject")] = xobjects
+    new[NameObject("/Resources")] = resources
+    new[NameObject("/Annots")] = ArrayObject([*page.annots, link_ref])
+    return new
+
+
+def _raw_stream(data: bytes) -> StreamObject:
+    from pypdf.generic import StreamObject
+
+    stream = StreamObject()
+    stream.set_data(data)
+    return stream
+
+
+def _close_ops(name: str) -> bytes:
+    """Content appended to a page: restore the state before the original, draw the stamp
+    (marked as a pagination artifact, so tagged-PDF readers skip it)."""
+    return b"\nQ\nq " + _ARTIFACT + name.encode("ascii") + b" Do EMC Q\n"
+
+
+def _unique_name(base: str, taken: frozenset[str]) -> str:
+    n = 1
+    while f"{base}{n}" in taken:
+        n += 1
+    return f"{base}{n}"
+
+
+def _check_url(url: object, page: int) -> None:
+    if not isinstance(url, str) or not url:
+        raise InvalidInput(f"make_payload returned {type(url).__name__} for page {page}")
+    if len(url) > MAX_URL_LEN or not url.isascii() or any(c.isspace() for c in url):
+        raise InvalidInput(f"make_payload returned an unusable URL for page {page}")

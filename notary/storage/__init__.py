@@ -1,0 +1,1 @@
+"""Files on disk: content-addressed blobs, atomic writes, private modes, keystores."""
