@@ -45,7 +45,7 @@ def parse_code(text: str) -> PayloadView:
     if len(text) > MAX_CODE_CHARS:
         raise PayloadError("code is far too long to be a verify code")
     try:
-        from notary import qr_payload as qp  # the one parser of the format
+        from notary.formats import qr_payload as qp  # the one parser of the format
 
         if "/" in text or ":" in text:
             link = qp.parse_verify_url(text)

@@ -668,7 +668,7 @@ def _stamped_codes(data: bytes) -> tuple[bytes, list[str]] | None:
         return None
     if not bytes(data[:1024]).lstrip().startswith(b"%PDF"):
         return None
-    from notary import stamp  # pypdf only for PDFs
+    from notary.pdf import stamp  # pypdf only for PDFs
 
     try:
         checked = stamp.check_stamp(bytes(data))
