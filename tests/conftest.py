@@ -127,9 +127,9 @@ def verifier_registry(chain_snapshot: LocalChain) -> VerifierRegistry:
     return VerifierRegistry(chain_snapshot)
 
 
-# --- database and blob-store fixtures: see tests/db_fixtures.py ------
+# --- database and blob-store fixtures: see tests/support/db_fixtures.py ------
 # db_url is parametrised over ["sqlite", "postgresql"]: a migrated, empty database per test.
-from db_fixtures import (  # noqa: E402, F401 - fixtures are found by name in this module
+from support.db_fixtures import (  # noqa: E402, F401 - fixtures are found by name in this module
     blob_store,
     db_engine,
     db_session,
@@ -233,3 +233,8 @@ class RegistryOffice:
 def registry_office(registry_client, governance) -> RegistryOffice:
     """A fresh office with one signer on the snapshot (undone after the test)."""
     return RegistryOffice(registry_client, governance)
+
+
+# --- shared service fixtures: an API client, and the whole stack (API, worker, anvil) ---
+from support.api_client import api  # noqa: E402, F401 - found by name
+from support.publish_stack import stack  # noqa: E402, F401 - found by name
