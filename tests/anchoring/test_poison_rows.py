@@ -33,7 +33,7 @@ EMPTY_JSON_HASH = hashlib.sha256(b"{}").hexdigest()
 @pytest.fixture
 def two_offices(db_url, chain_config, registry_client, registry_office, governance):
     """(session factory, [office rows], worker) for two offices registered on chain."""
-    from conftest import RegistryOffice
+    from support.chain_helpers import RegistryOffice
 
     other = RegistryOffice(registry_client, governance, name="Land bureau")
     engine = make_engine(db_url)

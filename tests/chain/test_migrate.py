@@ -70,7 +70,7 @@ class History:
 
 @pytest.fixture
 def history(registry_client, governance) -> History:
-    from conftest import RegistryOffice
+    from support.chain_helpers import RegistryOffice
 
     old = registry_client
     tax = RegistryOffice(old, governance, "Tax office 税务局")

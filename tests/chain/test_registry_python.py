@@ -417,7 +417,7 @@ def test_revoking_a_non_signer_is_refused(
 def test_a_record_of_another_office_cannot_be_touched(
     registry_client: RegistryClient, registry_office: Any, governance: Any
 ) -> None:
-    from conftest import RegistryOffice
+    from support.chain_helpers import RegistryOffice
 
     other = RegistryOffice(registry_client, governance, "Other office")
     foreign, _ = _anchor_chain(registry_client, other, 1)

@@ -52,11 +52,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RegistryOffice
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from support import paths
+from support.chain_helpers import RegistryOffice
 from support.db_fixtures import pg_execute, pg_url
 from support.publish_stack import MD, bearer
 

@@ -176,7 +176,7 @@ def payload_for(reg, rid, version, leaf, *, registry=None) -> QrPayload:
 @pytest.fixture(scope="module")
 def site(anvil, tmp_path_factory) -> Iterator[Site]:
     """One site for the module, on a registry deployed inside a module-wide snapshot."""
-    from conftest import VerifierRegistry
+    from support.chain_helpers import VerifierRegistry
 
     from notary.chain.local import rpc_call
 
@@ -421,8 +421,8 @@ def test_the_database_decorates_only_this_registrys_record_with_its_own_version(
     # Titles come from the scanned version's metadata (a later, unanchored revision may have
     # renamed the record), and only for this node's registry: another trusted registry can
     # hold the same record id, and our title must not vouch for its bytes.
-    from conftest import VerifierRegistry
     from fastapi.testclient import TestClient
+    from support.chain_helpers import VerifierRegistry
 
     from api.core.settings import Settings
     from api.main import create_app

@@ -219,7 +219,7 @@ def test_code_naming_another_registry_or_chain_is_untrusted(reg, connect):
 
 
 def test_real_registry_outside_the_trust_list_is_untrusted(chain_snapshot, connect):
-    from conftest import VerifierRegistry
+    from support.chain_helpers import VerifierRegistry
 
     trusted = VerifierRegistry(chain_snapshot)
     rogue = VerifierRegistry(chain_snapshot)  # a real deployment anyone could make
