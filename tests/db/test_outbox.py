@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from support.db_rows import h, make_office, publish, revise
 
-from notary.db import repo
+from notary.db import outbox, repo
 from notary.db.models import (
     AnchorTx,
     Office,
@@ -37,11 +37,11 @@ def _queue(session: Session, office: Office, n: int) -> list[Revision]:
 def test_worker_cycle_pending_sending_anchored(db_session: Session, office: Office) -> None:
     queued = _queue(db_session, office, 3)
     db_session.commit()
-    pending = repo.pending_revisions(db_session, limit=10)
+    pending = outbox.pending_revisions(db_session, limit=10)
     assert [r.id for r in pending] == [r.id for r in queued]  # oldest first
     assert pending[0].record.kind is RecordKind.DISCLOSURE  # loaded for the worker
     ids = [r.id for r in pending]
-    tx = repo.mark_sending(
+    tx = outbox.mark_sending(
         db_session,
         revision_ids=ids,
         tx_hash=b"\x01" * 32,
@@ -52,15 +52,15 @@ def test_worker_cycle_pending_sending_anchored(db_session: Session, office: Offi
     )
     db_session.commit()
     assert tx.state is TxState.SIGNED and tx.raw_tx == "ab" * 120 and tx.signer == "0x" + "ab" * 20
-    assert repo.pending_revisions(db_session) == []
-    assert [t.tx_hash for t in repo.unconfirmed_txs(db_session)] == ["01" * 32]
-    repo.mark_tx_sent(db_session, tx_hash="01" * 32)
-    repo.mark_anchored(
+    assert outbox.pending_revisions(db_session) == []
+    assert [t.tx_hash for t in outbox.unconfirmed_txs(db_session)] == ["01" * 32]
+    outbox.mark_tx_sent(db_session, tx_hash="01" * 32)
+    outbox.mark_anchored(
         db_session,
         tx_hash="01" * 32,
         block_number=42,
         revisions=[
-            repo.AnchoredRevision(revision_id=rid, leaf=h(f"leaf-{rid}"), log_index=i)
+            outbox.AnchoredRevision(revision_id=rid, leaf=h(f"leaf-{rid}"), log_index=i)
             for i, rid in enumerate(ids)
         ],
     )
@@ -71,14 +71,14 @@ def test_worker_cycle_pending_sending_anchored(db_session: Session, office: Offi
     assert [r.log_index for r in rows] == [0, 1, 2] and rows[0].block_number == 42
     assert rows[0].anchor_mode is AnchorMode.MANY and rows[0].anchored_at is not None
     assert db_session.scalars(select(AnchorTx)).one().state is TxState.CONFIRMED
-    assert repo.unconfirmed_txs(db_session) == []
+    assert outbox.unconfirmed_txs(db_session) == []
 
 
 def test_batch_anchor_records_root_and_proof(db_session: Session, office: Office) -> None:
     (rev,) = _queue(db_session, office, 1)
     db_session.commit()
     root = h("root")
-    repo.mark_sending(
+    outbox.mark_sending(
         db_session,
         revision_ids=[rev.id],
         tx_hash=h("tx"),
@@ -89,12 +89,12 @@ def test_batch_anchor_records_root_and_proof(db_session: Session, office: Office
         batch_root=root,
     )
     proof = ["0x" + h("sibling-1"), bytes.fromhex(h("sibling-2"))]
-    repo.mark_anchored(
+    outbox.mark_anchored(
         db_session,
         tx_hash=h("tx"),
         block_number=9,
         batch_root=root,
-        revisions=[repo.AnchoredRevision(revision_id=rev.id, leaf=h("leaf"), merkle_proof=proof)],
+        revisions=[outbox.AnchoredRevision(revision_id=rev.id, leaf=h("leaf"), merkle_proof=proof)],
     )
     rev_id = rev.id
     db_session.commit()
@@ -109,21 +109,21 @@ def test_anchoring_twice_is_idempotent_but_another_tx_is_a_conflict(
 ) -> None:
     (rev,) = _queue(db_session, office, 1)
     db_session.commit()
-    anchored = [repo.AnchoredRevision(revision_id=rev.id, leaf=h("leaf"), log_index=0)]
-    repo.mark_anchored(db_session, tx_hash=h("tx1"), block_number=5, revisions=anchored)
-    repo.mark_anchored(db_session, tx_hash=h("tx1"), block_number=5, revisions=anchored)
+    anchored = [outbox.AnchoredRevision(revision_id=rev.id, leaf=h("leaf"), log_index=0)]
+    outbox.mark_anchored(db_session, tx_hash=h("tx1"), block_number=5, revisions=anchored)
+    outbox.mark_anchored(db_session, tx_hash=h("tx1"), block_number=5, revisions=anchored)
     db_session.commit()
     with pytest.raises(Conflict, match="anchored already"):
-        repo.mark_anchored(db_session, tx_hash=h("tx2"), block_number=6, revisions=anchored)
+        outbox.mark_anchored(db_session, tx_hash=h("tx2"), block_number=6, revisions=anchored)
     with pytest.raises(Conflict, match="leaf"):
-        repo.mark_anchored(
+        outbox.mark_anchored(
             db_session,
             tx_hash=h("tx1"),
             block_number=5,
-            revisions=[repo.AnchoredRevision(revision_id=rev.id, leaf=h("other"))],
+            revisions=[outbox.AnchoredRevision(revision_id=rev.id, leaf=h("other"))],
         )
     with pytest.raises(Conflict, match="already anchored"):
-        repo.mark_sending(
+        outbox.mark_sending(
             db_session,
             revision_ids=[rev.id],
             tx_hash=h("tx3"),
@@ -133,11 +133,11 @@ def test_anchoring_twice_is_idempotent_but_another_tx_is_a_conflict(
             mode=AnchorMode.DIRECT,
         )
     with pytest.raises(NotFound):
-        repo.mark_anchored(
+        outbox.mark_anchored(
             db_session,
             tx_hash=h("tx1"),
             block_number=5,
-            revisions=[repo.AnchoredRevision(revision_id=10**9, leaf=h("x"))],
+            revisions=[outbox.AnchoredRevision(revision_id=10**9, leaf=h("x"))],
         )
 
 
@@ -146,7 +146,7 @@ def test_failed_revisions_keep_the_reason_and_can_be_picked_again(
 ) -> None:
     (rev,) = _queue(db_session, office, 1)
     db_session.commit()
-    repo.mark_sending(
+    outbox.mark_sending(
         db_session,
         revision_ids=[rev.id],
         tx_hash=h("tx"),
@@ -155,10 +155,12 @@ def test_failed_revisions_keep_the_reason_and_can_be_picked_again(
         signer="0x" + "11" * 20,
         mode=AnchorMode.DIRECT,
     )
-    repo.mark_failed(db_session, revision_ids=[rev.id], error="VersionOutOfOrder", tx_hash=h("tx"))
+    outbox.mark_failed(
+        db_session, revision_ids=[rev.id], error="VersionOutOfOrder", tx_hash=h("tx")
+    )
     db_session.commit()
-    assert repo.pending_revisions(db_session) == []
-    (failed,) = repo.pending_revisions(db_session, states=[AnchorState.FAILED])
+    assert outbox.pending_revisions(db_session) == []
+    (failed,) = outbox.pending_revisions(db_session, states=[AnchorState.FAILED])
     assert failed.anchor_error == "VersionOutOfOrder"
     assert db_session.scalars(select(AnchorTx)).one().state is TxState.FAILED
 
@@ -174,17 +176,17 @@ def test_two_workers_never_take_the_same_revisions(
     impatient = make_engine(db_url, busy_timeout_ms=200)
     try:
         with unit_of_work(db_session_factory) as first:
-            taken = {r.id for r in repo.pending_revisions(first, limit=2)}
+            taken = {r.id for r in outbox.pending_revisions(first, limit=2)}
             assert len(taken) == 2
             if db_url.startswith("sqlite"):
                 with (
                     pytest.raises(DatabaseUnavailable),
                     unit_of_work(session_factory(impatient)) as second,
                 ):
-                    repo.pending_revisions(second)
+                    outbox.pending_revisions(second)
             else:
                 with unit_of_work(session_factory(impatient)) as second:
-                    other = {r.id for r in repo.pending_revisions(second, limit=10)}
+                    other = {r.id for r in outbox.pending_revisions(second, limit=10)}
                     assert len(other) == 2 and not other & taken
     finally:
         impatient.dispose()
