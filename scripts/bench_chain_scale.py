@@ -80,7 +80,8 @@ class Bench:
     """The chain, the registry and the records whose codes are verified."""
 
     def __init__(self, chain: LocalChain) -> None:
-        self.w3 = Web3(Web3.HTTPProvider(chain.url))
+        # anvil_mine of thousands of blocks takes a while on a loaded machine.
+        self.w3 = Web3(Web3.HTTPProvider(chain.url, request_kwargs={"timeout": 900}))
         self.chain_id = chain.chain_id
         self.admin = self.w3.eth.accounts[0]
         art = load_artifact()
