@@ -316,7 +316,7 @@ def supersede(
         )
 
         def do() -> dict:
-            record = svc.supersede(session, caller, record_id, body.by)
+            record = svc.supersede(session, caller, record_id, body.by, body.reason)
             log_ok(session, caller, "supersede", record.office_pk, record.record_id)
             session.flush()
             return record_public(session, record, caller=caller).model_dump(mode="json")

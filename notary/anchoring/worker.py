@@ -746,7 +746,9 @@ class Worker:
                 .limit(100)
             )
             for rep, office_pk in rows:
-                args = (bytes.fromhex(rep.record_id), bytes.fromhex(rep.by_record_id))
+                # The supersede reason's hash, zero when the replacement gave none.
+                reason = bytes.fromhex(rep.reason_hash) if rep.reason_hash else bytes(32)
+                args = (bytes.fromhex(rep.record_id), bytes.fromhex(rep.by_record_id), reason)
                 out.append((rep, office_pk, args))
         else:
             rows = session.execute(

@@ -51,6 +51,7 @@ from notary.db.types import (
 )
 from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from notary.formats.fields import check_version, valid_until_seconds
+from notary.formats.revision import reason_hash
 
 MAX_SEARCH_LIMIT = 500
 MAX_REASON_CHARS = 2000
@@ -339,8 +340,10 @@ def record_replacement(
     by_record_id: Any,
     replaced_by_key: int | None = None,
     replaced_at: datetime | None = None,
+    reason: str | None = None,
 ) -> Replacement:
-    """Mark an open record as replaced by another open record of the same office."""
+    """Mark an open record as replaced by another open record of the same office (with the
+    supersede reason, whose SHA-256 is anchored, when one is given)."""
     record_id, by_record_id = hex32(record_id), hex32(by_record_id)
     if record_id == by_record_id:
         raise InvalidInput("a record cannot replace itself")
@@ -353,6 +356,8 @@ def record_replacement(
         by_record_id=by_record_id,
         replaced_at=aware(replaced_at) or utcnow(),
         replaced_by_key=replaced_by_key,
+        reason=reason or None,
+        reason_hash=reason_hash(reason).hex() if reason else None,
         anchor_state=AnchorState.PENDING,
     )
     with conflict_on_integrity(session, f"record {record_id} is replaced already"):

@@ -87,8 +87,12 @@ class VerifierRegistry:
         self._tx(self.contract.functions.revoke(record_id, h))
         return h
 
-    def replace(self, record_id: bytes, by_record_id: bytes) -> None:
-        self._tx(self.contract.functions.replace(record_id, by_record_id))
+    def replace(self, record_id: bytes, by_record_id: bytes, reason: str = "") -> bytes:
+        from notary.formats.revision import reason_hash
+
+        h = reason_hash(reason) if reason else bytes(32)
+        self._tx(self.contract.functions.replace(record_id, by_record_id, h))
+        return h
 
     def trust(self, name: str = "示范区域公证链"):  # -> verifier.trust.TrustList
         from verifier.trust import TrustList
