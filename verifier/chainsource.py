@@ -19,7 +19,9 @@ import threading
 import time
 from typing import Any
 
-from verifier.rpc_http import RpcHttp, RpcHttpError
+from notary.chain.paging import PageWindow
+from verifier.logpages import read_logs
+from verifier.rpc_http import RpcHttpError, RpcPool
 from verifier.source import (
     AnchorEvent,
     HeadState,
@@ -57,7 +59,8 @@ class ChainRegistry:
     """A `Registry` for one trust entry, reached through its RPC URL."""
 
     def __init__(self, entry: TrustEntry, *, rpc_url: str | None = None) -> None:
-        url = rpc_url or entry.rpc_url
+        urls = (rpc_url,) if rpc_url else entry.rpc_urls
+        url = urls[0] if urls else None
         if not url:
             raise SourceUnavailable(f"no RPC URL for registry {entry.registry}")
         self.entry = entry
@@ -66,9 +69,10 @@ class ChainRegistry:
         self.address = entry.registry
         self._abi = registry_abi()
         try:
-            self._http = RpcHttp(url, timeout=RPC_TIMEOUT_S)
+            self._http = RpcPool(urls, timeout=RPC_TIMEOUT_S)
         except RpcHttpError as exc:
             raise SourceUnavailable(str(exc)) from None
+        self._window = PageWindow(LOG_PAGE_BLOCKS)
         self._lock = threading.Lock()
         self._checked = False
         self._block_times: dict[int, int] = {}
@@ -111,13 +115,19 @@ class ChainRegistry:
     ) -> list[dict[str, Any]]:
         self._ensure_checked()
         ev = self._abi.event(event)
-        params = {
-            "address": self.address,
-            "fromBlock": hex(from_block),
-            "toBlock": to_block if isinstance(to_block, str) else hex(to_block),
-            "topics": [_hex(ev.topic), *topics],
-        }
-        logs = self._rpc("eth_getLogs", [params])
+        flt = {"address": self.address, "topics": [_hex(ev.topic), *topics]}
+        try:  # paged within the node's limit, from the deployment block, confirmed only
+            logs = read_logs(
+                self._http.call,
+                self._window,
+                flt,
+                from_block=from_block,
+                to_block=None if to_block == "latest" else int(to_block),
+                deployment_block=self.entry.deployment_block,
+                confirmations=self.entry.confirmations,
+            )
+        except RpcHttpError as exc:
+            raise SourceUnavailable(f"{exc}") from exc
         out = []
         for log in logs:
             try:
