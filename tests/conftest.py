@@ -1,12 +1,27 @@
-"""Shared fixtures: one real anvil node for the session, snapshots to keep tests independent."""
+"""Shared fixtures: one real anvil node for the session, snapshots to keep tests independent.
+
+Readers reach the chain as a consortium deployment does, through a Besu-like node
+(`besu_node`: `tests/besu_proxy.py` in front of anvil, refusing `eth_getLogs` over
+`BESU_MAX_LOGS_RANGE` blocks, far below a suite's history): `chain_config` and
+`VerifierRegistry.trust()` hand out its URL, so the verifier, verify-page, worker, audit and
+checkpoint suites all page their log reads. `anvil.url` stays the raw node, for fixtures
+that drive `anvil_*` / `evm_*` (the proxy passes those through too). `NOTARY_TEST_BESU_RANGE`
+changes the limit (0: no limit).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from besu_proxy import BesuProxy
 
 from notary.chain.local import LocalChain, rpc_call
+
+BESU_MAX_LOGS_RANGE = int(os.environ.get("NOTARY_TEST_BESU_RANGE", "50"))
+"""The test node's `--rpc-max-logs-range` (Besu's default is 5,000; histories here are longer
+than 50 blocks, so every long read has to page)."""
 
 
 @pytest.fixture(scope="session")
@@ -16,6 +31,13 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
     chain = LocalChain(state_file=state).start()
     yield chain
     chain.stop()
+
+
+@pytest.fixture(scope="session")
+def besu_node(anvil: LocalChain) -> Iterator[BesuProxy]:
+    """The session's anvil behind a Besu-like node (range limit `BESU_MAX_LOGS_RANGE`)."""
+    with BesuProxy(anvil.url, max_logs_range=BESU_MAX_LOGS_RANGE) as node:
+        yield node
 
 
 @pytest.fixture
@@ -35,12 +57,14 @@ class VerifierRegistry:
 
     OFFICE_NAME = "示范市政务服务数据管理局"
 
-    def __init__(self, chain: LocalChain) -> None:
+    def __init__(self, chain: LocalChain, node_url: str | None = None) -> None:
         from web3 import Web3
 
         from notary.chain.abi import load_artifact
 
         self.chain = chain
+        self.node_url = node_url or chain.url
+        """What readers use: the Besu-like node in front of `chain` (writes go to anvil)."""
         self.w3 = Web3(Web3.HTTPProvider(chain.url))
         self.admin, self.signer = self.w3.eth.accounts[0], self.w3.eth.accounts[1]
         artifact = load_artifact()
@@ -48,6 +72,7 @@ class VerifierRegistry:
         deploy = factory.constructor(self.admin).transact({"from": self.admin, "gasPrice": 0})
         receipt = self._wait(deploy)
         self.address = receipt["contractAddress"]
+        self.deployment_block = int(receipt["blockNumber"])
         self.contract = self.w3.eth.contract(address=self.address, abi=artifact["abi"])
         self.chain_id = chain.chain_id
         self.office_id = b"\x0f" * 32
@@ -117,14 +142,19 @@ class VerifierRegistry:
         from verifier.trust import TrustList
 
         return TrustList.single(
-            chain_id=self.chain_id, registry=self.address, name=name, rpc_url=self.chain.url
+            chain_id=self.chain_id,
+            registry=self.address,
+            name=name,
+            rpc_url=self.node_url,
+            deployment_block=self.deployment_block,
         )
 
 
 @pytest.fixture
-def verifier_registry(chain_snapshot: LocalChain) -> VerifierRegistry:
-    """A fresh registry with one office and one signer on the session's anvil."""
-    return VerifierRegistry(chain_snapshot)
+def verifier_registry(chain_snapshot: LocalChain, besu_node: BesuProxy) -> VerifierRegistry:
+    """A fresh registry with one office and one signer on the session's anvil, read through
+    the Besu-like node."""
+    return VerifierRegistry(chain_snapshot, besu_node.url)
 
 
 # --- database and blob-store fixtures: see tests/db_fixtures.py ------
@@ -182,12 +212,13 @@ def _zero_gas():
 
 
 @pytest.fixture
-def chain_config(chain_snapshot: LocalChain, registry_deployment):
-    """A `ChainConfig` for `registry_deployment` (zero gas, no confirmations, short timeouts)."""
+def chain_config(chain_snapshot: LocalChain, registry_deployment, besu_node: BesuProxy):
+    """A `ChainConfig` for `registry_deployment` (zero gas, no confirmations, short timeouts),
+    through the Besu-like node."""
     from notary.chain.config import ChainConfig
 
     return ChainConfig(
-        rpc_url=chain_snapshot.url,
+        rpc_url=besu_node.url,
         chain_id=chain_snapshot.chain_id,
         registry=registry_deployment.address,
         start_block=registry_deployment.block_number,
