@@ -13,7 +13,8 @@ import time
 import pytest
 from besu_proxy import BesuProxy
 from sqlalchemy import select
-from test_worker import Crash, _assert_exactly_once, _crash_after, _seed, _settings, outbox  # noqa: F401
+from test_worker import Crash, _assert_exactly_once, _crash_after, _seed, _settings
+from test_worker import outbox  # noqa: F401 - the fixture, found by its name
 
 from notary.anchoring.worker import TxRef, Worker
 from notary.chain.client import RegistryClient, make_web3
@@ -166,10 +167,10 @@ def test_all_nodes_down_is_unavailable_not_green(verifier_registry):
 
 
 def test_worker_keeps_anchoring_exactly_once_when_its_node_is_killed(
-    outbox,
+    outbox,  # noqa: F811 - the fixture imported above
     chain_config,
     registry_office,
-    anvil,  # noqa: F811 - the fixture imported above
+    anvil,
 ):
     db_url, factory, office = outbox
     with BesuProxy(anvil.url, max_logs_range=50) as a, BesuProxy(anvil.url) as b:
@@ -205,11 +206,11 @@ def _mine_while(flag: threading.Event, url: str) -> threading.Thread:
 
 
 def test_unconfirmed_anchor_is_not_counted_and_a_reorged_one_is_resent(
-    outbox,
+    outbox,  # noqa: F811 - the fixture imported above
     chain_config,
     registry_office,
     monkeypatch,
-    anvil,  # noqa: F811
+    anvil,
 ):
     db_url, factory, office = outbox
     _seed(factory, office, records=1)
