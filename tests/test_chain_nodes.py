@@ -13,8 +13,14 @@ import time
 import pytest
 from besu_proxy import BesuProxy
 from sqlalchemy import select
-from test_worker import Crash, _assert_exactly_once, _crash_after, _seed, _settings
-from test_worker import outbox  # noqa: F401 - the fixture, found by its name
+from test_worker import (
+    Crash,
+    _assert_exactly_once,
+    _crash_after,
+    _seed,
+    _settings,
+    outbox,  # noqa: F401 - the fixture, found by its name
+)
 
 from notary.anchoring.worker import TxRef, Worker
 from notary.chain.client import RegistryClient, make_web3
