@@ -1,13 +1,28 @@
-"""Shared fixtures: one real anvil node for the session, snapshots to keep tests independent."""
+"""Shared fixtures: one real anvil node for the session, snapshots to keep tests independent.
+
+Readers reach the chain as a consortium deployment does, through a Besu-like node
+(`besu_node`: `tests/support/besu_proxy.py` in front of anvil, refusing `eth_getLogs` over
+`BESU_MAX_LOGS_RANGE` blocks, far below a suite's history): `chain_config` and
+`VerifierRegistry.trust()` hand out its URL, so the verifier, verify-page, worker, audit and
+checkpoint suites all page their log reads. `anvil.url` stays the raw node, for fixtures
+that drive `anvil_*` / `evm_*` (the proxy passes those through too). `NOTARY_TEST_BESU_RANGE`
+changes the limit (0: no limit).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from support.besu_proxy import BesuProxy
 from support.chain_helpers import RegistryOffice, VerifierRegistry
 
 from notary.chain.local import LocalChain, rpc_call
+
+BESU_MAX_LOGS_RANGE = int(os.environ.get("NOTARY_TEST_BESU_RANGE", "50"))
+"""The test node's `--rpc-max-logs-range` (Besu's default is 5,000; histories here are longer
+than 50 blocks, so every long read has to page)."""
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +32,13 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalChain]:
     chain = LocalChain(state_file=state).start()
     yield chain
     chain.stop()
+
+
+@pytest.fixture(scope="session")
+def besu_node(anvil: LocalChain) -> Iterator[BesuProxy]:
+    """The session's anvil behind a Besu-like node (range limit `BESU_MAX_LOGS_RANGE`)."""
+    with BesuProxy(anvil.url, max_logs_range=BESU_MAX_LOGS_RANGE) as node:
+        yield node
 
 
 @pytest.fixture
@@ -31,9 +53,10 @@ def chain_snapshot(anvil: LocalChain) -> Iterator[LocalChain]:
 
 
 @pytest.fixture
-def verifier_registry(chain_snapshot: LocalChain) -> VerifierRegistry:
-    """A fresh registry with one office and one signer on the session's anvil."""
-    return VerifierRegistry(chain_snapshot)
+def verifier_registry(chain_snapshot: LocalChain, besu_node: BesuProxy) -> VerifierRegistry:
+    """A fresh registry with one office and one signer on the session's anvil, read through
+    the Besu-like node."""
+    return VerifierRegistry(chain_snapshot, besu_node.url)
 
 
 # --- database and blob-store fixtures: see tests/support/db_fixtures.py ------
@@ -91,12 +114,13 @@ def _zero_gas():
 
 
 @pytest.fixture
-def chain_config(chain_snapshot: LocalChain, registry_deployment):
-    """A `ChainConfig` for `registry_deployment` (zero gas, no confirmations, short timeouts)."""
+def chain_config(chain_snapshot: LocalChain, registry_deployment, besu_node: BesuProxy):
+    """A `ChainConfig` for `registry_deployment` (zero gas, no confirmations, short timeouts),
+    through the Besu-like node."""
     from notary.chain.config import ChainConfig
 
     return ChainConfig(
-        rpc_url=chain_snapshot.url,
+        rpc_url=besu_node.url,
         chain_id=chain_snapshot.chain_id,
         registry=registry_deployment.address,
         start_block=registry_deployment.block_number,
@@ -123,3 +147,11 @@ def registry_office(registry_client, governance) -> RegistryOffice:
 # --- shared service fixtures: an API client, and the whole stack (API, worker, anvil) ---
 from support.api_client import api  # noqa: E402, F401 - found by name
 from support.publish_stack import stack  # noqa: E402, F401 - found by name
+
+
+@pytest.fixture
+def outbox(db_url, chain_config, registry_client, registry_office):  # noqa: F811
+    """(db_url, session factory, office row): the office registered on chain and in the DB."""
+    from support.worker_runs import outbox_for
+
+    yield from outbox_for(db_url, registry_office)

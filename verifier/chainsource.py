@@ -20,7 +20,9 @@ import threading
 import time
 from typing import Any
 
-from verifier.rpc_http import RpcHttp, RpcHttpError
+from notary.chain.paging import PageWindow
+from verifier.logpages import read_logs
+from verifier.rpc_http import RpcHttpError, RpcPool
 from verifier.source import (
     AnchorEvent,
     HeadState,
@@ -58,7 +60,8 @@ class ChainRegistry:
     """A `Registry` for one trust entry, reached through its RPC URL."""
 
     def __init__(self, entry: TrustEntry, *, rpc_url: str | None = None) -> None:
-        url = rpc_url or entry.rpc_url
+        urls = (rpc_url,) if rpc_url else entry.rpc_urls
+        url = urls[0] if urls else None
         if not url:
             raise SourceUnavailable(f"no RPC URL for registry {entry.registry}")
         self.entry = entry
@@ -67,9 +70,10 @@ class ChainRegistry:
         self.address = entry.registry
         self._abi = registry_abi()
         try:
-            self._http = RpcHttp(url, timeout=RPC_TIMEOUT_S)
+            self._http = RpcPool(urls, timeout=RPC_TIMEOUT_S)
         except RpcHttpError as exc:
             raise SourceUnavailable(str(exc)) from None
+        self._window = PageWindow(LOG_PAGE_BLOCKS)
         self._lock = threading.Lock()
         self._checked = False
         self._block_times: dict[int, int] = {}
@@ -117,13 +121,19 @@ class ChainRegistry:
     ) -> list[dict[str, Any]]:
         self._ensure_checked()
         ev = self._abi.event(event)
-        params = {
-            "address": self.address,
-            "fromBlock": hex(from_block),
-            "toBlock": to_block if isinstance(to_block, str) else hex(to_block),
-            "topics": [_hex(ev.topic), *topics],
-        }
-        logs = self._rpc("eth_getLogs", [params])
+        flt = {"address": self.address, "topics": [_hex(ev.topic), *topics]}
+        try:  # paged within the node's limit, from the deployment block, confirmed only
+            logs = read_logs(
+                self._http.call,
+                self._window,
+                flt,
+                from_block=from_block,
+                to_block=None if to_block == "latest" else int(to_block),
+                deployment_block=self.entry.deployment_block,
+                confirmations=self.entry.confirmations,
+            )
+        except RpcHttpError as exc:
+            raise SourceUnavailable(f"{exc}") from exc
         out = []
         for log in logs:
             try:
@@ -169,14 +179,20 @@ class ChainRegistry:
             topics: list[Any] = [[_hex(t) for t in self._abi.topics("RevisionAnchored")]]
         else:
             topics = [[_hex(t) for t in self._record_topics], _topic(record_id)]
-        params = {
-            "address": self.address,
-            "fromBlock": hex(from_block),
-            "toBlock": to_block if isinstance(to_block, str) else hex(to_block),
-            "topics": topics,
-        }
+        try:  # paged within the node's limit, from the deployment block, confirmed only
+            logs = read_logs(
+                self._http.call,
+                self._window,
+                {"address": self.address, "topics": topics},
+                from_block=from_block,
+                to_block=None if to_block == "latest" else int(to_block),
+                deployment_block=self.entry.deployment_block,
+                confirmations=self.entry.confirmations,
+            )
+        except RpcHttpError as exc:
+            raise SourceUnavailable(f"{exc}") from exc
         out = []
-        for log in self._rpc("eth_getLogs", [params]) or []:
+        for log in logs or []:
             try:
                 ev = self._abi.events[bytes.fromhex(log["topics"][0][2:])]
                 values = ev.decode(
@@ -198,10 +214,17 @@ class ChainRegistry:
         return out
 
     def _record_block(self, record_id: bytes, block: int) -> list[dict[str, Any]]:
-        """The record's events in one block (blocks are immutable once read: cached)."""
+        """The record's events in one block (blocks are immutable once read: cached).
+
+        With confirmations, a block above `latest - confirmations` is not read yet (its
+        events may still be reorged away) and nothing about it is cached."""
         key = (record_id, block)
         hit = self._blocks.get(key)
         if hit is None:
+            if self.entry.confirmations:
+                safe = int(self._rpc("eth_blockNumber", []), 16) - self.entry.confirmations
+                if block > safe:
+                    return []
             hit = self._record_logs(record_id, block, block)
             with self._lock:
                 if len(self._blocks) >= CACHE_RECORDS:
@@ -348,15 +371,11 @@ class ChainRegistry:
         """Anchors with this contentHash: a paged scan of every `RevisionAnchored` log
         (contentHash is not indexed). Linear in the chain: only `verifier check FILE`
         without a content index uses it; the service asks its database instead."""
-        self._ensure_checked()
-        latest = int(self._rpc("eth_blockNumber", []), 16)
-        found: list[AnchorEvent] = []
-        for start in range(0, latest + 1, LOG_PAGE_BLOCKS):
-            end = min(latest, start + LOG_PAGE_BLOCKS - 1)
-            for v in self._record_logs(None, start, end):
-                if bytes(v["contentHash"]) == content_hash:
-                    found.append(self._anchor(v))
-        return found
+        return [
+            self._anchor(v)
+            for v in self._record_logs(None, 0, "latest")
+            if bytes(v["contentHash"]) == content_hash
+        ]
 
     @staticmethod
     def _anchor(v: dict[str, Any]) -> AnchorEvent:

@@ -25,6 +25,7 @@ Exit codes (one per verdict, 0 only for "authentic and current"):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -122,9 +123,7 @@ def _trust(args: argparse.Namespace) -> TrustList:
         if args.rpc:
             # An RPC URL given with a trust list overrides the list's own URLs.
             lst = load_trust(args.trust)
-            return TrustList.of(
-                type(e)(e.chain_id, e.registry, e.name, args.rpc, e.signers) for e in lst
-            )
+            return TrustList.of(dataclasses.replace(e, rpc_url=args.rpc, rpc_urls=()) for e in lst)
         return load_trust(args.trust)
     if not (args.rpc and args.registry and args.name):
         raise TrustListError("give --trust FILE, or all of --rpc, --registry and --name")

@@ -6,6 +6,12 @@ The standard library's connection does the same POST for a fraction of that. Con
 are per thread because `http.client` is not thread-safe; a connection the node closed
 while idle is reopened once, and a POST is only retried when nothing was sent or the node
 closed the connection without answering (JSON-RPC reads are idempotent anyway).
+
+`RpcPool` spreads one registry's reads over several nodes of a consortium: it stays on the
+node that answers and moves to the next one when a call fails (down, HTTP error, timeout,
+error answer), so one node down costs a verifier one failed call, not its verdicts. A
+refusal of a too large `eth_getLogs` range is not a node failure (every node refuses it)
+and is raised at once, for the caller to page.
 """
 
 from __future__ import annotations
@@ -15,12 +21,44 @@ import http.client
 import itertools
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from notary.chain.paging import refusal_text
+
+_REFUSED_STATUS = frozenset({408, 413, 502, 503, 504})
+
 
 class RpcHttpError(Exception):
-    """The node could not be reached or answered with an HTTP error."""
+    """The node could not be reached, answered with an HTTP error or a JSON-RPC error.
+
+    `status` is the HTTP status of an HTTP error, `code` and `rpc_message` the JSON-RPC
+    error of an error answer, `timed_out` says the node did not answer in time.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: object = None,
+        rpc_message: object = None,
+        timed_out: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.rpc_message = rpc_message
+        self.timed_out = timed_out
+
+    @property
+    def is_range_refusal(self) -> bool:
+        """True when this means "ask `eth_getLogs` for a smaller range" (Besu's -32005,
+        a "too many results" answer, a gateway error or a timeout on a large range)."""
+        if self.timed_out or self.status in _REFUSED_STATUS:
+            return True
+        return self.code is not None and refusal_text(self.code, self.rpc_message)
 
 
 class RpcHttp:
@@ -71,11 +109,14 @@ class RpcHttp:
                 continue
             except (OSError, http.client.HTTPException) as exc:
                 self._drop()
-                raise RpcHttpError(f"{type(exc).__name__}: {exc}") from exc
+                timed_out = isinstance(exc, TimeoutError)
+                raise RpcHttpError(f"{type(exc).__name__}: {exc}", timed_out=timed_out) from exc
             if response.will_close:
                 self._drop()
             if response.status != 200:
-                raise RpcHttpError(f"HTTP {response.status} {response.reason}")
+                raise RpcHttpError(
+                    f"HTTP {response.status} {response.reason}", status=response.status
+                )
             return data
         raise AssertionError("unreachable")
 
@@ -88,12 +129,63 @@ class RpcHttp:
         except ValueError as exc:
             raise RpcHttpError(f"{method}: the node's answer is not JSON") from exc
         except RpcHttpError as exc:
-            raise RpcHttpError(f"{method}: {exc}") from exc
+            raise RpcHttpError(
+                f"{method}: {exc}", status=exc.status, timed_out=exc.timed_out
+            ) from exc
         if not isinstance(answer, dict) or "error" in answer or "result" not in answer:
             error = answer.get("error") if isinstance(answer, dict) else answer
-            raise RpcHttpError(f"{method}: {error}")
+            code = error.get("code") if isinstance(error, dict) else None
+            text = error.get("message") if isinstance(error, dict) else None
+            raise RpcHttpError(f"{method}: {error}", code=code, rpc_message=text)
         return answer["result"]
 
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end)."""
         self._drop()
+
+
+class RpcPool:
+    """`RpcHttp.call` over several nodes of one chain, failing over in order.
+
+    Calls go to the node that answered last; a failed call is asked of the next node, and
+    so on once round all of them; the last error is raised when none answers. A range
+    refusal is raised at once (see the module docstring).
+    """
+
+    def __init__(self, urls: Sequence[str], *, timeout: float) -> None:
+        if isinstance(urls, str) or not urls:
+            raise RpcHttpError("no RPC URL given")
+        self.nodes = [RpcHttp(url, timeout=timeout) for url in urls]
+        self.urls = tuple(urls)
+        self._current = 0
+        self._lock = threading.Lock()
+
+    @property
+    def current_url(self) -> str:
+        """The URL of the node calls go to now."""
+        return self.urls[self._current]
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        """The `result` of one JSON-RPC call from the first node that answers it."""
+        first = self._current
+        error: RpcHttpError | None = None
+        for step in range(len(self.nodes)):
+            index = (first + step) % len(self.nodes)
+            try:
+                result = self.nodes[index].call(method, params)
+            except RpcHttpError as exc:
+                if exc.is_range_refusal and exc.code is not None:
+                    raise  # every node refuses it: the caller pages
+                error = exc
+                continue
+            if index != first:
+                with self._lock:
+                    self._current = index
+            return result
+        assert error is not None
+        raise error
+
+    def close(self) -> None:
+        """Close this thread's connections to every node."""
+        for node in self.nodes:
+            node.close()

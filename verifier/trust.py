@@ -9,6 +9,13 @@ A JSON file, one entry per trusted registry (several regions can be trusted at o
        "verify_hosts": ["verify.demo.gov.example"]}
     ]}
 
+`rpc_url` names one node; `rpc_urls` (a list) names several nodes of the same chain, read
+in order with fail-over (`rpc_url`, when given too, must be the first of them).
+`deployment_block` is the block the registry was deployed in (written by `notary init`):
+no event is older, so every log query starts there (0 when unknown). `confirmations` is how
+many blocks must be on top of an event before the verifier acts on it (0 on a chain with
+immediate finality such as Besu/QBFT; a chain that can reorg needs more).
+
 `signers` is optional: a cache of office signer addresses, used only offline to say "issued by
 office X, status unchecked" when a payload carries a signature and the chain is unreachable.
 `verify_hosts` is optional: the hosts (name, optional `:port`) whose verify URLs codes of that
@@ -60,6 +67,21 @@ def _hosts(value: object) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _urls(first: object, many: object) -> tuple[str, ...]:
+    """The entry's node URLs: `rpc_urls`, else `rpc_url` alone; TrustListError if malformed."""
+    if isinstance(many, str) or not isinstance(many, list | tuple):
+        raise TrustListError("trust entry `rpc_urls` must be a list of URLs")
+    urls = tuple(many) if many else (() if first is None else (first,))
+    for url in urls:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise TrustListError(f"not an http(s) RPC URL: {url!r}")
+    if len(set(urls)) != len(urls):
+        raise TrustListError("trust entry `rpc_urls` names a node twice")
+    if many and first is not None and first != urls[0]:
+        raise TrustListError("trust entry `rpc_url` must be the first of its `rpc_urls`")
+    return urls
+
+
 @dataclass(frozen=True, slots=True)
 class OfflineSigner:
     """A signer address known to sign for a named office (for offline checks only)."""
@@ -79,8 +101,21 @@ class TrustEntry:
     signers: tuple[OfflineSigner, ...] = field(default_factory=tuple)
     verify_hosts: tuple[str, ...] = field(default_factory=tuple)
     """Hosts whose verify URLs this registry's codes may carry (lowercase, optional :port)."""
+    rpc_urls: tuple[str, ...] = field(default_factory=tuple)
+    """Every node to read from, in order (`rpc_url` is the first; empty when none)."""
+    deployment_block: int = 0
+    """The registry's deployment block: the lower bound of every log query."""
+    confirmations: int = 0
+    """Blocks on top of an event before it counts."""
 
     def __post_init__(self) -> None:
+        urls = _urls(self.rpc_url, self.rpc_urls)
+        object.__setattr__(self, "rpc_urls", urls)
+        object.__setattr__(self, "rpc_url", urls[0] if urls else None)
+        for name in ("deployment_block", "confirmations"):
+            value = getattr(self, name)
+            if type(value) is not int or not 0 <= value < 2**63:
+                raise TrustListError(f"trust entry `{name}` must be a non-negative integer")
         if isinstance(self.chain_id, bool) or not isinstance(self.chain_id, int):
             raise TrustListError(f"chain_id must be an integer, got {self.chain_id!r}")
         if not 0 < self.chain_id < 2**64:
@@ -150,10 +185,27 @@ class TrustList:
 
     @classmethod
     def single(
-        cls, *, chain_id: int, registry: str, name: str, rpc_url: str | None = None
+        cls,
+        *,
+        chain_id: int,
+        registry: str,
+        name: str,
+        rpc_url: str | None = None,
+        rpc_urls: tuple[str, ...] = (),
+        deployment_block: int = 0,
+        confirmations: int = 0,
     ) -> TrustList:
         """A trust list of one registry (the CLI's `--rpc --registry --name` form)."""
-        return cls((TrustEntry(chain_id=chain_id, registry=registry, name=name, rpc_url=rpc_url),))
+        entry = TrustEntry(
+            chain_id=chain_id,
+            registry=registry,
+            name=name,
+            rpc_url=rpc_url,
+            rpc_urls=tuple(rpc_urls),
+            deployment_block=deployment_block,
+            confirmations=confirmations,
+        )
+        return cls((entry,))
 
     def to_json(self) -> str:
         """The file form of this trust list."""
@@ -166,6 +218,9 @@ class TrustList:
                         "registry": e.registry,
                         "name": e.name,
                         "rpc_url": e.rpc_url,
+                        **({"rpc_urls": list(e.rpc_urls)} if len(e.rpc_urls) > 1 else {}),
+                        "deployment_block": e.deployment_block,
+                        "confirmations": e.confirmations,
                         "signers": [{"address": s.address, "office": s.office} for s in e.signers],
                         "verify_hosts": list(e.verify_hosts),
                     }
@@ -207,6 +262,9 @@ def parse_trust(data: str | bytes | dict[str, Any]) -> TrustList:
                         for s in signers
                     ),
                     verify_hosts=item.get("verify_hosts") or (),
+                    rpc_urls=item.get("rpc_urls") or (),
+                    deployment_block=item.get("deployment_block", 0),
+                    confirmations=item.get("confirmations", 0),
                 )
             )
         except (KeyError, TypeError) as exc:

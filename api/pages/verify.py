@@ -289,7 +289,8 @@ def page_trust(request: Request) -> TrustList:
         else:
             trust = TrustList.single(
                 chain_id=cfg.chain_id, registry=cfg.registry, name="本地政务公证链",
-                rpc_url=cfg.rpc_url,
+                rpc_url=cfg.rpc_url, rpc_urls=cfg.rpc_urls,
+                deployment_block=cfg.start_block, confirmations=cfg.confirmations,
             )  # fmt: skip
     state.verify_trust = trust
     return trust

@@ -441,9 +441,13 @@ class Worker:
             else:
                 self._fail(session, [item.revision_id], f"{type(exc).__name__}: {exc}")
 
-    def _find_event(self, client: RegistryClient, item: Item) -> RevisionAnchored | None:
+    def _find_event(
+        self, client: RegistryClient, item: Item, *, confirmed: bool = False
+    ) -> RevisionAnchored | None:
+        """The revision's anchor on chain with the same content, if any; `confirmed` counts
+        only one with the configured confirmations on top (a newer one may be reorged away)."""
         record_id, version = item.key
-        event = client.find_revision_event(record_id, version, include_unconfirmed=True)
+        event = client.find_revision_event(record_id, version, include_unconfirmed=not confirmed)
         if event is None:
             return None
         same = (
@@ -594,13 +598,17 @@ class Worker:
             )
 
     def _found_by_events(self, tx: TxRef) -> bool:
-        """A transaction the node does not know: are all its revisions on chain anyway?"""
+        """A transaction the node does not know: are all its revisions on chain anyway?
+
+        Only anchors with the configured confirmations count: an anchor in a newer block may
+        be reorged away, and a revision recorded from it would never be re-sent.
+        """
         if tx.purpose is not TxPurpose.REVISIONS or tx.mode is AnchorMode.BATCH:
             return False
         assert self.client is not None
         with unit_of_work(self.sessions) as session:
             items = self._items_of(session, tx)
-            events = [self._find_event(self.client, i) for i in items]
+            events = [self._find_event(self.client, i, confirmed=True) for i in items]
             if not items or any(e is None for e in events):
                 return False
             for item, event in zip(items, events, strict=True):

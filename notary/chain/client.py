@@ -40,6 +40,7 @@ from notary.chain.events import (
     RevisionAnchored,
     decode_log,
 )
+from notary.chain.failover import FailoverHTTPProvider
 from notary.chain.logs import LogReader
 from notary.chain.tx import TxSender, node_errors, revert_data, rpc_error_message
 from notary.chain.types import (
@@ -76,18 +77,24 @@ def make_web3(config: ChainConfig) -> Web3:
     """A web3 instance over HTTP with the configured timeout and no middleware.
 
     Transport errors are retried briefly for idempotent calls; timeouts are not retried
-    here (the sender resends, the log reader shrinks its range instead).
+    here (the sender resends, the log reader shrinks its range instead). With several
+    `rpc_urls` the provider fails over between them (`notary.chain.failover`); each node is
+    retried only once then, the next node is the better retry.
     """
     import requests
 
-    provider = HTTPProvider(
-        config.rpc_url,
-        request_kwargs={"timeout": config.rpc_timeout},
-        exception_retry_configuration=ExceptionRetryConfiguration(
-            errors=(requests.ConnectionError, ConnectionError), retries=3, backoff_factor=0.05
+    many = len(config.rpc_urls) > 1
+    kwargs: dict[str, Any] = {
+        "request_kwargs": {"timeout": config.rpc_timeout},
+        "exception_retry_configuration": ExceptionRetryConfiguration(
+            errors=(requests.ConnectionError, ConnectionError),
+            retries=1 if many else 3,
+            backoff_factor=0.05,
         ),
-    )
-    return Web3(provider, middleware=[])
+    }
+    if many:
+        return Web3(FailoverHTTPProvider(config.rpc_urls, **kwargs), middleware=[])
+    return Web3(HTTPProvider(config.rpc_url, **kwargs), middleware=[])
 
 
 def load_registry_artifact() -> dict[str, Any]:

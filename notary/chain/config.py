@@ -7,6 +7,7 @@ Configuration, not code, switches between the embedded anvil and a production ne
 | env var                     | JSON key                   | meaning                               |
 | --------------------------- | -------------------------- | ------------------------------------- |
 | `NOTARY_RPC_URL`            | `rpc_url`                  | JSON-RPC endpoint (http/https)        |
+| `NOTARY_RPC_URLS`           | `rpc_urls`                 | several nodes, comma-separated / list |
 | `NOTARY_CHAIN_ID`           | `chain_id`                 | expected chain id (checked on connect)|
 | `NOTARY_REGISTRY`           | `registry`                 | registry contract address             |
 | `NOTARY_START_BLOCK`        | `start_block`              | first block to scan for events        |
@@ -21,6 +22,11 @@ Configuration, not code, switches between the embedded anvil and a production ne
 | `NOTARY_RESEND_TIMEOUT`     | `resend_timeout`           | seconds before re-broadcasting a tx   |
 | `NOTARY_POLL_INTERVAL`      | `poll_interval`            | seconds between receipt polls         |
 | `NOTARY_LOG_PAGE_SIZE`      | `log_page_size`            | blocks per `eth_getLogs` request      |
+
+`rpc_urls` names every node of the chain, in the order they are tried (`rpc_url` is always
+its first; giving only `rpc_url` means one node, giving a different `rpc_url` later — a
+`replace`, `NOTARY_RPC_URL` — means that one node alone). `start_block` is the registry's
+deployment block (written by `notary init`): every log query starts there.
 
 Pure: no network access; reading the JSON file is the only I/O.
 """
@@ -100,6 +106,8 @@ class ChainConfig:
     """Everything the chain client needs to talk to one registry on one chain."""
 
     rpc_url: str = DEFAULT_RPC_URL
+    rpc_urls: tuple[str, ...] = ()
+    """Every node, in order; `rpc_url` is the first (filled in from `rpc_url` when empty)."""
     chain_id: int = DEFAULT_CHAIN_ID
     registry: str | None = None
     start_block: int = 0
@@ -112,9 +120,18 @@ class ChainConfig:
     log_page_size: int = 1000
 
     def __post_init__(self) -> None:
-        url = urlparse(self.rpc_url) if isinstance(self.rpc_url, str) else None
-        if url is None or url.scheme not in ("http", "https") or not url.netloc:
-            raise ConfigError(f"rpc_url must be an http(s) URL; got {self.rpc_url!r}")
+        urls = self.rpc_urls
+        if isinstance(urls, str) or not isinstance(urls, list | tuple):
+            raise ConfigError(f"rpc_urls must be a list of http(s) URLs; got {urls!r}")
+        if not urls or urls[0] != self.rpc_url:
+            urls = (self.rpc_url,)  # a single (or a newly set) rpc_url is the only node
+        for value in urls:
+            url = urlparse(value) if isinstance(value, str) else None
+            if url is None or url.scheme not in ("http", "https") or not url.netloc:
+                raise ConfigError(f"rpc_url must be an http(s) URL; got {value!r}")
+        if len(set(urls)) != len(urls):
+            raise ConfigError("rpc_urls names a node twice")
+        object.__setattr__(self, "rpc_urls", tuple(urls))
         _check_int("chain_id", self.chain_id, 1, 2**64 - 1)
         _check_int("start_block", self.start_block, 0, 2**63)
         _check_int("confirmations", self.confirmations, 0, MAX_CONFIRMATIONS)
@@ -132,7 +149,7 @@ class ChainConfig:
 
     def replace(self, **changes: Any) -> Self:
         """A copy with some settings changed (validated like the original)."""
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **_urls_first(changes))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, base: ChainConfig | None = None) -> Self:
@@ -155,7 +172,7 @@ class ChainConfig:
                     f"unknown gas setting(s): {', '.join(sorted(set(gas) - gas_known))}"
                 )
             changes["gas"] = dataclasses.replace(base.gas, **gas)
-        return dataclasses.replace(base, **changes)  # type: ignore[return-value]
+        return dataclasses.replace(base, **_urls_first(changes))  # type: ignore[return-value]
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, base: ChainConfig | None = None) -> Self:
@@ -218,13 +235,33 @@ class ChainConfig:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            out[f.name] = value.to_json() if isinstance(value, GasPolicy) else value
+            if isinstance(value, GasPolicy):
+                value = value.to_json()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
         return out
 
     def save(self, data_dir: str | os.PathLike[str]) -> Path:
         """Write `<data_dir>/chain.json` atomically and return its path."""
         text = json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
         return atomic_write_bytes(Path(data_dir) / CONFIG_FILE_NAME, text.encode(), mode=0o600)
+
+
+def _urls_first(changes: dict[str, Any]) -> dict[str, Any]:
+    """Changes with `rpc_url` set to the first of `rpc_urls` when only the list is given."""
+    urls = changes.get("rpc_urls")
+    if urls and "rpc_url" not in changes and isinstance(urls, list | tuple):
+        changes = {**changes, "rpc_url": urls[0], "rpc_urls": tuple(urls)}
+    return changes
+
+
+def url_list(text: str) -> list[str]:
+    """Parse comma-separated URLs."""
+    urls = [u.strip() for u in text.split(",") if u.strip()]
+    if not urls:
+        raise ValueError(text)
+    return urls
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:
@@ -270,6 +307,7 @@ def text(value: str) -> str:
 
 _ENV: dict[str, tuple[str, str, Any]] = {
     "NOTARY_RPC_URL": ("top", "rpc_url", text),
+    "NOTARY_RPC_URLS": ("top", "rpc_urls", url_list),
     "NOTARY_CHAIN_ID": ("top", "chain_id", integer),
     "NOTARY_REGISTRY": ("top", "registry", address),
     "NOTARY_START_BLOCK": ("top", "start_block", integer),

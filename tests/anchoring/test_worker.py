@@ -7,7 +7,6 @@ stopped and restarted from its state file mid-run.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import os
 import random
@@ -21,13 +20,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from support import paths
+from support.worker_runs import (
+    Crash,
+    assert_exactly_once,
+    crash_after,
+    seed_pending,
+    stored_revisions,
+    worker_settings,
+)
 
 from notary.anchoring.seed import seed_revisions
 from notary.anchoring.worker import Worker, WorkerSettings, run_worker
 from notary.chain.client import RegistryClient, deploy_registry, make_web3
 from notary.chain.config import ChainConfig, GasPolicy
 from notary.chain.errors import TxTimeout
-from notary.chain.events import OfficeRegistered, RevisionAnchored
+from notary.chain.events import OfficeRegistered
 from notary.chain.local import LocalChain, rpc_call
 from notary.db import repo
 from notary.db.models import Alert, AnchorTx, Revision, Revocation
@@ -39,69 +46,6 @@ from notary.storage.keystore import FAST_SCRYPT_N, create_key
 ROOT = paths.ROOT
 
 
-class Crash(BaseException):
-    """Stands for the process dying at this point (in-process tests)."""
-
-
-def _office_row(factory, office):
-    with unit_of_work(factory) as s:
-        row = repo.create_office(s, office_id=office.office_id, number=office.number, name="o")
-        return row
-
-
-def _seed(factory, office_row, **kw) -> list[str]:
-    with unit_of_work(factory) as s:
-        return seed_revisions(s, office=s.merge(office_row), **kw)
-
-
-def _settings(db_url, config, office, **kw) -> WorkerSettings:
-    return WorkerSettings(db_url=db_url, chain=config, signers=(office.signer,), **kw)
-
-
-def _revisions(factory) -> list[Revision]:
-    with unit_of_work(factory) as s:
-        return list(s.scalars(select(Revision).order_by(Revision.id)))
-
-
-def _events(client: RegistryClient) -> collections.Counter:
-    return collections.Counter(
-        (e.record_id.hex(), e.version)
-        for e in client.iter_logs(event_names=["RevisionAnchored"])
-        if isinstance(e, RevisionAnchored)
-    )
-
-
-def _assert_exactly_once(client: RegistryClient, factory) -> None:
-    """Every revision anchored once on chain, and the database agrees (tx, block, log)."""
-    events = {}
-    counts = collections.Counter()
-    for e in client.iter_logs(event_names=["RevisionAnchored"]):
-        key = (e.record_id.hex(), e.version)
-        counts[key] += 1
-        events[key] = e
-    rows = _revisions(factory)
-    assert [r.anchor_state for r in rows] == [AnchorState.ANCHORED] * len(rows)
-    assert set(counts) == {(r.record_id, r.version) for r in rows}
-    assert max(counts.values()) == 1
-    for r in rows:
-        e = events[(r.record_id, r.version)]
-        assert (r.tx_hash, r.block_number, r.log_index) == (
-            e.tx_hash.removeprefix("0x"),
-            e.block_number,
-            e.log_index,
-        )
-
-
-@pytest.fixture
-def outbox(db_url, chain_config, registry_client, registry_office):
-    """(db_url, session factory, office row) with the office registered on chain and in DB."""
-    engine = make_engine(db_url)
-    factory = session_factory(engine)
-    row = _office_row(factory, registry_office)
-    yield db_url, factory, row
-    engine.dispose()
-
-
 # -- happy paths -----------------------------------------------------------------------------
 
 
@@ -109,13 +53,13 @@ def test_single_pending_revision_is_anchored_directly(
     outbox, chain_config, registry_client, registry_office
 ):
     db_url, factory, office = outbox
-    _seed(factory, office, records=1)
-    worker = Worker(_settings(db_url, chain_config, registry_office), client=registry_client)
+    seed_pending(factory, office, records=1)
+    worker = Worker(worker_settings(db_url, chain_config, registry_office), client=registry_client)
     assert worker.run_once() == 1
-    (row,) = _revisions(factory)
+    (row,) = stored_revisions(factory)
     assert row.anchor_state is AnchorState.ANCHORED and row.anchor_mode is AnchorMode.DIRECT
     assert registry_client.head(bytes.fromhex(row.record_id)).matches(bytes.fromhex(row.leaf))
-    _assert_exactly_once(registry_client, factory)
+    assert_exactly_once(registry_client, factory)
     worker.close()
 
 
@@ -123,25 +67,25 @@ def test_consecutive_versions_and_records_share_one_anchor_many(
     outbox, chain_config, registry_client, registry_office
 ):
     db_url, factory, office = outbox
-    ids = _seed(factory, office, records=3, versions=3)
-    worker = Worker(_settings(db_url, chain_config, registry_office), client=registry_client)
+    ids = seed_pending(factory, office, records=3, versions=3)
+    worker = Worker(worker_settings(db_url, chain_config, registry_office), client=registry_client)
     worker.run_once()
-    rows = _revisions(factory)
+    rows = stored_revisions(factory)
     assert {r.anchor_mode for r in rows} == {AnchorMode.MANY}
     assert len({r.tx_hash for r in rows}) == 1
     for record_id in ids:
         assert registry_client.head(bytes.fromhex(record_id)).version == 3
-    _assert_exactly_once(registry_client, factory)
+    assert_exactly_once(registry_client, factory)
 
 
 def test_archive_records_are_anchored_as_a_merkle_batch(
     outbox, chain_config, registry_client, registry_office
 ):
     db_url, factory, office = outbox
-    _seed(factory, office, records=5, category="archive")
-    worker = Worker(_settings(db_url, chain_config, registry_office), client=registry_client)
+    seed_pending(factory, office, records=5, category="archive")
+    worker = Worker(worker_settings(db_url, chain_config, registry_office), client=registry_client)
     worker.run_once()
-    rows = _revisions(factory)
+    rows = stored_revisions(factory)
     (root,) = {r.batch_root for r in rows}
     assert {r.anchor_mode for r in rows} == {AnchorMode.BATCH}
     for r in rows:
@@ -155,10 +99,10 @@ def test_pending_revocation_is_anchored_after_the_revision(
     outbox, chain_config, registry_client, registry_office
 ):
     db_url, factory, office = outbox
-    (record_id,) = _seed(factory, office, records=1)
+    (record_id,) = seed_pending(factory, office, records=1)
     with unit_of_work(factory) as s:
         repo.record_revocation(s, record_id=record_id, reason="wrong figures")
-    worker = Worker(_settings(db_url, chain_config, registry_office), client=registry_client)
+    worker = Worker(worker_settings(db_url, chain_config, registry_office), client=registry_client)
     worker.run_once()
     with unit_of_work(factory) as s:
         revocation = s.scalars(select(Revocation)).one()
@@ -169,42 +113,30 @@ def test_pending_revocation_is_anchored_after_the_revision(
 # -- reconciliation ----------------------------------------------------------------------------
 
 
-def _crash_after(monkeypatch, client, method: str) -> None:
-    original = getattr(client, method)
-
-    def crash(*a, **kw):
-        if method == "wait":
-            original.__self__.broadcast(*a, **kw)  # make sure it is sent, then die
-        raise Crash(method)
-
-    monkeypatch.setattr(client, method, crash)
-    return original
-
-
 def test_restart_records_a_mined_transaction_only_once_confirmed(
     outbox, chain_config, registry_office, monkeypatch
 ):
     # A receipt found at once after a restart may still be reorged away: it is recorded
     # only with the configured confirmations on top, as a fresh send is.
     db_url, factory, office = outbox
-    _seed(factory, office, records=1)
+    seed_pending(factory, office, records=1)
     config = dataclasses.replace(chain_config, confirmations=2, receipt_timeout=1.0)
     client = RegistryClient.connect(config)
-    settings = _settings(db_url, config, registry_office)
+    settings = worker_settings(db_url, config, registry_office)
     crashing = Worker(settings, client=client)
-    _crash_after(monkeypatch, client, "wait")  # broadcast, mined by anvil, then the crash
+    crash_after(monkeypatch, client, "wait")  # broadcast, mined by anvil, then the crash
     with pytest.raises(Crash):
         crashing.run_once()
     monkeypatch.undo()
     fresh = Worker(settings, client=RegistryClient.connect(config))
     with pytest.raises(TxTimeout):  # mined, but no block on top yet
         fresh.reconcile()
-    [row] = _revisions(factory)
+    [row] = stored_revisions(factory)
     assert row.anchor_state is AnchorState.SENDING and row.block_number is None
     for _ in range(config.confirmations):
         rpc_call(config.rpc_url, "evm_mine")
     assert fresh.reconcile() == 1
-    [row] = _revisions(factory)
+    [row] = stored_revisions(factory)
     assert row.anchor_state is AnchorState.ANCHORED
 
 
@@ -213,34 +145,34 @@ def test_restart_settles_a_recorded_transaction_without_sending_twice(
     outbox, chain_config, registry_client, registry_office, monkeypatch, point
 ):
     db_url, factory, office = outbox
-    _seed(factory, office, records=2, versions=2)
-    settings = _settings(db_url, chain_config, registry_office)
+    seed_pending(factory, office, records=2, versions=2)
+    settings = worker_settings(db_url, chain_config, registry_office)
     crashing = Worker(settings, client=registry_client)
-    _crash_after(monkeypatch, registry_client, point)
+    crash_after(monkeypatch, registry_client, point)
     with pytest.raises(Crash):
         crashing.run_once()
     monkeypatch.undo()
-    rows = _revisions(factory)
+    rows = stored_revisions(factory)
     assert {r.anchor_state for r in rows} == {AnchorState.SENDING}
     recorded = rows[0].tx_hash
     fresh = Worker(settings, client=RegistryClient.connect(chain_config))
     assert fresh.reconcile() == 1
-    rows = _revisions(factory)
+    rows = stored_revisions(factory)
     assert {r.tx_hash for r in rows} == {recorded}  # the same raw transaction, not a new one
-    _assert_exactly_once(registry_client, factory)
+    assert_exactly_once(registry_client, factory)
 
 
 def test_restart_finds_revisions_anchored_by_another_transaction(
     outbox, chain_config, registry_client, registry_office, monkeypatch
 ):
     db_url, factory, office = outbox
-    _seed(factory, office, records=1)
-    settings = _settings(db_url, chain_config, registry_office)
-    _crash_after(monkeypatch, registry_client, "broadcast")
+    seed_pending(factory, office, records=1)
+    settings = worker_settings(db_url, chain_config, registry_office)
+    crash_after(monkeypatch, registry_client, "broadcast")
     with pytest.raises(Crash):
         Worker(settings, client=registry_client).run_once()
     monkeypatch.undo()
-    (row,) = _revisions(factory)
+    (row,) = stored_revisions(factory)
     # Someone else anchors the same revision (taking the recorded nonce) before the restart.
     other = RegistryClient.connect(chain_config)
     with unit_of_work(factory) as s:
@@ -253,25 +185,25 @@ def test_restart_finds_revisions_anchored_by_another_transaction(
     result = other.anchor(registry_office.signer, item.struct)
     fresh = Worker(settings, client=RegistryClient.connect(chain_config))
     fresh.reconcile()
-    (row,) = _revisions(factory)
+    (row,) = stored_revisions(factory)
     assert row.anchor_state is AnchorState.ANCHORED
     assert row.tx_hash == result.tx_hash.removeprefix("0x")
-    _assert_exactly_once(registry_client, factory)
+    assert_exactly_once(registry_client, factory)
 
 
 def test_unauthorised_signer_fails_with_an_alert_instead_of_looping(
     outbox, chain_config, registry_client, registry_office, governance
 ):
     db_url, factory, office = outbox
-    _seed(factory, office, records=2)
-    worker = Worker(_settings(db_url, chain_config, registry_office), client=registry_client)
+    seed_pending(factory, office, records=2)
+    worker = Worker(worker_settings(db_url, chain_config, registry_office), client=registry_client)
     worker.connect()  # maps the signer to its office while it is authorised
     registry_client.revoke_signer(
         governance, registry_office.office_id, registry_office.signer.address
     )
     worker.run_once()
     assert worker.run_once() == 0
-    rows = _revisions(factory)
+    rows = stored_revisions(factory)
     assert {r.anchor_state for r in rows} == {AnchorState.FAILED}
     assert "SignerNotAuthorised" in rows[0].anchor_error
     with unit_of_work(factory) as s:
@@ -318,7 +250,7 @@ def test_sigkill_at_random_points_anchors_each_revision_exactly_once(
     outbox, chain_config, registry_client, registry_office, tmp_path
 ):
     db_url, factory, office = outbox
-    _seed(factory, office, records=250, versions=2)  # 500 revisions
+    seed_pending(factory, office, records=250, versions=2)  # 500 revisions
     key = tmp_path / "signer.json"
     create_key(key, "kill-test", private_key=registry_office.signer.key, scrypt_n=FAST_SCRYPT_N)
     rng = random.Random(4)
@@ -350,10 +282,10 @@ def test_sigkill_at_random_points_anchors_each_revision_exactly_once(
     print(f"worker exits: {exits}; left for the final run: {left}")
     assert len(exits) >= 2 and left < 500  # it was killed mid-way and made progress
     # The last restart runs in-process (same code, fresh nonces) to save an interpreter start.
-    final = Worker(_settings(db_url, chain_config, registry_office, mode="many"))
+    final = Worker(worker_settings(db_url, chain_config, registry_office, mode="many"))
     final.run(exit_when_idle=True)
     final.close()
-    _assert_exactly_once(registry_client, factory)
+    assert_exactly_once(registry_client, factory)
     with unit_of_work(factory) as s:
         states = set(s.scalars(select(AnchorTx.state)))
     assert states <= {TxState.CONFIRMED, TxState.DROPPED, TxState.FAILED}
@@ -443,7 +375,7 @@ def test_anvil_restarted_from_its_state_file_mid_run_loses_nothing(
         stop.set()
         thread.join(30)
         assert anchored() == RESTART_TOTAL
-        _assert_exactly_once(RegistryClient.connect(config), factory)
+        assert_exactly_once(RegistryClient.connect(config), factory)
         engine.dispose()
     finally:
         chain.stop()

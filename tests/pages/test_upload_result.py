@@ -43,7 +43,7 @@ def client(verifier_registry, tmp_path: Path) -> Iterator[TestClient]:
     reg = verifier_registry
     app = create_app(Settings(data_dir=tmp_path, public_base_url=f"https://{OWN_HOST}"))
     app.state.verify_trust = TrustList.of(
-        [TrustEntry(reg.chain_id, reg.address, "本区域", reg.chain.url, verify_hosts=(MIRROR,))]
+        [TrustEntry(reg.chain_id, reg.address, "本区域", reg.node_url, verify_hosts=(MIRROR,))]
     )
     app.state.verify_connect = RegistryPool()
     app.state.verify_ttl = 0.0

@@ -436,8 +436,8 @@ def test_the_database_decorates_only_this_registrys_record_with_its_own_version(
     app = create_app(Settings(data_dir=tmp_path, database_url=db_url))
     app.state.verify_trust = TrustList.of(
         [
-            TrustEntry(ours.chain_id, ours.address, "本区域", chain_snapshot.url),
-            TrustEntry(other.chain_id, other.address, "其他区域", chain_snapshot.url),
+            TrustEntry(ours.chain_id, ours.address, "本区域", ours.node_url),
+            TrustEntry(other.chain_id, other.address, "其他区域", ours.node_url),
         ]
     )
     app.state.verify_target = VerifyTarget(

@@ -12,12 +12,14 @@ class VerifierRegistry:
 
     OFFICE_NAME = "示范市政务服务数据管理局"
 
-    def __init__(self, chain: LocalChain) -> None:
+    def __init__(self, chain: LocalChain, node_url: str | None = None) -> None:
         from web3 import Web3
 
         from notary.chain.abi import load_artifact
 
         self.chain = chain
+        self.node_url = node_url or chain.url
+        """What readers use: the Besu-like node in front of `chain` (writes go to anvil)."""
         self.w3 = Web3(Web3.HTTPProvider(chain.url))
         self.admin, self.signer = self.w3.eth.accounts[0], self.w3.eth.accounts[1]
         artifact = load_artifact()
@@ -25,6 +27,7 @@ class VerifierRegistry:
         deploy = factory.constructor(self.admin).transact({"from": self.admin, "gasPrice": 0})
         receipt = self._wait(deploy)
         self.address = receipt["contractAddress"]
+        self.deployment_block = int(receipt["blockNumber"])
         self.contract = self.w3.eth.contract(address=self.address, abi=artifact["abi"])
         self.chain_id = chain.chain_id
         self.office_id = b"\x0f" * 32
@@ -98,7 +101,11 @@ class VerifierRegistry:
         from verifier.trust import TrustList
 
         return TrustList.single(
-            chain_id=self.chain_id, registry=self.address, name=name, rpc_url=self.chain.url
+            chain_id=self.chain_id,
+            registry=self.address,
+            name=name,
+            rpc_url=self.node_url,
+            deployment_block=self.deployment_block,
         )
 
 

@@ -345,7 +345,7 @@ def test_rpc_serving_another_chain_is_unavailable_not_authentic(reg, connect):
     payload = QrPayload.for_page(
         chain_id=5, registry=reg.address, record_id=rid, version=v, leaf=leaf
     )
-    trust = TrustList((TrustEntry(5, reg.address, "wrong chain", rpc_url=reg.chain.url),))
+    trust = TrustList((TrustEntry(5, reg.address, "wrong chain", rpc_url=reg.node_url),))
     r = verify_payload(encode(payload), trust, connect=connect)
     assert r.verdict is Verdict.UNAVAILABLE
 
@@ -383,7 +383,7 @@ def test_cli_exit_codes_and_json(reg, tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["verdict"] == "authentic_current" and doc["office_name"] == reg.OFFICE_NAME
     (tmp_path / "doc.bin").write_bytes(b"cli v1")
-    args = ["--rpc", reg.chain.url, "--registry", reg.address, "--name", "N"]
+    args = ["--rpc", reg.node_url, "--registry", reg.address, "--name", "N"]
     assert cli.main([*args, "check", str(tmp_path / "doc.bin")]) == 0
     out = capsys.readouterr().out
     assert "AUTHENTIC AND CURRENT" in out and "check_status" in out
@@ -412,12 +412,12 @@ def test_cli_takes_its_options_after_the_subcommand(reg, tmp_path, capsys):
     reg.anchor(b"options after")
     doc = tmp_path / "doc.bin"
     doc.write_bytes(b"options after")
-    trust = ["--rpc", reg.chain.url, "--registry", reg.address, "--name", "N"]
+    trust = ["--rpc", reg.node_url, "--registry", reg.address, "--name", "N"]
     assert cli.main(["check", str(doc), *trust, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["verdict"] == "authentic_current"
     assert cli.main(["--json", *trust[:4], "check", str(doc), *trust[4:]]) == 0
     assert json.loads(capsys.readouterr().out)["verdict"] == "authentic_current"
-    assert cli.main(["check", str(doc), "--rpc", reg.chain.url]) == 2  # still incomplete
+    assert cli.main(["check", str(doc), "--rpc", reg.node_url]) == 2  # still incomplete
     capsys.readouterr()
 
 
@@ -446,7 +446,7 @@ def test_the_cli_prints_names_with_brackets_as_they_are(verifier_registry, capsy
         )
     )
     name = "Region [/] [green]North"
-    args = ["--rpc", reg.chain.url, "--registry", reg.address, "--name", name, "url", code]
+    args = ["--rpc", reg.node_url, "--registry", reg.address, "--name", name, "url", code]
     assert cli.main(args) == EXIT_CODES[Verdict.AUTHENTIC_CURRENT]
     assert name in " ".join(capsys.readouterr().out.split())  # however rich wrapped it
 
