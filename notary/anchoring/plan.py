@@ -294,24 +294,16 @@ def record_tx(
     return tx
 
 
-OTHER_TABLES: dict[TxPurpose, type[Revocation] | type[Replacement] | type[AccessLogAnchor]] = {
-    TxPurpose.REVOCATION: Revocation,
-    TxPurpose.REPLACEMENT: Replacement,
-    TxPurpose.ACCESS_LOG: AccessLogAnchor,
-}
-
-
 def set_other_state(
     session: Session,
-    purpose: TxPurpose,
+    table: type[Revocation] | type[Replacement] | type[AccessLogAnchor],
     row_id: int,
     state: AnchorState,
     *,
     tx_hash: str | None = None,
     block_number: int | None = None,
 ) -> None:
-    """Move a revocation / replacement / access-log anchor row to `state`."""
-    table = OTHER_TABLES[purpose]
+    """Move a revocation / replacement / access-log anchor row (of `table`) to `state`."""
     values: dict[str, object] = {"anchor_state": state, "tx_hash": tx_hash}
     if state is AnchorState.ANCHORED:
         values |= {"block_number": block_number, "anchored_at": utcnow()}
