@@ -2,8 +2,8 @@
 
 The entry hash and the walk that verifies an office's chain are `notary.audit.accesslog`
 (`digest`, `entry_hash`, `verify`), shared with the audit. Each office has its own chain;
-`append_many` queues a head anchor (`AccessLogAnchor`) every `ANCHOR_EVERY` entries and the
-worker anchors heads on time as well (`notary.anchoring.worker`).
+the worker queues and anchors its heads, every N entries or T minutes, whichever comes
+first (`notary.anchoring.heads`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,8 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from notary.audit.accesslog import ChainCheck, digest, entry_hash, verify
-from notary.db.models import ZERO32, AccessLogAnchor, AccessLogEntry, Office
+from notary.db.models import ZERO32, AccessLogEntry, Office
 from notary.db.types import utcnow
-
-ANCHOR_EVERY = 10_000
-"""Queue a head anchor for the worker after this many new entries (it also anchors on time)."""
 
 
 class Access(NamedTuple):
@@ -32,7 +29,6 @@ class Access(NamedTuple):
 
 
 __all__ = [
-    "ANCHOR_EVERY",
     "Access",
     "ChainCheck",
     "append",
@@ -52,7 +48,6 @@ _LOCK_OFFICE = (
     select(Office.id).where(Office.id == bindparam("office_pk")).with_for_update(key_share=True)
 )
 _INSERT_ENTRIES = insert(AccessLogEntry.__table__)
-_INSERT_ANCHORS = insert(AccessLogAnchor.__table__)
 
 
 def append_many(session: Session, office_pk: int, accesses: Sequence[Access]) -> None:
@@ -72,7 +67,7 @@ def append_many(session: Session, office_pk: int, accesses: Sequence[Access]) ->
     last = conn.execute(_LAST, {"office_pk": office_pk}).first()
     seq, prev = (last[0], last[1]) if last else (0, ZERO32)
     at = utcnow()
-    rows, anchors = [], []
+    rows = []
     for a in accesses:
         seq += 1
         h = digest(office_pk, seq, at, a.key_id, a.action, a.record_id, a.outcome, prev)
@@ -89,12 +84,8 @@ def append_many(session: Session, office_pk: int, accesses: Sequence[Access]) ->
                 "entry_hash": h,
             }
         )
-        if seq % ANCHOR_EVERY == 0:
-            anchors.append({"office_pk": office_pk, "up_to_seq": seq, "head": h})
         prev = h
     conn.execute(_INSERT_ENTRIES, rows)
-    if anchors:
-        conn.execute(_INSERT_ANCHORS, anchors)
 
 
 def append(

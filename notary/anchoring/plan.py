@@ -16,19 +16,17 @@ Nothing here talks to the chain.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from notary.audit.alert_store import add_alert
 from notary.db.leaf import to_struct
 from notary.db.models import (
     AccessLogAnchor,
-    Alert,
     AnchorTx,
     Record,
     Replacement,
@@ -337,20 +335,17 @@ def raise_alert(
     key: str,
     severity: Severity = Severity.CRITICAL,
 ) -> None:
-    """Add an alert once (its fingerprint is the SHA-256 of `rule` and `key`)."""
-    fingerprint = hashlib.sha256(f"{rule}:{key}".encode()).hexdigest()
-    try:
-        with session.begin_nested():
-            session.add(
-                Alert(
-                    rule=rule,
-                    severity=severity,
-                    office_pk=office_pk,
-                    record_id=record_id,
-                    details=details,
-                    fingerprint=fingerprint,
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        pass  # raised already
+    """Add an alert once per fingerprint (`notary.audit.alert_store.add_alert`); its message
+    is the rule and the error; the scheduled audit passes it on to the webhook."""
+    error = details.get("error")
+    message = f"{rule}: {error}" if error else rule
+    add_alert(
+        session,
+        rule=rule,
+        key=key,
+        message=message,
+        severity=severity,
+        office_pk=office_pk,
+        record_id=record_id,
+        details=dict(details),
+    )

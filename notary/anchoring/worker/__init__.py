@@ -12,7 +12,11 @@ Each round (`Worker.run_once`):
 4. only then broadcast, wait for the receipt with the configured confirmations, and record
    block, log index, leaf (and Merkle proof) — `anchored`.
 
-Then pending revocations, replacements and access-log heads, the same way.
+Then pending revocations, replacements and access-log heads, the same way. Before each
+round, at most every `head_check_s`, the access-log heads that are due are queued (every
+`head_every_entries` entries or `head_every_s` seconds, `notary.anchoring.heads`); after
+each round the audit runs when it is due (`notary.audit.schedule`: on an interval, and
+soon after a round that anchored something), so alerts are raised without anyone asking.
 
 `Worker.reconcile` runs before every round and settles each recorded transaction that is
 not settled yet (a crash or a lost node can leave some): mined → record it; reverted →

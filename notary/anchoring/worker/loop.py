@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from notary.anchoring.heads import queue_due_heads
 from notary.anchoring.worker.base import log
 from notary.anchoring.worker.settings import WorkerSettings
 from notary.anchoring.worker.settle import SettleMixin
+from notary.audit.schedule import ScheduledAudit
 from notary.chain.client import RegistryClient
 from notary.db import repo
 from notary.db.session import unit_of_work
@@ -31,6 +33,8 @@ class Worker(SettleMixin):
     ) -> None:
         super().__init__(settings, engine=engine, client=client)
         self._purged_at: float | None = None
+        self._heads_checked: float | None = None
+        self.audit = ScheduledAudit(settings.audit, self.sessions)
 
     def run(
         self,
@@ -50,6 +54,7 @@ class Worker(SettleMixin):
                 self.connect()
                 self.reconcile()
                 done = self.run_once()
+                self.audit.maybe_run(self.connect(), done)
                 backoff = 0.0
             except Unavailable as exc:
                 backoff = min(self.settings.max_backoff, max(0.2, backoff * 2))
@@ -91,6 +96,24 @@ class Worker(SettleMixin):
                     log.info("purged %d expired Idempotency-Key answers", removed)
                 return removed
 
+    def queue_heads_if_due(self) -> int:
+        """Every `head_check_s`, queue the access-log heads of our offices that are due
+        (every `head_every_entries` entries or `head_every_s` seconds); how many."""
+        now = time.monotonic()
+        if (
+            self._heads_checked is not None
+            and now - self._heads_checked < self.settings.head_check_s
+        ):
+            return 0
+        self._heads_checked = now
+        with unit_of_work(self.sessions) as session:
+            return queue_due_heads(
+                session,
+                list(self.office_signers),
+                every_entries=self.settings.head_every_entries,
+                every_s=self.settings.head_every_s,
+            )
+
     def idle(self) -> bool:
         """True when no recorded transaction is waiting to be settled."""
         with unit_of_work(self.sessions) as session:
@@ -101,6 +124,7 @@ class Worker(SettleMixin):
         client = self.connect()
         if not self.office_signers:
             return 0
+        self.queue_heads_if_due()
         done = self._revisions_round(client)
         done += self._others_round(client)
         return done

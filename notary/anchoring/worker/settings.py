@@ -11,6 +11,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from notary.anchoring.plan import ARCHIVE_CATEGORIES, ModeName
+from notary.audit.schedule import ScheduleConfig
 from notary.chain.config import ChainConfig
 from notary.chain.types import SignedTx
 from notary.db import repo
@@ -20,6 +21,31 @@ from notary.errors import InvalidInput
 
 CRASH_EXIT_CODE = 137
 IDEMPOTENCY_TTL_ENV = "NOTARY_IDEMPOTENCY_TTL_HOURS"
+HEAD_EVERY_ENV = "NOTARY_ACCESS_LOG_ANCHOR_EVERY"
+HEAD_EVERY_S_ENV = "NOTARY_ACCESS_LOG_ANCHOR_EVERY_S"
+
+
+def _positive_env(name: str, default: float, kind: type = float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:  # NaN fails too
+        raise InvalidInput(f"{name} must be a positive number; got {raw!r}")
+    return value
+
+
+def head_every_entries_from_env() -> int:
+    """Entries between access-log head anchors: `NOTARY_ACCESS_LOG_ANCHOR_EVERY` (10,000)."""
+    return int(_positive_env(HEAD_EVERY_ENV, 10_000, int))
+
+
+def head_every_s_from_env() -> float:
+    """Seconds the access log's unanchored tail may age: `…_ANCHOR_EVERY_S` (600)."""
+    return _positive_env(HEAD_EVERY_S_ENV, 600.0)
 
 
 def idempotency_ttl_from_env() -> float:
@@ -55,6 +81,14 @@ class WorkerSettings:
     idempotency_ttl_s: float = field(default_factory=idempotency_ttl_from_env)
     """Idempotency-Key answers older than this are purged (`NOTARY_IDEMPOTENCY_TTL_HOURS`)."""
     purge_every_s: float = 60.0
+    head_every_entries: int = field(default_factory=head_every_entries_from_env)
+    """Queue an access-log head once this many entries are unanchored (`notary.anchoring.heads`)."""
+    head_every_s: float = field(default_factory=head_every_s_from_env)
+    """…or once the oldest unanchored entry is this old, whichever comes first."""
+    head_check_s: float = 5.0
+    """How often the worker looks for due heads."""
+    audit: ScheduleConfig = field(default_factory=ScheduleConfig.from_env)
+    """The audit the worker runs by itself (`notary.audit.schedule`)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
