@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from test_api import Api, make_settings, sql
 
 from api.main import create_app
-
 from notary.audit.alert_store import add_alert
 from notary.db.models import Office
 from notary.db.session import make_engine, session_factory, unit_of_work

@@ -243,14 +243,14 @@ def send_webhook(url: str, alerts: Sequence[Alert], *, timeout: float = 5.0) -> 
 
 def notify_pending(session: Session, url: str, *, timeout: float = 5.0) -> WebhookResult:
     """POST every alert the webhook has not taken yet (any writer's: the audit's and the
-    worker's), oldest first, and mark those it took (flushed, not committed). Acknowledged
-    ones are skipped: somebody has seen them."""
+    worker's), oldest first, and mark those it took (flushed, not committed). One already
+    acknowledged is sent too: an acknowledgement never keeps an alert from the outside."""
     sent = 0
     while True:
         batch = list(
             session.scalars(
                 select(Alert)
-                .where(Alert.notified_at.is_(None), Alert.acknowledged.is_(False))
+                .where(Alert.notified_at.is_(None))
                 .order_by(Alert.id)
                 .limit(WEBHOOK_BATCH)
                 .with_for_update(skip_locked=True)  # two workers never send one alert twice
