@@ -2,7 +2,10 @@
 
 docs/design.md, "Privacy, access and audit".
 
-`GET /alerts`: stored alerts, an auditor's office only (admin: all). `GET /audit`: replays the
+`GET /alerts`: stored alerts, an auditor's office only (admin: all). `POST /alerts/{id}/ack`:
+an auditor acknowledges one of its office's alerts with a note (the admin key: any alert,
+those about no office too); a publisher key cannot, so an office cannot silence the alerts
+about itself. `GET /audit`: replays the
 registry named by the node's chain config and diffs it with the database, for the auditor's
 office. The replay is a full one per call; large registries should use `notary audit`.
 """
@@ -11,14 +14,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
 
 from api.core.deps import AuditorDep, CallerDep, SessionDep, SettingsDep
 from api.core.errors import Forbidden
 from api.core.registry import registry_client
 from api.schemas import NoNul
 from notary.audit import list_alerts, replay, run_diff
-from notary.audit.alerts import alert_json
+from notary.audit.alerts import acknowledge_alert, alert_json
 from notary.db.models import Office
 from notary.db.types import KeyRole
 from notary.errors import NotFound
@@ -51,6 +55,34 @@ def get_alerts(
     )
     out = [alert_json(a) for a in rows]
     session.rollback()
+    return out
+
+
+class AckCreate(BaseModel):
+    """An acknowledgement: why the alert needs no further action."""
+
+    note: Annotated[str, Field(min_length=1, max_length=2000), NoNul]
+
+
+@router.post("/alerts/{alert_id}/ack", response_model=dict[str, Any])
+def ack_alert(
+    session: SessionDep,
+    caller: CallerDep,
+    body: AckCreate,
+    alert_id: Annotated[int, Path(ge=1, le=2**62)],
+) -> dict[str, Any]:
+    """Acknowledge an alert with a note: an auditor its own office's, the admin any."""
+    if caller.role is KeyRole.ADMIN:
+        office_pk = None
+    elif caller.role is KeyRole.AUDITOR and caller.office_pk is not None:
+        office_pk = caller.office_pk
+    else:
+        raise Forbidden("this needs an auditor or admin key")
+    alert = acknowledge_alert(
+        session, alert_id, by=f"key:{caller.key_id}", note=body.note, office_pk=office_pk
+    )
+    out = alert_json(alert)
+    session.commit()
     return out
 
 

@@ -14,6 +14,8 @@ Gauges (database, at scrape time):
 - `notary_anchor_failed{kind}`: revisions, revocations, replacements the chain refused;
 - `notary_anchor_errors`: unanchored revisions carrying an anchor error;
 - `notary_anchor_txs{state}`: outbox transactions by state (failed, dropped …);
+- `notary_alerts_open{rule}`: alerts nobody acknowledged yet, by rule (the scheduled audit
+  and the worker raise them; a rule with none is absent);
 - `notary_metrics_database_up`: 1 if the scrape could read the database.
 
 Counters (this process): `notary_http_responses_total{status_class}`, responses by 1xx …
@@ -39,6 +41,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from notary.audit.alert_store import open_alert_counts
 from notary.db.models import AnchorTx, Replacement, Revision, Revocation
 from notary.db.types import AnchorState, TxState
 
@@ -138,6 +141,7 @@ class AnchorCollector(Collector):
             txs = dict(
                 s.execute(select(AnchorTx.state, func.count()).group_by(AnchorTx.state)).all()
             )
+            open_alerts = open_alert_counts(s)
             s.rollback()
 
         depth = GaugeMetricFamily(
@@ -176,7 +180,12 @@ class AnchorCollector(Collector):
         )
         for st in TxState:
             txs_g.add_metric([st.value], txs.get(st, 0))
-        return [*out, failed_g, errors_g, txs_g]
+        alerts_g = GaugeMetricFamily(
+            "notary_alerts_open", "Alerts nobody acknowledged yet, by rule", labels=["rule"]
+        )
+        for rule, n in sorted(open_alerts.items()):
+            alerts_g.add_metric([rule], n)
+        return [*out, failed_g, errors_g, txs_g, alerts_g]
 
 
 class PublishWriterCollector(Collector):

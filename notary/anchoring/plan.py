@@ -16,19 +16,17 @@ Nothing here talks to the chain.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from notary.audit.alert_store import add_alert
 from notary.db.leaf import to_struct
 from notary.db.models import (
     AccessLogAnchor,
-    Alert,
     AnchorTx,
     Record,
     Replacement,
@@ -294,24 +292,16 @@ def record_tx(
     return tx
 
 
-OTHER_TABLES: dict[TxPurpose, type[Revocation] | type[Replacement] | type[AccessLogAnchor]] = {
-    TxPurpose.REVOCATION: Revocation,
-    TxPurpose.REPLACEMENT: Replacement,
-    TxPurpose.ACCESS_LOG: AccessLogAnchor,
-}
-
-
 def set_other_state(
     session: Session,
-    purpose: TxPurpose,
+    table: type[Revocation] | type[Replacement] | type[AccessLogAnchor],
     row_id: int,
     state: AnchorState,
     *,
     tx_hash: str | None = None,
     block_number: int | None = None,
 ) -> None:
-    """Move a revocation / replacement / access-log anchor row to `state`."""
-    table = OTHER_TABLES[purpose]
+    """Move a revocation / replacement / access-log anchor row (of `table`) to `state`."""
     values: dict[str, object] = {"anchor_state": state, "tx_hash": tx_hash}
     if state is AnchorState.ANCHORED:
         values |= {"block_number": block_number, "anchored_at": utcnow()}
@@ -345,20 +335,17 @@ def raise_alert(
     key: str,
     severity: Severity = Severity.CRITICAL,
 ) -> None:
-    """Add an alert once (its fingerprint is the SHA-256 of `rule` and `key`)."""
-    fingerprint = hashlib.sha256(f"{rule}:{key}".encode()).hexdigest()
-    try:
-        with session.begin_nested():
-            session.add(
-                Alert(
-                    rule=rule,
-                    severity=severity,
-                    office_pk=office_pk,
-                    record_id=record_id,
-                    details=details,
-                    fingerprint=fingerprint,
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        pass  # raised already
+    """Add an alert once per fingerprint (`notary.audit.alert_store.add_alert`); its message
+    is the rule and the error; the scheduled audit passes it on to the webhook."""
+    error = details.get("error")
+    message = f"{rule}: {error}" if error else rule
+    add_alert(
+        session,
+        rule=rule,
+        key=key,
+        message=message,
+        severity=severity,
+        office_pk=office_pk,
+        record_id=record_id,
+        details=dict(details),
+    )

@@ -6,35 +6,63 @@ Rules, each with a stable name (the `alerts.rule` column):
 | --- | --- | --- |
 | `db_chain_mismatch` | critical | every `run_diff` discrepancy but a broken access log |
 | `access_log_broken` | critical | a broken access-log chain or a lost anchored head |
-| `unauthorised_signer` | critical | an anchor, revocation or batch by a signer that was revoked, never granted, or of another office (or by a suspended office) |
+| `unauthorised_signer` | critical | an anchor, revocation or batch by a signer that was revoked, never granted, or of another office (or by a suspended office): the registry refuses these, so this fires only on a chain that broke its own rules |
+| `signer_rate` | warning | an authorised signer anchoring for its office far faster than the office's history (`notary.audit.signer_rate`) |
 | `chain_rule_violation` | critical | any other rule replay found broken (versions, links, accumulator) |
 | `revocation_burst` | warning | `burst_threshold` revocations by one office within `burst_window_blocks` blocks |
 | `late_anchor` | warning | a revision anchored more than `late_anchor` after it was accepted |
 | `pii_override` | info | a publication that overrode the PII guard |
 
+The worker raises `anchor_failed`, `revocation_failed`, `replacement_failed` and
+`access_log_failed` itself (`notary.anchoring.plan.raise_alert`).
+
 Each alert has a fingerprint (rule + what it is about), so running the audit again raises
-nothing twice. New alerts can be POSTed as JSON to a webhook from configuration.
+nothing twice (`notary.audit.alert_store`: storage, acknowledgement, the webhook). The
+worker runs these rules by itself on a schedule (`notary.audit.schedule`).
 """  # noqa: E501
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from notary.audit.alert_store import (
+    AlertCandidate,
+    WebhookResult,
+    acknowledge_alert,
+    alert_json,
+    list_alerts,
+    notify_pending,
+    open_alert_counts,
+    store_alerts,
+)
 from notary.audit.diff import Discrepancy
+from notary.audit.signer_rate import signer_rate_alerts
 from notary.audit.state import REVOKED, ReplayState
 from notary.chain.config import ConfigError
-from notary.db.models import Alert, Office, PiiOverride, Revision
+from notary.db.models import Alert, PiiOverride, Revision
 from notary.db.types import AnchorState, Severity
+
+__all__ = [
+    "AlertCandidate",
+    "AlertConfig",
+    "AlertRun",
+    "WebhookResult",
+    "acknowledge_alert",
+    "alert_json",
+    "evaluate",
+    "list_alerts",
+    "open_alert_counts",
+    "raise_alerts",
+    "store_alerts",
+]
 
 SIGNER_RULES = frozenset({"signer_not_authorised", "unknown_office", "office_suspended"})
 
@@ -49,10 +77,18 @@ class AlertConfig:
     anchoring_delay: timedelta = timedelta(minutes=10)
     webhook_url: str | None = None
     webhook_timeout: float = 5.0
+    rate_window_blocks: int = 1000
+    rate_factor: float = 10.0
+    rate_min_count: int = 50
+    rate_min_history: int = 5
 
     def __post_init__(self) -> None:
         if self.burst_threshold < 1 or self.burst_window_blocks < 1:
             raise ConfigError("burst threshold and window must be at least 1")
+        if self.rate_window_blocks < 1 or self.rate_min_count < 1 or self.rate_min_history < 1:
+            raise ConfigError("signer-rate window, minimum count and history must be at least 1")
+        if not self.rate_factor > 0:
+            raise ConfigError("the signer-rate factor must be positive")
         if self.webhook_url is not None and not self.webhook_url.startswith(
             ("http://", "https://")
         ):
@@ -61,7 +97,8 @@ class AlertConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertConfig:
         """`NOTARY_AUDIT_BURST_THRESHOLD`, `…_BURST_WINDOW_BLOCKS`, `…_LATE_ANCHOR_S`,
-        `…_ANCHORING_DELAY_S`, `…_WEBHOOK_URL`, `…_WEBHOOK_TIMEOUT_S`."""
+        `…_ANCHORING_DELAY_S`, `…_WEBHOOK_URL`, `…_WEBHOOK_TIMEOUT_S`,
+        `…_RATE_WINDOW_BLOCKS`, `…_RATE_FACTOR`, `…_RATE_MIN_COUNT`, `…_RATE_MIN_HISTORY`."""
         env = os.environ if environ is None else environ
         kw: dict[str, Any] = {}
         try:
@@ -75,28 +112,18 @@ class AlertConfig:
                 kw["anchoring_delay"] = timedelta(seconds=float(v))
             if v := env.get("NOTARY_AUDIT_WEBHOOK_TIMEOUT_S"):
                 kw["webhook_timeout"] = float(v)
+            for name, kind in (
+                ("rate_window_blocks", int),
+                ("rate_factor", float),
+                ("rate_min_count", int),
+                ("rate_min_history", int),
+            ):
+                if v := env.get(f"NOTARY_AUDIT_{name.upper()}"):
+                    kw[name] = kind(v)
         except ValueError as exc:
             raise ConfigError(f"bad NOTARY_AUDIT_* setting: {exc}") from None
         kw["webhook_url"] = env.get("NOTARY_AUDIT_WEBHOOK_URL") or None
         return cls(**kw)
-
-
-@dataclass(frozen=True, slots=True)
-class AlertCandidate:
-    """An alert before it is stored: `key` identifies what it is about (for the fingerprint)."""
-
-    rule: str
-    severity: Severity
-    message: str
-    key: str
-    office_number: int | None = None
-    record_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def fingerprint(self) -> str:
-        """SHA-256 of rule and key: the same anomaly found twice is one alert."""
-        return hashlib.sha256(f"{self.rule}|{self.key}".encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,6 +142,13 @@ def evaluate(
         *from_discrepancies(discrepancies),
         *from_violations(state),
         *revocation_bursts(state, config),
+        *signer_rate_alerts(
+            state,
+            window_blocks=config.rate_window_blocks,
+            factor=config.rate_factor,
+            min_count=config.rate_min_count,
+            min_history=config.rate_min_history,
+        ),
         *late_anchors(session, config),
         *pii_overrides(session),
     ]
@@ -238,95 +272,6 @@ def pii_overrides(session: Session) -> list[AlertCandidate]:
     return out
 
 
-# ---------------------------------------------------------------------------------------------
-# Storage, listing, webhook
-# ---------------------------------------------------------------------------------------------
-
-
-def store_alerts(session: Session, candidates: Sequence[AlertCandidate]) -> list[Alert]:
-    """Insert the candidates not stored before (by fingerprint); returns the new rows."""
-    offices = {number: pk for pk, number in session.execute(select(Office.id, Office.number))}
-    fingerprints = [c.fingerprint for c in candidates]
-    known = set(
-        session.scalars(select(Alert.fingerprint).where(Alert.fingerprint.in_(fingerprints)))
-    )
-    new = []
-    for c in candidates:
-        if c.fingerprint in known:
-            continue
-        known.add(c.fingerprint)
-        record_id = c.record_id.removeprefix("0x") if c.record_id else None
-        alert = Alert(
-            rule=c.rule,
-            severity=c.severity,
-            office_pk=offices.get(c.office_number) if c.office_number is not None else None,
-            record_id=record_id,
-            details={"message": c.message, **c.details},
-            fingerprint=c.fingerprint,
-        )
-        session.add(alert)
-        new.append(alert)
-    session.flush()
-    return new
-
-
-def list_alerts(
-    session: Session,
-    *,
-    office_pk: int | None = None,
-    rule: str | None = None,
-    include_acknowledged: bool = True,
-    limit: int = 1000,
-) -> list[Alert]:
-    """Stored alerts, newest first (for `GET /api/v1/alerts` and `notary audit alerts`)."""
-    query = select(Alert).order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit)
-    if office_pk is not None:
-        query = query.where(Alert.office_pk == office_pk)
-    if rule is not None:
-        query = query.where(Alert.rule == rule)
-    if not include_acknowledged:
-        query = query.where(Alert.acknowledged.is_(False))
-    return list(session.scalars(query))
-
-
-def alert_json(alert: Alert) -> dict[str, Any]:
-    """An alert as JSON (webhook body, CLI `--json`)."""
-    return {
-        "id": alert.id,
-        "rule": alert.rule,
-        "severity": alert.severity.value,
-        "office_pk": alert.office_pk,
-        "record_id": "0x" + alert.record_id if alert.record_id else None,
-        "details": alert.details,
-        "created_at": alert.created_at.astimezone(UTC).isoformat() if alert.created_at else None,
-        "acknowledged": alert.acknowledged,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookResult:
-    """Whether the webhook took the alerts (`error` says why not)."""
-
-    sent: int
-    ok: bool
-    error: str | None = None
-
-
-def send_webhook(url: str, alerts: Sequence[Alert], *, timeout: float = 5.0) -> WebhookResult:
-    """POST `{"alerts": [...]}` to `url`; a failure is reported, never raised (the alerts
-    are stored already)."""
-    if not alerts:
-        return WebhookResult(0, True)
-    body = {"source": "disclosure-notary audit", "alerts": [alert_json(a) for a in alerts]}
-    try:
-        response = httpx.post(url, json=body, timeout=timeout)
-    except httpx.HTTPError as exc:
-        return WebhookResult(0, False, f"webhook {url} unreachable: {exc}")
-    if response.status_code >= 300:
-        return WebhookResult(0, False, f"webhook {url} answered HTTP {response.status_code}")
-    return WebhookResult(len(alerts), True)
-
-
 @dataclass(frozen=True, slots=True)
 class AlertRun:
     """What `raise_alerts` did."""
@@ -341,9 +286,10 @@ def raise_alerts(
     discrepancies: Sequence[Discrepancy],
     config: AlertConfig,
 ) -> AlertRun:
-    """Evaluate the rules, store the new alerts (flushed, not committed), notify the webhook."""
+    """Evaluate the rules, store the new alerts (flushed, not committed), and POST every
+    alert the webhook has not taken yet (these and any raised before, the worker's too)."""
     new = store_alerts(session, evaluate(session, state, discrepancies, config))
     webhook = None
     if config.webhook_url:
-        webhook = send_webhook(config.webhook_url, new, timeout=config.webhook_timeout)
+        webhook = notify_pending(session, config.webhook_url, timeout=config.webhook_timeout)
     return AlertRun(new, webhook)

@@ -205,10 +205,13 @@ def alerts_cmd(
     ),
     blobs: Annotated[Path | None, typer.Option(help="Blob store folder.")] = None,
     rule: Annotated[str | None, typer.Option(help="Only this rule.")] = None,
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Only alerts nobody acknowledged yet.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """List stored alerts; with --run, evaluate every rule, store new alerts and POST them to
-    NOTARY_AUDIT_WEBHOOK_URL when set."""
+    """List stored alerts (the worker's scheduled audit raises them by itself); with --run,
+    evaluate every rule now, store new alerts and POST them to NOTARY_AUDIT_WEBHOOK_URL."""
     from notary.audit.alerts import AlertConfig, alert_json, list_alerts, raise_alerts
     from notary.audit.diff import run_diff
     from notary.audit.state import ReplayState
@@ -233,19 +236,61 @@ def alerts_cmd(
                 if result.webhook is not None and not result.webhook.ok:
                     console.print(f"[yellow]warning:[/yellow] {result.webhook.error}")
         with factory() as session:
-            alerts = [alert_json(a) for a in list_alerts(session, rule=rule)]
+            rows = list_alerts(session, rule=rule, include_acknowledged=not open_only)
+            alerts = [alert_json(a) for a in rows]
         engine.dispose()
     except (NotaryError, OSError) as exc:
         raise _fail(exc) from None
     if as_json:
         typer.echo(json.dumps(alerts, indent=2, ensure_ascii=False, default=str))
         return
-    table = Table("id", "rule", "severity", "created", "message", title="Alerts")
+    table = Table("id", "rule", "severity", "created", "status", "message", title="Alerts")
     for a in alerts:
         table.add_row(
-            str(a["id"]), a["rule"], a["severity"], a["created_at"] or "", a["details"]["message"]
+            str(a["id"]),
+            a["rule"],
+            a["severity"],
+            a["created_at"] or "",
+            _status(a),
+            a["message"],
         )
     console.print(table)
+
+
+def _status(alert: dict) -> str:
+    """open / acked / acked, seen again (a recurrence after the acknowledgement)."""
+    if not alert["acknowledged"]:
+        return "open"
+    return "acked, seen again" if alert["seen_after_ack"] else "acked"
+
+
+@audit_app.command("ack")
+def ack_cmd(
+    db: DbOpt,
+    alert_id: Annotated[int, typer.Argument(help="The alert's id (`notary audit alerts`).")],
+    note: Annotated[str, typer.Option(help="Why it needs no further action.")],
+    by: Annotated[
+        str, typer.Option(help="Who acknowledges it (recorded as cli:NAME).", envvar="USER")
+    ] = "operator",
+    as_json: JsonOpt = False,
+) -> None:
+    """Acknowledge an alert with a note (it stays acknowledged if raised again)."""
+    from notary.audit.alerts import acknowledge_alert, alert_json
+    from notary.db.session import make_engine, session_factory, unit_of_work
+
+    try:
+        engine = make_engine(db)
+        with unit_of_work(session_factory(engine)) as session:
+            alert = alert_json(acknowledge_alert(session, alert_id, by=f"cli:{by}", note=note))
+        engine.dispose()
+    except (NotaryError, OSError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps(alert, indent=2, ensure_ascii=False))
+    else:
+        console.print(
+            f"alert {alert_id} ({alert['rule']}) acknowledged by {alert['acknowledged_by']}"
+        )
 
 
 @checkpoint_app.command("export")

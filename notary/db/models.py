@@ -424,6 +424,7 @@ class Alert(Base):
     __table_args__ = (
         Index("ix_alerts_office_created", "office_pk", "created_at"),
         Index("ix_alerts_rule_created", "rule", "created_at"),
+        Index("ix_alerts_ack_rule", "acknowledged", "rule"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -436,3 +437,10 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    """`key:<id>` of the auditor's API key, or `cli:<name>` for `notary audit ack`."""
+    ack_note: Mapped[str | None] = mapped_column(Text)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The last audit run that raised the same fingerprint again."""
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the webhook took it; None: not yet (the scheduled audit retries)."""

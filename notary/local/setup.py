@@ -25,6 +25,7 @@ Passwords come from `NOTARY_KEYSTORE_PASSWORD` or a password file, never from ar
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -37,6 +38,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from notary.anchoring.worker import WorkerSettings
+from notary.audit.schedule import ScheduleConfig
 from notary.chain.config import ChainConfig, GasPolicy
 from notary.errors import InvalidInput, NotFound, Unavailable
 from notary.storage.atomic import atomic_write_bytes
@@ -406,6 +408,13 @@ def load_settings(
     setup = setup_of(root)
     password = password if password is not None else read_password(password_file)
     signers = tuple(load_key(p, password) for p in setup.office_keys.values() if p.exists())
+    if "audit" not in overrides:  # the scheduled audit keeps its replay state and checks blobs here
+        audit = ScheduleConfig.from_env()
+        overrides["audit"] = dataclasses.replace(
+            audit,
+            state_path=audit.state_path or root / "audit-state.json",
+            blobs=audit.blobs or root / "blobs",
+        )
     return WorkerSettings(
         db_url=setup.db_url, chain=ChainConfig.load(root), signers=signers, **overrides
     )

@@ -37,10 +37,11 @@ from notary.chain.errors import TxTimeout
 from notary.chain.events import OfficeRegistered
 from notary.chain.local import LocalChain, rpc_call
 from notary.db import repo
-from notary.db.models import Alert, AnchorTx, Revision, Revocation
+from notary.db.models import Alert, AnchorTx, Replacement, Revision, Revocation
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import AnchorMode, AnchorState, TxState
 from notary.formats.merkle import verify_inclusion
+from notary.formats.revision import reason_hash
 from notary.storage.keystore import FAST_SCRYPT_N, create_key
 
 ROOT = paths.ROOT
@@ -108,6 +109,29 @@ def test_pending_revocation_is_anchored_after_the_revision(
         revocation = s.scalars(select(Revocation)).one()
     assert revocation.anchor_state is AnchorState.ANCHORED
     assert registry_client.head(bytes.fromhex(record_id)).status.name == "REVOKED"
+
+
+def test_a_supersede_reason_reaches_the_chain_as_its_hash(
+    outbox, chain_config, registry_client, registry_office
+):
+    db_url, factory, office = outbox
+    old, new = seed_pending(factory, office, records=2)
+    worker = Worker(worker_settings(db_url, chain_config, registry_office), client=registry_client)
+    worker.run_once()
+    with unit_of_work(factory) as s:
+        repo.record_replacement(s, record_id=old, by_record_id=new, reason="figures restated")
+    worker.run_once()
+    with unit_of_work(factory) as s:
+        replacement = s.scalars(select(Replacement)).one()
+    assert replacement.anchor_state is AnchorState.ANCHORED
+    (event,) = [
+        e
+        for e in registry_client.iter_logs(event_names=["RecordReplaced"])
+        if e.record_id == bytes.fromhex(old)
+    ]
+    assert event.by_record_id == bytes.fromhex(new)
+    assert event.reason_hash == reason_hash("figures restated")
+    assert replacement.reason_hash == event.reason_hash.hex()
 
 
 # -- reconciliation ----------------------------------------------------------------------------
