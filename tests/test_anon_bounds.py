@@ -172,7 +172,7 @@ def tall_pdf(width_pt: float = 10, height_pt: float = 3000, pages: int = 1) -> b
 def test_page_png_of_a_tall_narrow_page_stays_within_the_pixel_budget() -> None:
     from PIL import Image
 
-    from api.pages.verify import PageBounds, _render_pdf_page
+    from api.pages.verify.images import PageBounds, _render_pdf_page
 
     png = _render_pdf_page(tall_pdf(), 0, bounds=PageBounds(max_pixels=2_000_000))
     assert png is not None
@@ -185,7 +185,7 @@ def test_page_png_of_a_tall_narrow_page_stays_within_the_pixel_budget() -> None:
 def test_page_png_refuses_a_pdf_over_the_page_cap_without_opening_it(monkeypatch) -> None:
     import pypdfium2
 
-    from api.pages.verify import PageBounds, _render_pdf_page
+    from api.pages.verify.images import PageBounds, _render_pdf_page
 
     opened = []
     real = pypdfium2.PdfDocument
@@ -235,7 +235,7 @@ def test_the_token_bucket_refills_and_keys_by_client() -> None:
 
 
 def test_page_png_is_rate_limited_when_it_must_render(verifier_registry, tmp_path) -> None:
-    from api.pages.verify import _PAGE_IMAGES
+    from api.pages.verify.images import _PAGE_IMAGES
 
     reg = verifier_registry
     pdf = tall_pdf(595, 842)
