@@ -241,7 +241,7 @@ def test_page_png_is_rate_limited_when_it_must_render(verifier_registry, tmp_pat
     pdf = tall_pdf(595, 842)
     rid, version, leaf = reg.anchor(pdf)
     app = own_app(reg, tmp_path, rate_limit_per_minute=1, rate_limit_burst=1)
-    from api.services import blobs
+    from notary.publishing import blobs
 
     code = encode(
         QrPayload.for_page(

@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from sqlalchemy import select, text
 from test_audit_support import add_office_with_log, build_history, populate_db
 
-from api.services.accesslog import entry_hash as api_entry_hash
 from notary.audit.alerts import AlertConfig, list_alerts, raise_alerts
 from notary.audit.diff import run_diff
 from notary.audit.runner import replay
 from notary.db.models import AccessLogEntry, PiiOverride, Revision
+from notary.publishing.accesslog import entry_hash as api_entry_hash
 
 
 def test_diff_finds_every_kind_of_tampering(

@@ -26,7 +26,7 @@ from api.schemas import (
     RevokeCreate,
     SupersedeCreate,
 )
-from api.services import blobs, idempotency
+from api.services import idempotency
 from api.services import records as svc
 from api.services.pii_guard import guard, guard_text, metadata_texts, with_text_findings
 from api.services.publishing import Draft, Job
@@ -35,6 +35,7 @@ from api.services.views import history, record_public, records_public
 from notary.db.types import RecordKind
 from notary.errors import Conflict, InvalidInput
 from notary.pii.limits import ScanLimits
+from notary.publishing import blobs
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -336,8 +337,7 @@ def _revise(
                 change_note=change_note,
                 override_reason=override,
                 text_findings=text_found,
-            )
-            log_ok(session, caller, "revise", record.office_pk, record.record_id)
+            )  # its access-log entry included
             session.flush()
             return record_public(session, record, rev, caller=caller).model_dump(mode="json")
 

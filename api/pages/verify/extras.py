@@ -140,9 +140,9 @@ def database_extras(request: Request, result: VerificationResult) -> RecordExtra
         or (result.registry or "").lower() != own.registry.lower()
     ):
         return None
-    from api.services import blobs
     from notary.db.models import Blob
     from notary.db.session import READ_ONLY
+    from notary.publishing import blobs
 
     params = {"record_id": result.record_id.removeprefix("0x"), "version": result.version}
     with db.engine.connect() as conn:  # a read: no SQLite write lock
