@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -240,6 +240,29 @@ def get_record(
         log_ok(session, caller, "read", record.office_pk, record.record_id)
         session.commit()
         return out
+
+
+@router.get(
+    "/{record_id}/metadata",
+    responses={200: {"content": {"application/json": {}}, "description": "canonical JSON"}},
+)
+def get_metadata(
+    record_id: str,
+    session: SessionDep,
+    caller: MaybeCallerDep,
+    version: Annotated[int | None, Query(ge=1, le=2**32 - 1)] = None,
+) -> Response:
+    """A revision's metadata exactly as hashed: the RFC 8785 canonical JSON whose SHA-256 is
+    the revision's `metadataHash` on chain (default: the current version). Served as the
+    record's tier allows (an internal record is its office's only)."""
+    with logged(session, caller, "metadata", record_id):
+        record = svc.visible_record(session, caller, record_id)
+        rev = svc.revision_of(session, record, version or record.head_version)
+        body = rev.metadata_json.encode()
+        log_ok(session, caller, "metadata", record.office_pk, record.record_id)
+        session.commit()
+        headers = {"X-Metadata-Hash": rev.metadata_hash, "Cache-Control": "no-store"}
+        return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/{record_id}/history", response_model=RecordHistory)

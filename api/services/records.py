@@ -129,6 +129,16 @@ def visible_record(session: Session, caller: Caller, record_id: str) -> Record:
     return record
 
 
+def revision_of(session: Session, record: Record, version: int) -> Revision:
+    """One revision of a record the caller may see; NotFound for a version it does not have."""
+    rev = session.scalars(
+        select(Revision).where(Revision.record_id == record.record_id, Revision.version == version)
+    ).first()
+    if rev is None:
+        raise NotFound(f"record {record.record_id} has no version {version}")
+    return rev
+
+
 def writable_record(session: Session, caller: Caller, record_id: str) -> Record:
     """The record locked for a change by a publisher of its own office. Another office's
     record the caller may not see answers exactly as a missing one (no existence leak)."""
