@@ -142,10 +142,10 @@ def store_public_record(data_dir: Path, chain: Chain, rid: bytes, leaf: bytes, p
 
     from api.core.db import Database
     from api.core.settings import Settings
-    from api.services import blobs
     from notary.db import repo
     from notary.db.models import Revision as RevisionRow
     from notary.db.types import AnchorState
+    from notary.publishing import blobs
 
     settings = Settings(data_dir=data_dir)
     db = Database(settings)

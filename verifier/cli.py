@@ -32,32 +32,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from verifier.result import EXIT_CODES, StepStatus, Verdict, VerificationResult
+from verifier.result import EXIT_CODES, STEP_LOOK, VERDICT_LOOK, VerificationResult
 from verifier.trust import TrustList, TrustListError, load_trust
 
 USAGE_ERROR = 2
 
-_MARKS = {
-    StepStatus.PASS: ("✔", "green"),
-    StepStatus.FAIL: ("✘", "red"),
-    StepStatus.SKIP: ("–", "dim"),
-    StepStatus.WARN: ("!", "yellow"),
+_STYLES = {
+    "ok": "bold white on green",
+    "warn": "bold black on yellow",
+    "bad": "bold white on red",
+    "neutral": "bold white on grey37",
 }
-_HEADLINES = {
-    Verdict.AUTHENTIC_CURRENT: ("✔ AUTHENTIC AND CURRENT", "bold white on green"),
-    Verdict.SUPERSEDED: ("⚠ AUTHENTIC BUT SUPERSEDED", "bold black on yellow"),
-    Verdict.REVOKED: ("✘ REVOKED", "bold white on red"),
-    Verdict.EXPIRED: ("⚠ EXPIRED", "bold black on yellow"),
-    Verdict.UNKNOWN: ("? UNKNOWN", "bold white on grey37"),
-    Verdict.TAMPERED: ("✘ TAMPERED", "bold white on red"),
-    Verdict.UNTRUSTED_ISSUER: ("✘ UNTRUSTED ISSUER", "bold white on red"),
-    Verdict.INVALID_CODE: ("✘ NOT A VALID CODE", "bold white on red"),
-    Verdict.ISSUED_BY_OFFICE_STATUS_UNCHECKED: (
-        "◐ ISSUED BY OFFICE — STATUS NOT CHECKED",
-        "bold black on yellow",
-    ),
-    Verdict.UNAVAILABLE: ("? CHAIN UNREACHABLE", "bold white on grey37"),
-}
+"""The headline's rich style per tone (`verifier.result.VERDICT_LOOK`)."""
+_COLOURS = {"ok": "green", "bad": "red", "neutral": "dim", "warn": "yellow"}
+"""A step mark's colour per tone (`verifier.result.STEP_LOOK`)."""
 
 
 def _salt(text: str) -> bytes:
@@ -155,8 +143,8 @@ def render(result: VerificationResult, console: object | None = None) -> None:
     # Names and reasons come from the registry, the trust list and the file: printed as
     # plain `Text`, never parsed as rich markup ("[/]" in an office name raised MarkupError).
     con = console if isinstance(console, Console) else Console()
-    headline, style = _HEADLINES[result.verdict]
-    con.print(f" {headline} ", style=style)
+    look = VERDICT_LOOK[result.verdict]
+    con.print(f" {look.mark} {look.label.upper()} ", style=_STYLES[look.tone])
     con.print(Text(result.reason))
     facts = Table(show_header=False, box=None, pad_edge=False)
     facts.add_column(style="bold")
@@ -185,8 +173,8 @@ def render(result: VerificationResult, console: object | None = None) -> None:
     trail.add_column("step")
     trail.add_column("detail", overflow="fold")
     for step in result.steps:
-        mark, colour = _MARKS[step.status]
-        trail.add_row(Text(mark, style=colour), Text(step.name), Text(step.detail))
+        mark, tone = STEP_LOOK[step.status]
+        trail.add_row(Text(mark, style=_COLOURS[tone]), Text(step.name), Text(step.detail))
     con.print(trail)
 
 

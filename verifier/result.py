@@ -159,3 +159,42 @@ class VerificationResult:
 def worst(results: list[VerificationResult]) -> VerificationResult:
     """The most alarming of several results (by `SEVERITY`); the first on ties."""
     return min(results, key=lambda r: SEVERITY.index(r.verdict))
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """How a verdict is shown: its mark, its tone and its English label.
+
+    One table for every renderer (the `verifier` command, the verify page), so a verdict never
+    looks green in one place and amber in another. The tone is one of `ok` (green, only for
+    AUTHENTIC_CURRENT), `warn`, `bad` and `neutral`; the page translates the label itself.
+    """
+
+    mark: str
+    tone: str
+    label: str
+
+
+VERDICT_LOOK: dict[Verdict, Look] = {
+    Verdict.AUTHENTIC_CURRENT: Look("✔", "ok", "authentic and current"),
+    Verdict.SUPERSEDED: Look("⚠", "warn", "authentic but superseded"),
+    Verdict.REVOKED: Look("✘", "bad", "revoked"),
+    Verdict.EXPIRED: Look("⚠", "warn", "expired"),
+    Verdict.UNKNOWN: Look("?", "neutral", "unknown"),
+    Verdict.TAMPERED: Look("✘", "bad", "tampered"),
+    Verdict.UNTRUSTED_ISSUER: Look("✘", "bad", "untrusted issuer"),
+    Verdict.INVALID_CODE: Look("✘", "bad", "not a valid code"),
+    Verdict.ISSUED_BY_OFFICE_STATUS_UNCHECKED: Look(
+        "◐", "warn", "issued by office — status not checked"
+    ),
+    Verdict.UNAVAILABLE: Look("?", "neutral", "chain unreachable"),
+}
+"""Every verdict's look; only AUTHENTIC_CURRENT has the `ok` tone."""
+
+STEP_LOOK: dict[StepStatus, tuple[str, str]] = {
+    StepStatus.PASS: ("✔", "ok"),
+    StepStatus.FAIL: ("✘", "bad"),
+    StepStatus.SKIP: ("–", "neutral"),
+    StepStatus.WARN: ("!", "warn"),
+}
+"""A step's mark and tone."""

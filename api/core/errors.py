@@ -18,9 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from notary.errors import Conflict, InvalidInput, NotaryError, NotFound, Unauthorised, Unavailable
 from notary.pii import DocumentTooLarge, MaskingUnsupported
+from notary.publishing.errors import PayloadTooLarge, PiiFound, UnsupportedMedia
 from notary.storage.blobstore import BlobTooLarge
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Forbidden", "PayloadTooLarge", "PiiFound", "Unauthenticated", "UnsupportedMedia"]
 
 
 class Unauthenticated(Unauthorised):
@@ -29,26 +32,6 @@ class Unauthenticated(Unauthorised):
 
 class Forbidden(Unauthorised):
     """A valid key whose role or office may not do this."""
-
-
-class PayloadTooLarge(InvalidInput):
-    """The request body is over the configured upload limit."""
-
-
-class UnsupportedMedia(InvalidInput):
-    """The uploaded file's content type is not one this endpoint accepts."""
-
-
-class PiiFound(InvalidInput):
-    """The document contains personal data and neither masking nor an override was asked."""
-
-    def __init__(
-        self,
-        findings: list[dict[str, Any]],
-        detail: str = "personal data found; pass mask=true or pii_override_reason",
-    ) -> None:
-        super().__init__(detail)
-        self.findings = findings
 
 
 STATUS_BY_CLASS: tuple[tuple[type[Exception], int], ...] = (

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from api.core.deps import Caller
 from api.core.errors import status_for
-from api.services import accesslog
 from notary.db.models import Record
 from notary.errors import NotaryError
 from notary.formats.revision import parse_bytes32
+from notary.publishing import accesslog
 
 
 def log_ok(session: Session, caller: Caller, action: str, office_pk: int, record_id: str) -> None:

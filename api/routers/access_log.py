@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from api.core.deps import AuditorDep, SessionDep
 from api.schemas import AccessLogEntryPublic, AccessLogPage, AccessLogVerdict
-from api.services import accesslog
 from notary.db.models import AccessLogEntry
+from notary.publishing import accesslog
 
 router = APIRouter(prefix="/access-log", tags=["access-log"])
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from api.core.deps import IdemKey, MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
 from api.routers._access import log_ok, logged
 from api.schemas import CertificateIssued, CertificatePublic, RevokeCreate
-from api.services import blobs, idempotency, publishing
+from api.services import idempotency, publishing
 from api.services import records as svc
 from api.services.certificate_pdf import render_certificate_pdf
 from api.services.idempotency import run_write
@@ -42,6 +42,7 @@ from notary.formats.certificate import (
     holder_commitment,
 )
 from notary.formats.fields import check_free_text, check_validity
+from notary.publishing import blobs
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
 

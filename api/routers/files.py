@@ -10,11 +10,11 @@ from api.core.deps import MaybeCallerDep, SessionDep, SettingsDep
 from api.core.errors import Forbidden, Unauthenticated, status_for
 from api.routers._access import log_ok
 from api.routers.certificates import HOLDER_MEDIA_TYPE
-from api.services import accesslog, blobs
 from notary.db.models import Record, Revision
 from notary.db.types import AccessTier
 from notary.errors import InvalidInput, NotaryError, NotFound
 from notary.formats.revision import parse_bytes32
+from notary.publishing import accesslog, blobs
 
 router = APIRouter(prefix="/files", tags=["files"])
 

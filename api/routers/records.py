@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from api.core.deps import IdemKey, MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
@@ -24,7 +24,7 @@ from api.schemas import (
     RevokeCreate,
     SupersedeCreate,
 )
-from api.services import blobs, idempotency
+from api.services import idempotency
 from api.services import records as svc
 from api.services.idempotency import run_write
 from api.services.pii_guard import guard, guard_text, metadata_texts, with_text_findings
@@ -34,6 +34,7 @@ from api.services.views import history, record_public, records_public
 from notary.db.types import RecordKind
 from notary.errors import InvalidInput
 from notary.pii.limits import ScanLimits
+from notary.publishing import blobs
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -171,6 +172,29 @@ def get_record(
         return out
 
 
+@router.get(
+    "/{record_id}/metadata",
+    responses={200: {"content": {"application/json": {}}, "description": "canonical JSON"}},
+)
+def get_metadata(
+    record_id: str,
+    session: SessionDep,
+    caller: MaybeCallerDep,
+    version: Annotated[int | None, Query(ge=1, le=2**32 - 1)] = None,
+) -> Response:
+    """A revision's metadata exactly as hashed: the RFC 8785 canonical JSON whose SHA-256 is
+    the revision's `metadataHash` on chain (default: the current version). Served as the
+    record's tier allows (an internal record is its office's only)."""
+    with logged(session, caller, "metadata", record_id):
+        record = svc.visible_record(session, caller, record_id)
+        rev = svc.revision_of(session, record, version or record.head_version)
+        body = rev.metadata_json.encode()
+        log_ok(session, caller, "metadata", record.office_pk, record.record_id)
+        session.commit()
+        headers = {"X-Metadata-Hash": rev.metadata_hash, "Cache-Control": "no-store"}
+        return Response(body, media_type="application/json", headers=headers)
+
+
 @router.get("/{record_id}/history", response_model=RecordHistory)
 def get_history(
     record_id: str, request: Request, session: SessionDep, caller: MaybeCallerDep
@@ -266,8 +290,7 @@ def _revise(
                 change_note=change_note,
                 override_reason=override,
                 text_findings=text_found,
-            )
-            log_ok(session, caller, "revise", record.office_pk, record.record_id)
+            )  # its access-log entry included
             session.flush()
             return record_public(session, record, rev, caller=caller).model_dump(mode="json")
 

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from api.core.deps import Caller, MaybeCallerDep, SessionDep, SettingsDep
 from api.core.errors import Forbidden, Unauthenticated, UnsupportedMedia
 from api.routers._access import log_ok, logged
-from api.services import blobs
 from api.services.links import VerifyTarget, verify_target
 from api.services.records import load_record
 from notary.db.models import Record, Revision
 from notary.db.types import AccessTier, AnchorState, RecordKind
 from notary.errors import Conflict, NotFound, Unavailable
+from notary.publishing import blobs
 from notary.storage.atomic import atomic_write_bytes
 
 router = APIRouter(prefix="/records", tags=["records"])

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from api.core.deps import Caller
 from api.core.errors import Forbidden, Unauthenticated
-from api.services import blobs
-from api.services.pii_guard import Guarded, with_text_findings
 from notary.db.models import (
     ApiKey,
     Office,
-    PiiOverride,
     Record,
     Replacement,
     Revision,
@@ -28,123 +22,41 @@ from notary.db.models import (
 )
 from notary.db.types import AccessTier, KeyRole, OfficeStatus, RecordKind, RecordStatus, utcnow
 from notary.errors import Conflict, InvalidInput, NotFound
-from notary.formats.fields import check_free_text, check_version
-
-__all__ = ["NotFound"]
-from notary.formats.metadata import Metadata
 from notary.formats.revision import parse_bytes32, reason_hash
-
-CLIENT_METADATA_KEYS = frozenset(
-    {"title", "category", "publication_date", "reviewer", "language", "extra", "access_tier"}
+from notary.publishing.content import NewContent
+from notary.publishing.metadata import (
+    CLIENT_METADATA_KEYS,
+    build_metadata,
+    parse_metadata_json,
+    precheck_metadata,
+    tier_of,
+)
+from notary.publishing.records import (
+    OfficeRow,
+    lock_offices,
+    revisable,
+    revise_record,
+    revised_metadata,
 )
 
-
-def _check_strings(data: dict[str, Any]) -> None:
-    """Refuse lone surrogates (they cannot even be encoded) and any character outside the
-    free-text rule (`notary.formats.fields`: bidi controls, zero-width and other invisible
-    characters…) in every key and string of the parsed metadata, naming the member, before
-    anything is hashed or stored. `extra` values may span lines; the other members may not.
-    """
-    stack: list[tuple[str, Any, bool]] = [(k, v, k == "extra") for k, v in data.items()]
-    while stack:
-        name, item, multiline = stack.pop()
-        if isinstance(item, dict):
-            for key, value in item.items():
-                _check_string(f"{name} key", key, multiline=False)
-                stack.append((f"{name}.{key}", value, multiline))
-        elif isinstance(item, list):
-            stack.extend((f"{name}[{i}]", v, multiline) for i, v in enumerate(item))
-        elif isinstance(item, str):
-            _check_string(name, item, multiline=multiline)
-
-
-def _check_string(name: str, value: object, *, multiline: bool) -> None:
-    if not isinstance(value, str):
-        return  # a non-string key or value: Metadata refuses it by type
-    if any("\ud800" <= ch <= "\udfff" for ch in value):
-        raise InvalidInput(f"metadata {name} contains a lone surrogate (not valid Unicode)")
-    check_free_text(value, f"metadata {name}", multiline=multiline)
-
-
-def parse_metadata_json(text: str | None) -> dict[str, Any] | None:
-    """The client's metadata form field, parsed strictly into a JSON object."""
-    if text is None or text == "":
-        return None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidInput(f"metadata is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidInput("metadata must be a JSON object")
-    unknown = set(data) - CLIENT_METADATA_KEYS
-    if unknown:
-        raise InvalidInput(f"unknown metadata member(s): {', '.join(sorted(unknown))}")
-    _check_strings(data)
-    return data
-
-
-def precheck_metadata(client: dict[str, Any], tier: AccessTier) -> None:
-    """Validate new-record metadata fully before the file is stored (placeholders stand in
-    for the office name and SM3), so a refused request leaves no blob behind."""
-    doc = {k: v for k, v in client.items() if k != "access_tier"}
-    doc.setdefault("language", "zh-CN")
-    doc.update(office="office", access_tier=tier.value, sm3="0" * 64)
-    Metadata.from_dict(doc)
-
-
-def build_metadata(
-    client: dict[str, Any], *, office_name: str, tier: AccessTier, sm3: str
-) -> Metadata:
-    """Full metadata: the client's fields plus what the service knows (office, tier, sm3)."""
-    doc = {k: v for k, v in client.items() if k != "access_tier"}
-    doc.setdefault("language", "zh-CN")
-    doc.update(office=office_name, access_tier=tier.value, sm3=sm3)
-    return Metadata.from_dict(doc)
-
-
-def tier_of(client: dict[str, Any] | None, form_tier: str | None) -> AccessTier:
-    """Access tier from the form field, else the metadata, else public."""
-    value = form_tier or (client or {}).get("access_tier") or "public"
-    try:
-        return AccessTier(value)
-    except ValueError:
-        raise InvalidInput(
-            f"access tier must be public, restricted or internal: {value!r}"
-        ) from None
-
-
-class OfficeRow(NamedTuple):
-    """An office as the write paths need it (`lock_offices`)."""
-
-    id: int
-    office_id: str
-    number: int
-    name: str
-    status: OfficeStatus
-
+__all__ = [
+    "CLIENT_METADATA_KEYS",
+    "NewContent",
+    "NotFound",
+    "OfficeRow",
+    "build_metadata",
+    "lock_offices",
+    "parse_metadata_json",
+    "precheck_metadata",
+    "tier_of",
+]
 
 # Built once: building a statement (and its expanding IN) costs more than running it.
-_OFFICES = (
-    select(Office.id, Office.office_id, Office.number, Office.name, Office.status)
-    .where(Office.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Office.id)
-    .with_for_update(key_share=True)
-)
 _LIVE_KEYS = (
     select(ApiKey.id)
     .where(ApiKey.id.in_(bindparam("ids", expanding=True)), ApiKey.revoked_at.is_(None))
     .with_for_update(read=True)
 )
-
-
-def lock_offices(session: Session, office_pks: Iterable[int]) -> dict[int, OfficeRow]:
-    """The offices' rows, locked in id order (PostgreSQL: `FOR NO KEY UPDATE`).
-
-    The lock keeps a suspension from committing between this check and the writes, and is
-    the one the access log's appenders queue on (`accesslog.append_many`).
-    """
-    rows = session.connection().execute(_OFFICES, {"ids": sorted(set(office_pks))})
-    return {r.id: OfficeRow(*r) for r in rows}
 
 
 def live_keys(session: Session, key_ids: Iterable[int]) -> set[int]:
@@ -217,6 +129,16 @@ def visible_record(session: Session, caller: Caller, record_id: str) -> Record:
     return record
 
 
+def revision_of(session: Session, record: Record, version: int) -> Revision:
+    """One revision of a record the caller may see; NotFound for a version it does not have."""
+    rev = session.scalars(
+        select(Revision).where(Revision.record_id == record.record_id, Revision.version == version)
+    ).first()
+    if rev is None:
+        raise NotFound(f"record {record.record_id} has no version {version}")
+    return rev
+
+
 def writable_record(session: Session, caller: Caller, record_id: str) -> Record:
     """The record locked for a change by a publisher of its own office. Another office's
     record the caller may not see answers exactly as a missing one (no existence leak)."""
@@ -229,88 +151,11 @@ def writable_record(session: Session, caller: Caller, record_id: str) -> Record:
     return record
 
 
-@dataclass(frozen=True, slots=True)
-class NewContent:
-    """Bytes that passed the guard, with their type and hashes; `on_disk` once a request has
-    written and flushed them (else the publish writer stores them with its batch)."""
-
-    guarded: Guarded
-    content_type: str
-    sha256: str
-    sm3: str
-    on_disk: bool = False
-
-
-def _store_revision(
-    session: Session,
-    blob_root: Path,
-    *,
-    record: Record,
-    version: int,
-    content: NewContent,
-    metadata: Metadata,
-    change_note: str | None,
-    caller: Caller,
-    override_reason: str | None,
-) -> Revision:
-    if not content.on_disk:
-        blobs.write_file(blob_root, content.sha256, content.guarded.data)
-    blobs.add_row(
-        session,
-        blob_root,
-        sha256=content.sha256,
-        size=len(content.guarded.data),
-        media_type=content.content_type,
-    )
-    rev = Revision(
-        record_id=record.record_id,
-        version=version,
-        content_hash=content.sha256,
-        sm3=content.sm3,
-        metadata_json=metadata.canonical_json().decode(),
-        metadata_hash=metadata.metadata_hash().hex(),
-        change_note=change_note,
-        accepted_at=utcnow(),
-    )
-    session.add(rev)
-    session.flush()
-    if content.guarded.overridden_findings is not None:
-        session.add(
-            PiiOverride(
-                revision_id=rev.id,
-                findings=content.guarded.overridden_findings,
-                reason=override_reason or "",
-                api_key_id=caller.key_id,
-            )
-        )
-    return rev
-
-
 def _revisable(session: Session, caller: Caller, record_id: str) -> tuple[Record, Revision]:
-    """The record locked for a revision, and its current revision; refused unless it is a
-    current disclosure of the caller's office."""
+    """The record locked for a revision by a publisher of its office, and its current
+    revision; refused unless it is a current disclosure (`notary.publishing.records`)."""
     record = writable_record(session, caller, record_id)
-    if record.kind is RecordKind.CERTIFICATE:
-        raise Conflict("a certificate cannot be revised: revoke it and issue a new one")
-    if record.status is not RecordStatus.CURRENT:
-        raise Conflict(f"record is {record.status.value}; it cannot be revised")
-    head = session.scalars(
-        select(Revision).where(
-            Revision.record_id == record.record_id, Revision.version == record.head_version
-        )
-    ).one()
-    return record, head
-
-
-def _revised_metadata(
-    record: Record, head: Revision, client_metadata: dict[str, Any] | None, sm3: str
-) -> Metadata:
-    """The current metadata with the client's changes, checked in full."""
-    old = json.loads(head.metadata_json)
-    base = {k: old[k] for k in ("title", "category", "publication_date", "reviewer", "language")}
-    base["extra"] = old.get("extra", {})
-    base.update(client_metadata or {})
-    return build_metadata(base, office_name=record.office.name, tier=record.access_tier, sm3=sm3)
+    return record, revisable(session, record)
 
 
 def precheck_revision(
@@ -319,7 +164,7 @@ def precheck_revision(
     """Refuse a revision that `revise` would refuse, before its new file is stored (a
     placeholder stands in for the new file's SM3)."""
     record, head = _revisable(session, caller, record_id)
-    _revised_metadata(record, head, client_metadata, sm3="0" * 64)
+    revised_metadata(record, head, client_metadata, sm3="0" * 64)
 
 
 def revise(
@@ -334,48 +179,21 @@ def revise(
     override_reason: str | None = None,
     text_findings: list[dict[str, Any]] | None = None,
 ) -> tuple[Record, Revision]:
-    """The next version of a current disclosure: new file and/or metadata, with a change note.
-
-    `text_findings` are personal data found in the note or metadata that `override_reason`
-    overrode: recorded with the revision's override, like the file's own.
-    """
-    record, head = _revisable(session, caller, record_id)
-    if content is not None and content.sha256 == head.content_hash:
-        raise Conflict("this content is already the record's current version")
-    if content is None:
-        blob = blobs.stored(session, head.content_hash)
-        content = NewContent(
-            guarded=Guarded(
-                data=blobs.read(blob_root, blob), masked=False, overridden_findings=None
-            ),
-            content_type=blob.media_type or "application/octet-stream",
-            sha256=head.content_hash,
-            sm3=head.sm3 or json.loads(head.metadata_json)["sm3"],
-            on_disk=True,  # the current version's own file
-        )
-    content = dataclasses.replace(
-        content, guarded=with_text_findings(content.guarded, text_findings)
-    )
-    metadata = _revised_metadata(record, head, client_metadata, content.sm3)
-    if content.sha256 == head.content_hash and metadata.metadata_hash().hex() == head.metadata_hash:
-        raise Conflict("nothing changed: same content and metadata as the current version")
-    version = check_version(record.head_version + 1)  # the registry's uint32
-    rev = _store_revision(
+    """The next version of a current disclosure of the caller's office: new file and/or
+    metadata, with a change note, written by `notary.publishing.records.revise_record` (its
+    access-log entry included)."""
+    record = writable_record(session, caller, record_id)
+    rev = revise_record(
         session,
         blob_root,
-        record=record,
-        version=version,
+        caller,
+        record,
         content=content,
-        metadata=metadata,
+        client_metadata=client_metadata,
         change_note=change_note,
-        caller=caller,
         override_reason=override_reason,
+        text_findings=text_findings,
     )
-    record.head_version = version
-    record.title = metadata.title
-    record.category = metadata.category
-    record.published_on = metadata.publication_date
-    record.updated_at = utcnow()
     return record, rev
 
 

@@ -1,7 +1,8 @@
-"""Reading uploads: bounded, typed, hashed.
+"""Reading uploads: bounded while read, then typed by `notary.publishing.content`.
 
 The whole body is already capped by the app's `max_body_size` (413 before it is read); this
-counts the file itself while reading it and refuses types the endpoint does not take.
+counts the file itself while reading it and refuses types the endpoint does not take; the
+type rules (the bytes decide) are the publishing path's, shared with the CLI.
 """
 
 from __future__ import annotations
@@ -11,16 +12,12 @@ from dataclasses import dataclass
 
 from fastapi import UploadFile
 
-from api.core.errors import PayloadTooLarge, UnsupportedMedia
-from notary.errors import InvalidInput
-from notary.pii import UnsupportedDocument
-from notary.pii.sniff import check_declared
+from notary.publishing.content import CERTIFICATE_TYPES, DISCLOSURE_TYPES, media_type_of
+from notary.publishing.errors import PayloadTooLarge, UnsupportedMedia
+
+__all__ = ["CERTIFICATE_TYPES", "DISCLOSURE_TYPES", "Upload", "media_type", "read_upload"]
 
 CHUNK = 1 << 20
-
-DISCLOSURE_TYPES = frozenset({"application/pdf", "application/xml", "text/xml", "text/plain"})
-"""What the PII guard can read; other formats must be converted before publishing."""
-CERTIFICATE_TYPES = frozenset({"application/pdf", "application/xml", "text/xml", "application/ofd"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +30,12 @@ class Upload:
 
     @property
     def sha256(self) -> str:
+        """The file's SHA-256, hex."""
         return hashlib.sha256(self.data).hexdigest()
 
     @property
     def sm3(self) -> str:
+        """The file's SM3, hex."""
         return hashlib.new("sm3", self.data).hexdigest()
 
 
@@ -48,7 +47,7 @@ def media_type(upload: UploadFile) -> str:
 async def read_upload(upload: UploadFile, *, limit: int, allowed: frozenset[str]) -> Upload:
     """Read `upload` (at most `limit` bytes) and check its type against `allowed`."""
     ctype = media_type(upload)
-    if ctype not in allowed:
+    if ctype not in allowed:  # before reading: a type never taken costs no upload
         raise UnsupportedMedia(f"content type {ctype!r} not accepted; use one of {sorted(allowed)}")
     buf = bytearray()
     while chunk := await upload.read(CHUNK):
@@ -56,12 +55,6 @@ async def read_upload(upload: UploadFile, *, limit: int, allowed: frozenset[str]
         if len(buf) > limit:
             raise PayloadTooLarge(f"file over the limit of {limit} bytes")
     data = bytes(buf)
-    if not data:
-        raise InvalidInput("the file is empty")
-    if ctype == "application/pdf" and not data.startswith(b"%PDF-"):
-        raise UnsupportedMedia("declared application/pdf but the file is not a PDF")
-    try:  # the bytes decide: a PDF declared text/plain is refused, not scanned as text
-        check_declared(data, ctype)
-    except UnsupportedDocument as exc:
-        raise UnsupportedMedia(str(exc)) from None
-    return Upload(data=data, content_type=ctype, filename=upload.filename)
+    return Upload(
+        data=data, content_type=media_type_of(data, ctype, allowed), filename=upload.filename
+    )

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from api.core.deps import Caller
 from api.schemas import HistoryEvent, RecordHistory, RecordPublic, RevisionPublic
-from api.services.blobs import SALTED_PARAM
 from api.services.tier_view import RecordFacts, RecordView, record_view
 from notary.db.models import Blob, Record, Replacement, Revision
 from notary.db.types import AccessTier, RecordKind, RecordStatus, utcnow
+from notary.publishing.blobs import SALTED_PARAM
 
 
 def document_type(media_type: str | None) -> str | None:

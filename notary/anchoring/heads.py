@@ -1,6 +1,6 @@
 """Queue access-log heads for the worker to anchor: every N entries or every T seconds.
 
-An office's access log is a hash chain (`notary.audit.accesslog`); anchoring its head on
+An office's access log is a hash chain (`notary.db.accesslog`); anchoring its head on
 chain fixes every entry up to it. A head is queued (an `access_log_anchors` row, sent by
 the worker like any other purpose) when the entries since the last queued head reach
 `every_entries`, or when the oldest of them is older than `every_s`, whichever comes

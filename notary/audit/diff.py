@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notary.audit.accesslog import check_office_log
 from notary.audit.state import ACTIVE, REPLACED, REVOKED, ReplayState, RevisionEntry
+from notary.db.accesslog import check_office_log
 from notary.db.leaf import to_struct
 from notary.db.models import Blob, Office, Record, Replacement, Revision, Revocation
 from notary.db.types import AnchorMode, AnchorState, RecordStatus

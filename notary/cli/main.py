@@ -168,6 +168,12 @@ def office_signer_revoke(
 
 # -- records ---------------------------------------------------------------------------------
 
+MaskOpt = Annotated[bool, typer.Option("--mask", help="Publish a copy with personal data masked.")]
+OverrideOpt = Annotated[
+    str | None,
+    typer.Option(help="Publish despite personal data found; the reason is recorded."),
+]
+
 
 @app.command()
 def publish(
@@ -178,11 +184,20 @@ def publish(
     reviewer: Annotated[str, typer.Option(help="Reviewer's name.")] = "office",
     language: Annotated[str, typer.Option(help="BCP 47 language tag.")] = "zh-CN",
     published_on: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today).")] = None,
+    tier: Annotated[str, typer.Option(help="Access tier: public, restricted or internal.")] = (
+        "public"
+    ),
+    document_number: Annotated[
+        str | None, typer.Option(help="Document number (文号), anchored with the metadata.")
+    ] = None,
+    mask: MaskOpt = False,
+    pii_override_reason: OverrideOpt = None,
     data_dir: DataDirOpt = None,
     password_file: PasswordFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Hash FILE(s), accept them as new records and anchor them; prints id, tx, verify link."""
+    """Check FILE(s) as the API does (type from the bytes, PII guard, tier), accept them as
+    new records and anchor them; prints id, tx, verify link."""
     from notary.cli import ops as cli_ops
 
     try:
@@ -201,6 +216,10 @@ def publish(
         reviewer=reviewer,
         language=language,
         published_on=day,
+        tier=tier,
+        document_number=document_number,
+        mask=mask,
+        override=pii_override_reason,
         progress=not as_json and len(files) > 1,
     )
     text = "\n".join(_revision_line(r) for r in results)
@@ -213,14 +232,19 @@ def revise(
     file: Path,
     title: Annotated[str | None, typer.Option(help="New title (default: unchanged).")] = None,
     note: Annotated[str | None, typer.Option(help="Change note.")] = None,
+    mask: MaskOpt = False,
+    pii_override_reason: OverrideOpt = None,
     data_dir: DataDirOpt = None,
     password_file: PasswordFileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Publish FILE as the next version of RECORD and anchor it."""
+    """Publish FILE as the next version of RECORD (the API's checks) and anchor it."""
     from notary.cli import ops as cli_ops
 
-    result = cli_ops.revise(data_dir, password_file, record, file, title=title, note=note)
+    result = cli_ops.revise(
+        data_dir, password_file, record, file, title=title, note=note, mask=mask,
+        override=pii_override_reason,
+    )  # fmt: skip
     _emit(as_json, result, _revision_line(result))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -12,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notary.db.models import Record, Revision, Revocation
-from notary.db.types import OfficeStatus, RecordKind
-from notary.errors import Conflict, InvalidInput, NotFound, Unavailable
+from notary.db.types import OfficeStatus
+from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised, Unavailable
 from notary.formats.fields import check_free_text, check_note
 from notary.local.setup import (
     check_slug,
@@ -145,86 +147,51 @@ def signer_revoke(
 # -- publishing ------------------------------------------------------------------------------
 
 
-def _refuse_personal_data(fields: dict[str, str | None]) -> None:
-    """Refuse personal data in text that becomes public (the API's text guard, same
-    detectors): a text field cannot be masked, and the CLI takes no override."""
-    from notary.pii import scan_fields
-
-    findings = scan_fields({name: text for name, text in fields.items() if text})
-    if findings:
-        listed = "; ".join(f"{f.location}: {f.kind.value} {f.masked_preview}" for f in findings)
-        raise InvalidInput(f"personal data found ({listed}); remove it from the text")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+"""The largest file the CLI publishes: the API's default (`NOTARY_MAX_UPLOAD_BYTES`)."""
 
 
-def _accept(
-    session: Session,
-    root: Path,
-    path: Path,
-    *,
-    office: Any,
-    title: str,
-    category: str,
-    reviewer: str,
-    language: str,
-    published_on: date,
-    record_id: str | None = None,
-    note: str | None = None,
-) -> Revision:
-    """Hash and store a file and add it as a pending revision (new record or next version)."""
-    from notary.db import repo
-    from notary.formats.hashing import hash_file
-    from notary.formats.metadata import AccessTier, Metadata
-    from notary.formats.revision import new_record_id
-    from notary.storage.blobstore import BlobStore
+def _max_bytes() -> int:
+    try:
+        return int(os.environ.get("NOTARY_MAX_UPLOAD_BYTES", MAX_FILE_BYTES))
+    except ValueError:
+        raise InvalidInput("NOTARY_MAX_UPLOAD_BYTES must be a number of bytes") from None
 
-    digests = hash_file(path, sm3=True)
-    assert digests.sm3 is not None
-    meta = Metadata(
-        title=title,
-        office=office.name,
-        category=category,
-        publication_date=published_on,
-        reviewer=reviewer,
-        language=language,
-        access_tier=AccessTier.PUBLIC,
-        sm3=digests.sm3,
-    )  # validated before the file is stored: refused metadata leaves no blob behind
-    common = {
-        "title": title,
-        "content_hash": digests.sha256.hex(),
-        "metadata_json": meta.canonical_json().decode(),
-        "metadata_hash": meta.metadata_hash().hex(),
-        "category": category,
-        "published_on": published_on,
-        "sm3": digests.sm3.hex(),
-    }
-    # The rows first: what the database refuses (a closed record, a suspended office) must
-    # leave no file behind. The file is still on disk before the transaction commits.
-    if record_id is None:
-        row = repo.create_record(
-            session,
-            record_id=new_record_id(office.number),
-            office=office,
-            kind="disclosure",
-            access_tier="public",
-            **common,
+
+def _guard_text(fields: dict[str, str | None], override: str | None) -> list[dict[str, Any]] | None:
+    """The publishing path's text guard (`notary.publishing.content.guard_text`), its
+    refusal naming each option and kind with a masked preview only."""
+    from notary.publishing.content import guard_text
+    from notary.publishing.errors import PiiFound
+
+    try:
+        return guard_text(fields, override_reason=override)
+    except PiiFound as exc:
+        listed = "; ".join(
+            f"{f['location']}: {f['kind']} {f['masked_preview']}" for f in exc.findings
         )
-    else:
-        record = repo.get_record(session, record_id=record_id)
-        row = repo.add_revision(
-            session,
-            record_id=record_id,
-            version=record.head_version + 1,
-            change_note=note,
-            **common,
-        )
-    store = BlobStore(root / "blobs")
-    with path.open("rb") as fh:
-        sha, size = store.put_stream(fh)
-    if sha != digests.sha256.hex():
-        raise InvalidInput(f"{path} changed while it was being read; publish it again")
-    repo.add_blob(session, sha256=sha, size=size, path=store.relative_path(sha))
-    return row
+        raise PiiFound(
+            exc.findings,
+            f"personal data found ({listed}); remove it from the text, or pass "
+            "--pii-override-reason",
+        ) from None
+
+
+def _content(path: Path, *, mask: bool, override: str | None, text_findings: Any) -> Any:
+    """The file through the publishing path: size, type from its bytes, the PII guard
+    (`--mask`, or an override recorded with `--pii-override-reason`), hashes."""
+    from notary.publishing.content import prepare, with_text_findings
+
+    limit = _max_bytes()
+    if path.stat().st_size > limit:  # refused before it is read into memory
+        from notary.publishing.errors import PayloadTooLarge
+
+        raise PayloadTooLarge(f"{path}: file over the limit of {limit} bytes")
+    content = prepare(
+        path.read_bytes(), None, limit=limit, mask=mask, override_reason=override,
+        filename=path.name,
+    )  # fmt: skip
+    return dataclasses.replace(content, guarded=with_text_findings(content.guarded, text_findings))
 
 
 def _describe(session: Session, root: Path, revision_id: int, file: str) -> dict[str, Any]:
@@ -313,35 +280,59 @@ def publish(
     reviewer: str,
     language: str,
     published_on: date,
+    tier: str = "public",
+    document_number: str | None = None,
+    mask: bool = False,
+    override: str | None = None,
     progress: bool = False,
 ) -> list[dict[str, Any]]:
-    """Accept every file as a new record, anchor them, and describe the results."""
+    """Accept every file as a new record through the publishing path (the API's rules: type
+    from the bytes, PII guard, tier, blob, access-log entry), anchor them, describe them."""
     from notary.db import repo
+    from notary.publishing import blobs
+    from notary.publishing.metadata import DOCUMENT_NUMBER, precheck_metadata, tier_of
+    from notary.publishing.records import Draft, OfficeActor, insert_drafts, office_row
 
     root = data_dir_from_env(data_dir)
-    _refuse_personal_data({"--title": title, "--category": category, "--reviewer": reviewer})
+    client: dict[str, Any] = {
+        "title": title,
+        "category": category,
+        "publication_date": published_on.isoformat(),
+        "reviewer": reviewer,
+        "language": language,
+    }
+    if document_number is not None:
+        client["extra"] = {DOCUMENT_NUMBER: document_number}
+    access = tier_of(client, tier)
+    fields = {"--title": title, "--category": category, "--reviewer": reviewer,
+              "--document-number": document_number}  # fmt: skip
+    text_found = _guard_text(fields, override)
+    check_free_text(title, "--title")
+    precheck_metadata(client, access)  # refused metadata leaves no blob behind
     entry = office_entry(require_init(root), office)
     paths = [_file(p) for p in files]
     settings = load_settings(root, password_file=password_file)  # keys open, or fail now
-    ids: list[tuple[int, str]] = []
-    with _progress(progress, len(paths), "hashing") as advance, _session(root) as session:
-        office_row = repo.get_office(session, office_id=entry["office_id"])
+    drafts = []
+    with _progress(progress, len(paths), "checking") as advance:
         for path in paths:
             name = title if len(paths) == 1 else f"{title} — {path.name}"
-            row = _accept(
-                session,
-                root,
-                path,
-                office=office_row,
-                title=name,
-                category=category,
-                reviewer=reviewer,
-                language=language,
-                published_on=published_on,
-            )
-            session.flush()
-            ids.append((row.id, str(path)))
+            content = _content(path, mask=mask, override=override, text_findings=text_found)
+            drafts.append((path, {**client, "title": name}, content))
             advance()
+    with _session(root) as session:
+        row = repo.get_office(session, office_id=entry["office_id"])
+        if row.status is OfficeStatus.SUSPENDED:
+            raise Unauthorised(f"office {office} is suspended")
+        actor = OfficeActor(office_pk=row.id)
+        for _, _, content in drafts:  # on disk before the rows that name it
+            blobs.write_file(root / "blobs", content.sha256, content.guarded.data)
+        done = insert_drafts(
+            session,
+            [Draft(actor, c, meta, access, override_reason=override) for _, meta, c in drafts],
+            {row.id: office_row(row)},
+        )
+        session.flush()
+        ids = [(d.revision["id"], str(p)) for d, (p, _, _) in zip(done, drafts, strict=True)]
     _anchor(settings, f"{len(ids)} file(s)")
     with _session(root) as session:
         return [_describe(session, root, rid, f) for rid, f in ids]
@@ -355,39 +346,39 @@ def revise(
     *,
     title: str | None,
     note: str | None,
+    mask: bool = False,
+    override: str | None = None,
 ) -> dict[str, Any]:
-    """Add FILE as the next version of a record and anchor it."""
+    """Add FILE as the next version of a record through the publishing path and anchor it."""
     from notary.db import repo
-    from notary.formats.metadata import Metadata
+    from notary.publishing.records import OfficeActor, revisable, revise_record
 
     root = data_dir_from_env(data_dir)
     record_id = _record_id(record_id)
     if note is not None:
         check_note(note, "--note")
-    _refuse_personal_data({"--title": title, "--note": note})
+    text_found = _guard_text({"--title": title, "--note": note}, override)
     path = _file(file)
     settings = load_settings(root, password_file=password_file)
+    with _session(root) as session:  # refused before the file is read or stored
+        revisable(session, repo.get_record(session, record_id=record_id))
+    content = _content(path, mask=mask, override=override, text_findings=text_found)
     with _session(root) as session:
         record = repo.get_record(session, record_id=record_id)
-        if record.kind is RecordKind.CERTIFICATE:  # its content is a salted commitment
-            raise Conflict("a certificate cannot be revised: revoke it and issue a new one")
-        head = record.revisions[-1]
-        meta = Metadata.from_json(head.metadata_json)
-        row = _accept(
+        if record.office.status is OfficeStatus.SUSPENDED:
+            raise Unauthorised("the record's office is suspended")
+        rev = revise_record(
             session,
-            root,
-            path,
-            office=record.office,
-            title=title or record.title,
-            category=meta.category,
-            reviewer=meta.reviewer,
-            language=meta.language,
-            published_on=date.today(),
-            record_id=record_id,
-            note=note,
+            root / "blobs",
+            OfficeActor(office_pk=record.office_pk),
+            record,
+            content=content,
+            client_metadata={"title": title} if title else None,
+            change_note=note or "",
+            override_reason=override,
         )
         session.flush()
-        rid = row.id
+        rid = rev.id
     _anchor(settings, f"the new version of record {record_id}")
     with _session(root) as session:
         return _describe(session, root, rid, str(path))
@@ -402,7 +393,7 @@ def revoke(
     root = data_dir_from_env(data_dir)
     record_id = _record_id(record_id)
     check_note(reason, "--reason")
-    _refuse_personal_data({"--reason": reason})
+    _guard_text({"--reason": reason}, None)  # shown on the verify page
     settings = load_settings(root, password_file=password_file)
     with _session(root) as session:
         repo.record_revocation(session, record_id=record_id, reason=reason)

@@ -10,11 +10,11 @@ from sqlalchemy import text
 from support.audit_history import add_office_with_log, build_history, populate_db
 from support.webhook import webhook_server
 
-from api.services import accesslog
 from notary.audit.alerts import AlertConfig, list_alerts, raise_alerts
 from notary.audit.diff import run_diff
 from notary.audit.runner import replay
 from notary.db.models import PiiOverride, Revision
+from notary.publishing import accesslog
 
 
 def test_diff_finds_every_kind_of_tampering(

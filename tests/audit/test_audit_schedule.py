@@ -20,7 +20,6 @@ from sqlalchemy import select, text
 from support.webhook import webhook_server
 from typer.testing import CliRunner
 
-from api.services import accesslog
 from notary.anchoring.seed import seed_revisions
 from notary.anchoring.worker import Worker, WorkerSettings
 from notary.audit.alerts import AlertConfig, acknowledge_alert, alert_json, list_alerts
@@ -32,6 +31,7 @@ from notary.db.models import AccessLogAnchor, Alert, Office, Revision
 from notary.db.session import make_engine, session_factory, unit_of_work
 from notary.db.types import AnchorState, Severity
 from notary.errors import Conflict, InvalidInput, NotFound
+from notary.publishing import accesslog
 
 QUIET = AlertConfig(late_anchor=timedelta(days=1))
 

@@ -104,7 +104,7 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale() -> None:
 def test_page_png_of_a_tall_narrow_page_stays_within_the_pixel_budget() -> None:
     from PIL import Image
 
-    from api.pages.verify import PageBounds, _render_pdf_page
+    from api.pages.verify.images import PageBounds, _render_pdf_page
 
     png = _render_pdf_page(tall_pdf(), 0, bounds=PageBounds(max_pixels=2_000_000))
     assert png is not None
@@ -117,7 +117,7 @@ def test_page_png_of_a_tall_narrow_page_stays_within_the_pixel_budget() -> None:
 def test_page_png_refuses_a_pdf_over_the_page_cap_without_opening_it(monkeypatch) -> None:
     import pypdfium2
 
-    from api.pages.verify import PageBounds, _render_pdf_page
+    from api.pages.verify.images import PageBounds, _render_pdf_page
 
     opened = []
     real = pypdfium2.PdfDocument
@@ -167,13 +167,13 @@ def test_the_token_bucket_refills_and_keys_by_client() -> None:
 
 
 def test_page_png_is_rate_limited_when_it_must_render(verifier_registry, tmp_path) -> None:
-    from api.pages.verify import _PAGE_IMAGES
+    from api.pages.verify.images import _PAGE_IMAGES
 
     reg = verifier_registry
     pdf = tall_pdf(595, 842)
     rid, version, leaf = reg.anchor(pdf)
     app = own_app(reg, tmp_path, rate_limit_per_minute=1, rate_limit_burst=1)
-    from api.services import blobs
+    from notary.publishing import blobs
 
     code = encode(
         QrPayload.for_page(

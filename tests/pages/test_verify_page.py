@@ -363,8 +363,8 @@ def test_page_takes_title_reason_and_public_file_from_the_office_database(
 
     from api.core.settings import Settings
     from api.main import create_app
-    from api.services import blobs
     from notary.db import repo
+    from notary.publishing import blobs
 
     reg = verifier_registry
     budget = _pdf("二〇二六年度决算公开", pages=1)

@@ -42,8 +42,8 @@ class Node:
 
     def add(self, data: bytes, tier: str, title: str) -> tuple[bytes, str]:
         """Anchor `data` on the chain and record it in the database; (record id, /v/ code)."""
-        from api.services import blobs
         from notary.db import repo
+        from notary.publishing import blobs
 
         meta = json.dumps({"title": title})
         meta_hash = hashlib.sha256(meta.encode()).digest()

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import paths
 
-from api.services import blobs
 from notary.errors import InvalidInput, NotFound, Unavailable
+from notary.publishing import blobs
 from notary.storage import atomic, blobstore
 from notary.storage.blobstore import (
     TEMP_DIR,

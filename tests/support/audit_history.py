@@ -79,7 +79,7 @@ def add_office_with_log(session, office, entries: int = 5):
     """The office's database row and `entries` access-log entries; returns (row, head)."""
     from datetime import UTC, datetime, timedelta
 
-    from notary.audit.accesslog import entry_hash
+    from notary.db.accesslog import entry_hash
     from notary.db.models import ZERO32, AccessLogEntry, Office
 
     row = Office(office_id=office.office_id.hex(), number=office.number, name=office.name)

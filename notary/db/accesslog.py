@@ -2,7 +2,7 @@
 
 `entry_hash = sha256(RFC 8785 JSON of {office, seq, at, key, action, record, outcome, prev})`,
 so any edited, deleted or reordered row breaks every hash after it. The API appends entries
-with `digest` (`api/services/accesslog.py`) and checks them with `verify`; the audit diff
+with `digest` (`notary/publishing/accesslog.py`) and checks them with `verify`; the audit diff
 compares the log with the heads anchored on chain through `check_office_log`. Both walk the
 log once, streaming, keeping only the hashes at the anchored positions (a log may hold tens
 of millions of entries).

@@ -1,6 +1,6 @@
 """The hash-chained access log: append on every read or change of a record.
 
-The entry hash and the walk that verifies an office's chain are `notary.audit.accesslog`
+The entry hash and the walk that verifies an office's chain are `notary.db.accesslog`
 (`digest`, `entry_hash`, `verify`), shared with the audit. Each office has its own chain;
 the worker queues and anchors its heads, every N entries or T minutes, whichever comes
 first (`notary.anchoring.heads`).
@@ -14,7 +14,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
-from notary.audit.accesslog import ChainCheck, digest, entry_hash, verify
+from notary.db.accesslog import ChainCheck, digest, entry_hash, verify
 from notary.db.models import ZERO32, AccessLogEntry, Office
 from notary.db.types import utcnow
 
