@@ -1,43 +1,24 @@
-"""Hostile input at every entry point (docs/design.md, "What must always hold" 5).
-
-A corpus of malformed input is thrown at the HTTP API (uploads, metadata, holder data,
-paths, search, receipts), the citizen's verify pages (`/v/…`, `/verify`), the `notary` CLI
-and the `verifier` CLI. Every case must get a clear client error (a 4xx with a JSON
-`detail`, an HTML page for the verify pages, or a non-zero CLI exit without a traceback),
-never a 5xx, and must change nothing: every table's row count stays the same (the access
-log, which records refused attempts, may only grow), no blob appears on disk, and no
-transaction reaches the chain.
-
-The HTTP app is built once per database (SQLite and PostgreSQL) for the whole module;
-each case compares the state before and after itself, so the cases stay independent.
-"""
+"""The hostile-input corpus: malformed files and requests for every door, and the state
+checks that prove a refusal changed nothing (docs/design.md, "What must always hold" 5)."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import random
-import shutil
 import struct
-import subprocess
-import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
-from support import db_fixtures, paths
-from support.api_client import MD, Api, Office, make_settings, valid_resident_id
 
-from api.main import create_app
 from notary.chain.local import LocalChain, rpc_call
-from verifier.trust import TrustList
+from support import paths
+from support.api_client import MD, Api, Office, valid_resident_id
 
 ROOT = paths.ROOT
 UPLOAD_LIMIT = 64 * 1024
@@ -430,41 +411,6 @@ SEARCHES = {
 """Title searches: valid queries, so a 200 that matches nothing (or a clean 4xx)."""
 
 
-# --- the app, built once per database -------------------------------------------------------
-
-
-@pytest.fixture(scope="module", params=db_fixtures.DATABASES)
-def hostile(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    anvil: LocalChain,
-    registry_deployment: Any,
-) -> Iterator[Ctx]:
-    """The API on a migrated database with one office, a public and a restricted record,
-    and a verify trust list naming the session's registry on anvil."""
-    data_dir = tmp_path_factory.mktemp(f"hostile-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{data_dir / 'notary.sqlite3'}"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), data_dir / "notary.sqlite3")
-    else:
-        url = db_fixtures.pg_url(request.getfixturevalue("pg_database"))
-        db_fixtures.pg_reset(url)
-    settings = make_settings(url, data_dir / "data", max_upload_bytes=UPLOAD_LIMIT)
-    app = create_app(settings)
-    app.state.verify_trust = TrustList.single(
-        chain_id=anvil.chain_id,
-        registry=registry_deployment.address,
-        name="hostile test chain",
-        rpc_url=anvil.url,
-    )
-    with TestClient(app, raise_server_exceptions=False) as client:
-        api = Api(client, settings)
-        office = api.office()
-        public = api.published(office, PDF, ctype="application/pdf")
-        restricted = api.published(office, b"restricted release", tier="restricted")
-        yield Ctx(api, office, public["id"], restricted["current"]["content_hash"])
-
-
 @dataclass(frozen=True)
 class State:
     """Row counts of every table, the blob files on disk and the chain's height."""
@@ -511,202 +457,7 @@ def assert_client_error(response: httpx.Response, kind: str) -> None:
     assert body.get("detail"), body
 
 
-# --- the HTTP tests -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_http_hostile_input_is_refused_and_changes_nothing(
-    case: str, hostile: Ctx, anvil: LocalChain
-) -> None:
-    send, kind = CASES[case]
-    before = state(hostile, anvil)
-    response = send(hostile)
-    assert_client_error(response, kind)
-    assert_unchanged(before, state(hostile, anvil))
-
-
-@pytest.mark.parametrize("case", list(SEARCHES))
-def test_sql_metacharacters_in_search_match_literally(
-    case: str, hostile: Ctx, anvil: LocalChain
-) -> None:
-    before = state(hostile, anvil)
-    r = hostile.c.get("/api/v1/records", params={"q": SEARCHES[case]})
-    office = hostile.c.get("/api/v1/records", params={"office": SEARCHES[case]})
-    category = hostile.c.get("/api/v1/records", params={"category": SEARCHES[case]})
-    for other in (office, category):
-        assert other.status_code == 200 or 400 <= other.status_code < 500, other.text
-    if r.status_code != 200:  # refusing a character outright is fine too, but cleanly
-        assert_client_error(r, JSON)
-    else:
-        assert r.json()["total"] == 0 and r.json()["items"] == [], r.json()
-    assert_unchanged(before, state(hostile, anvil))
-
-
-def test_search_still_finds_real_titles(hostile: Ctx) -> None:
-    """The escaping above does not break plain search (a control for the corpus)."""
-    r = hostile.c.get("/api/v1/records", params={"q": "budget"})
-    assert r.status_code == 200 and r.json()["total"] >= 1
-
-
-# --- the CLIs -----------------------------------------------------------------------------
-
 PASSWORD = "hostile-cli-password"
 
 
-def cli(data_dir: Path, anvil: LocalChain, *args: str, module: str = "notary.cli.main"):
-    """Run a CLI in a subprocess with a clean NOTARY_* environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTARY_")}
-    env.update(
-        NOTARY_DATA_DIR=str(data_dir),
-        NOTARY_RPC_URL=anvil.url,
-        NOTARY_GAS_POLICY="zero",
-        NOTARY_KEYSTORE_PASSWORD=PASSWORD,
-        NOTARY_SCRYPT_N="1024",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
-@pytest.fixture(scope="module")
-def cli_data_dir(anvil: LocalChain, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An initialised notary data dir (registry, demo office, keys, database)."""
-    path = tmp_path_factory.mktemp("hostile-cli")
-    proc = cli(path, anvil, "init", "--json")
-    assert proc.returncode == 0, proc.stderr
-    return path
-
-
-def cli_state(data_dir: Path, anvil: LocalChain) -> State:
-    """Row counts of the CLI's SQLite database, its blobs and the chain height."""
-    import sqlite3
-
-    with sqlite3.connect(data_dir / "notary.sqlite3") as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        counts = {
-            t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-            for t in tables
-            if t != "alembic_version"
-        }
-    root = data_dir / "blobs"
-    blobs = frozenset(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-    return State(counts, blobs, int(rpc_call(anvil.url, "eth_blockNumber"), 16))
-
-
 UNKNOWN_ID = "00000001" + "ab" * 28
-
-
-def cli_cases(tmp: Path) -> dict[str, tuple[str, ...]]:
-    """The notary CLI corpus (files made under `tmp`)."""
-    (tmp / "dir").mkdir(exist_ok=True)
-    (tmp / "broken.pdf").write_bytes(PDF_TRUNCATED)
-    (tmp / "ok.txt").write_text("fine")
-    pub = ("--title", "t", "--category", "c")
-    return {
-        "publish-missing-file": ("publish", str(tmp / "nope.pdf"), *pub),
-        "publish-directory": ("publish", str(tmp / "dir"), *pub),
-        "publish-bad-date": ("publish", str(tmp / "ok.txt"), *pub, "--published-on", "2026-13-45"),
-        "publish-control-title": (
-            "publish", str(tmp / "ok.txt"), "--title", "a\x1bb", "--category", "c",
-        ),
-        "history-unknown": ("history", UNKNOWN_ID, "--json"),
-        "history-malformed": ("history", "' OR 1=1 --", "--json"),
-        "status-malformed": ("status", "zz" * 32),
-        "revoke-unknown": ("revoke", UNKNOWN_ID, "--reason", "hostile"),
-        "revise-malformed": ("revise", "../../etc/passwd", str(tmp / "ok.txt")),
-        "json-before-command": ("--json", "history", UNKNOWN_ID),
-        "json-with-value": ("history", UNKNOWN_ID, "--json=yes"),
-        "unknown-command": ("frobnicate", "--json"),
-        "audit-replay-bad-registry": (
-            "audit", "replay", "--registry", "0xnot", "--out", str(tmp / "audit"),
-        ),
-        "audit-diff-missing-state": ("audit", "diff", "--state", str(tmp / "nope.json")),
-        "checkpoint-verify-garbage": (
-            "checkpoint", "verify", str(tmp / "broken.pdf"), "--rpc", "http://127.0.0.1:1",
-        ),
-    }  # fmt: skip
-
-
-def verifier_cases(tmp: Path, anvil: LocalChain, registry: str) -> dict[str, tuple[str, ...]]:
-    """The verifier CLI corpus: garbage files, images and payloads."""
-    (tmp / "garbage.bin").write_bytes(RANDOM)
-    (tmp / "bomb.png").write_bytes(PNG_BOMB)
-    (tmp / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + RANDOM)
-    (tmp / "empty.bin").write_bytes(b"")
-    (tmp / "trust.json").write_text("{not json")
-    trust = ("--rpc", anvil.url, "--registry", registry)
-    return {
-        "verifier-check-garbage": (*trust, "check", str(tmp / "garbage.bin")),
-        "verifier-check-empty": (*trust, "check", str(tmp / "empty.bin")),
-        "verifier-check-missing": (*trust, "check", str(tmp / "nope.bin")),
-        "verifier-check-directory": (*trust, "check", str(tmp)),
-        "verifier-scan-bomb": (*trust, "scan", str(tmp / "bomb.png")),
-        "verifier-scan-garbage": (*trust, "scan", str(tmp / "garbage.png")),
-        "verifier-url-garbage": (*trust, "url", "https://x/v/%00garbage"),
-        "verifier-bad-trust-file": ("--trust", str(tmp / "trust.json"), "url", "garbage"),
-        "verifier-bad-registry": ("--rpc", anvil.url, "--registry", "0xnot", "url", "garbage"),
-    }
-
-
-def test_cli_hostile_input_is_refused_and_changes_nothing(
-    cli_data_dir: Path, anvil: LocalChain, registry_deployment: Any, tmp_path: Path
-) -> None:
-    """Every case exits non-zero without a traceback; afterwards nothing has changed.
-
-    One test runs the whole CLI corpus (each start of a CLI costs seconds of imports); a
-    failure names every case that misbehaved.
-    """
-    runs = [(name, "notary.cli.main", args) for name, args in cli_cases(tmp_path).items()]
-    runs += [
-        (name, "verifier.cli", args)
-        for name, args in verifier_cases(tmp_path, anvil, registry_deployment.address).items()
-    ]
-    before = cli_state(cli_data_dir, anvil)
-    problems = []
-    for name, module, args in runs:
-        proc = cli(cli_data_dir, anvil, *args, module=module)
-        if (
-            proc.returncode == 0
-            or "Traceback" in proc.stderr
-            or (not proc.stderr.strip() and not proc.stdout.strip())
-        ):
-            problems.append(f"{name}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    assert not problems, "\n\n".join(problems)
-    assert_unchanged(before, cli_state(cli_data_dir, anvil))
-
-
-# --- the process itself ---------------------------------------------------------------------
-
-
-def test_deeply_nested_json_is_refused_not_a_crash(tmp_path: Path) -> None:
-    """py_ecc (under eth-account) raises the recursion limit to 100,000 when imported; JSON
-    nested deeper than the C stack then killed the whole process (a segfault) instead of
-    raising RecursionError. web3 is imported first here, the order that `notary` alone cannot
-    prevent. Run in a process of its own, so a regression cannot take the test run with it."""
-    code = f"""
-import sys, web3
-from fastapi.testclient import TestClient
-sys.path.insert(0, "tests")
-from support.api_client import make_settings
-from api.main import create_app
-assert sys.getrecursionlimit() < 10_000, sys.getrecursionlimit()
-from pathlib import Path
-settings = make_settings("sqlite:///{tmp_path / "n.sqlite3"}", Path("{tmp_path}"))
-with TestClient(create_app(settings)) as client:
-    r = client.post(
-        "/api/v1/records/00000001{"ab" * 28}/revoke",
-        content=b"[" * 200_000,
-        headers={{"Content-Type": "application/json"}},
-    )
-    print(r.status_code)
-"""
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
-    assert done.stdout.strip().startswith("4"), done.stdout
