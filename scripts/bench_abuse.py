@@ -119,7 +119,8 @@ def seed_history(chain: Chain, url: str, count: int) -> None:
             answer = rpc.post(url, json=call).json()
             if "error" in answer:
                 raise SystemExit(f"seeding failed: {answer['error']}")
-    receipt = chain.w3.eth.wait_for_transaction_receipt(answer["result"])
+    # anvil mines the queue behind its answers (~50 blocks/s here, slower under load).
+    receipt = chain.w3.eth.wait_for_transaction_receipt(answer["result"], timeout=900)
     if receipt["status"] != 1:
         raise SystemExit("seeding failed: the last anchor reverted")
 
