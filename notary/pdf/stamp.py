@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from notary.errors import InvalidInput
 from notary.formats.qr_payload import InvalidPayload, parse_verify_url
 from notary.pdf import layout
+from notary.pdf.bounds import EntryBudget, PdfTooLarge
 from notary.pdf.increment import Increment, chained_update_end, last_xref
 from notary.pdf.layout import CORNERS, Corner, StampStyle
 
@@ -399,14 +400,17 @@ def read_stamp_urls(stamped: bytes) -> list[str]:
     recover_original(data)
     reader = _reader(data)
     urls: list[str] = []
+    budget = EntryBudget()
     try:
         for number, page in enumerate(reader.pages, start=1):
-            url = _stamp_link_url(page)
+            url = _stamp_link_url(page, budget)
             if url is None:
                 raise PdfRejected(f"page {number} carries no notary stamp link")
             urls.append(url)
     except PdfRejected:
         raise
+    except PdfTooLarge as exc:
+        raise PdfRejected(str(exc)) from None
     except Exception as exc:  # any malformed structure in an untrusted file
         raise PdfRejected(f"damaged PDF: {exc}") from exc
     return urls
@@ -520,7 +524,8 @@ def _open_pdf(original: object) -> _Doc:
         try:
             if reader.is_encrypted:
                 raise PdfRejected("the PDF is encrypted; publish an unencrypted file")
-            pages = [_read_page(page) for page in reader.pages]
+            budget, vetted = EntryBudget(), set[int]()
+            pages = [_read_page(page, budget, vetted) for page in reader.pages]
             trailer = reader.trailer
             root = trailer.raw_get("/Root").get_object()
             if root.get("/Type") != "/Catalog" or "/Pages" not in root:
@@ -528,6 +533,8 @@ def _open_pdf(original: object) -> _Doc:
             next_id = _next_object_id(reader)
         except PdfRejected:
             raise
+        except PdfTooLarge as exc:
+            raise PdfRejected(str(exc)) from None
         except Exception as exc:  # any malformed structure in an untrusted file
             raise PdfRejected(f"damaged PDF: {exc}") from exc
     if repairs.messages:
@@ -568,7 +575,10 @@ class _PypdfRepairs(logging.Handler):
         self._logger.setLevel(self._level)
 
 
-def _read_page(page: PageObject) -> _Page:
+def _read_page(page: PageObject, budget: EntryBudget, vetted: set[int]) -> _Page:
+    """The page's parts the stamp uses. Every container's length is taken from `budget`
+    before it is walked or copied, and an `/Annots` array shared with a page already read
+    (`vetted`: their ids) is not walked again."""
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
     ref = page.indirect_reference
@@ -587,30 +597,39 @@ def _read_page(page: PageObject) -> _Page:
     if not 0.01 <= user_unit <= 75_000:
         raise PdfRejected("damaged PDF: /UserUnit out of range")
 
-    contents: list[Any] = []
-    if "/Contents" in page:
-        raw = page.raw_get("/Contents")
-        target = raw.get_object()
-        if isinstance(target, ArrayObject):
-            contents = list(target)
-        elif isinstance(raw, IndirectObject):
-            contents = [raw]
+    contents_raw = page.raw_get("/Contents") if "/Contents" in page else None
+    contents_target = contents_raw.get_object() if contents_raw is not None else None
     resources = page.get("/Resources")
     resources = resources.get_object() if resources is not None else None
     if not isinstance(resources, DictionaryObject):
         resources = DictionaryObject()
     raw_xobjects = resources.get("/XObject")  # dict.get: a reference stays a reference
     xobjects = raw_xobjects.get_object() if raw_xobjects is not None else None
-    annots: list[Any] = []
-    if "/Annots" in page:
-        target = page.raw_get("/Annots").get_object()
-        if isinstance(target, ArrayObject):
-            annots = list(target)
-    for annot in annots:
-        annot_dict = annot.get_object()
-        name = annot_dict.get("/NM") if isinstance(annot_dict, DictionaryObject) else None
-        if isinstance(name, str) and name.startswith(ANNOTATION_NAME_PREFIX):
-            raise PdfRejected("the PDF already carries a notary stamp; stamp the original")
+    if not isinstance(xobjects, DictionaryObject):
+        xobjects = None
+    annots_target = page.raw_get("/Annots").get_object() if "/Annots" in page else None
+    if not isinstance(annots_target, ArrayObject):
+        annots_target = None
+    budget.take(
+        len(page)
+        + len(resources)
+        + len(xobjects or ())
+        + (len(contents_target) if isinstance(contents_target, ArrayObject) else 1)
+        + len(annots_target or ())
+    )
+    contents: list[Any] = []
+    if isinstance(contents_target, ArrayObject):
+        contents = list(contents_target)
+    elif isinstance(contents_raw, IndirectObject):
+        contents = [contents_raw]
+    annots: list[Any] = list(annots_target or ())
+    if annots_target is not None and id(annots_target) not in vetted:
+        vetted.add(id(annots_target))  # pypdf resolves a shared array to one object
+        for annot in annots:
+            annot_dict = annot.get_object()
+            name = annot_dict.get("/NM") if isinstance(annot_dict, DictionaryObject) else None
+            if isinstance(name, str) and name.startswith(ANNOTATION_NAME_PREFIX):
+                raise PdfRejected("the PDF already carries a notary stamp; stamp the original")
     return _Page(
         ref=ref,
         dictionary=page,
@@ -619,7 +638,7 @@ def _read_page(page: PageObject) -> _Page:
         user_unit=user_unit,
         contents=contents,
         resources=resources,
-        xobjects=xobjects if isinstance(xobjects, DictionaryObject) else None,
+        xobjects=xobjects,
         xobjects_direct=isinstance(raw_xobjects, DictionaryObject),
         annots=annots,
     )
@@ -640,9 +659,13 @@ def _next_object_id(reader: PdfReader) -> int:
     return max(candidates)
 
 
-def _stamp_link_url(page: PageObject) -> str | None:
+def _stamp_link_url(page: PageObject, budget: EntryBudget) -> str | None:
     annots = page.get("/Annots")
-    for item in annots.get_object() if annots is not None else ():
+    items = annots.get_object() if annots is not None else ()
+    if not isinstance(items, list):  # pypdf's ArrayObject is a list
+        items = ()
+    budget.take(len(items))  # before the walk: pages may share one huge array
+    for item in items:
         annot = item.get_object()
         name = annot.get("/NM")
         if (
