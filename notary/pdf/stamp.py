@@ -19,7 +19,8 @@ keep working.
 
 Stamping is deterministic, so a verifier can check a stamp by making it again
 (`check_stamp`): recover the original, read each page's URL from its link, stamp the
-original with those URLs and the marker's version and corner, and require the same bytes.
+original with those URLs and the marker's version, and require the same bytes and the
+one corner the stamper uses (`STAMP_CORNER`).
 Whatever the update draws or links is then exactly what the stamper draws for those URLs.
 
 Pure: no web3, database or web framework; the only input is the bytes given.
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from pypdf.generic import DictionaryObject, IndirectObject, StreamObject
 
 __all__ = [
+    "STAMP_CORNER",
     "STAMP_VERSION",
     "STAMP_VERSIONS",
     "Corner",
@@ -87,6 +89,11 @@ MAX_PAGES = 65535
 ANNOTATION_NAME_PREFIX = "DisclosureNotaryStamp"
 """The `/NM` of every link annotation the stamp adds starts with this."""
 XOBJECT_NAME = "/DisclosureNotaryStamp"
+STAMP_CORNER: Corner = "bottom-right"
+"""The corner every checkable stamp sits in. The corner is not the stamp holder's choice: a
+stamp is made again to be checked, and a stamp made again in another corner would put its
+white square over whatever the original shows there (a "VOID" note, a reference number)
+and still rebuild byte for byte. So `check_stamp` refuses any other corner."""
 MAX_URL_LEN = 2048
 MAX_INPUT_BYTES = 512 * 1024 * 1024
 DEFAULT_STYLE = StampStyle()
@@ -133,7 +140,7 @@ def stamp_pdf(
     original: bytes,
     *,
     make_payload: PayloadFn,
-    corner: Corner = "bottom-right",
+    corner: Corner = STAMP_CORNER,
     label_fn: LabelFn = default_label,
     style: StampStyle = DEFAULT_STYLE,
     version: int = STAMP_VERSION,
@@ -142,8 +149,8 @@ def stamp_pdf(
 
     `make_payload(page, pages)` gives each page's verify URL (pages counted from 1) and
     `label_fn(url, page, pages)` the line beside it; `version` is the stamp format (older
-    ones only to check old stamps). Only stamps with the default label and style can be
-    checked (`check_stamp`); the corner is recorded in the marker. Raises `PdfRejected` for
+    ones only to check old stamps). Only stamps with the default corner, label and style can
+    be checked (`check_stamp`); the corner is recorded in the marker. Raises `PdfRejected` for
     input that is not an intact, unencrypted PDF or is already stamped, and `InvalidInput`
     for bad arguments; nothing is produced in either case.
     """
@@ -318,10 +325,10 @@ def check_stamp(stamped: bytes) -> StampCheck:
     the stamp's own update, reads each page's URL from its link, stamps the original again
     with those URLs, the marker's version and corner and the default label and style, and
     requires the stamped file to be those bytes followed only by `TRAILING_WHITESPACE`.
-    So the codes drawn on the pages are the links' URLs, and nothing else is drawn,
-    hidden or added. A version 1 stamp that dropped a page's own images or forms (its
-    `/XObject` dictionary was an indirect object) is refused too: the copy does not show
-    what the original shows.
+    The marker's corner must be `STAMP_CORNER`. So the codes drawn on the pages are the
+    links' URLs, and nothing else is drawn, hidden or added. A version 1 stamp that
+    dropped a page's own images or forms (its `/XObject` dictionary was an indirect
+    object) is refused too: the copy does not show what the original shows.
 
     Costs one parse and one stamp of the file: linear in its size, at most `MAX_PAGES`
     pages. Raises `PdfRejected` for a file without a stamp and `StampMismatch` (a
@@ -333,6 +340,11 @@ def check_stamp(stamped: bytes) -> StampCheck:
         raise StampMismatch(
             "the stamped file was changed after stamping (a later update can alter what its "
             "pages show); ask the office for the published file"
+        )
+    if located.corner != STAMP_CORNER:
+        raise StampMismatch(
+            f"the stamp sits in the {located.corner} corner, but stamps are made in the "
+            f"{STAMP_CORNER} corner: a stamp moved elsewhere can cover what the page shows"
         )
     original = data[: located.length]
     urls = _links_for_rebuild(data[: located.end])
