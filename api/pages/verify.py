@@ -38,6 +38,7 @@ from api.pages.templating import templates
 from api.services.code_hosts import foreign_hosts, own_hosts, stamped_code_texts
 from api.services.content_index import database_index
 from api.services.links import verify_target
+from api.services.page_fields import bind_pages
 from api.services.tier_view import RecordFacts, RecordView, record_view
 from notary.db.types import AccessTier
 from notary.errors import NotFound
@@ -136,6 +137,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "version": "版本",
         "current_version": "最新版本",
         "page": "页码",
+        "page_unchecked": "仅为二维码所示，未核对",
         "anchored_at": "上链时间",
         "record": "记录编号",
         "kind": "类型",
@@ -203,6 +205,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "version": "Version",
         "current_version": "Latest version",
         "page": "Page",
+        "page_unchecked": "as the code says, not checked",
         "anchored_at": "Anchored",
         "record": "Record",
         "kind": "Kind",
@@ -463,6 +466,9 @@ def _withheld_texts(result: VerificationResult, view: RecordView) -> list[str]:
             texts.append(result.office_name)
         if result.record_id:
             texts.append(result.record_id.removeprefix("0x")[:12])
+        # The signer names the office as surely as its name does (the registry's grants
+        # are public): withheld with it (docs/privacy.md, "Access tiers").
+        texts += sorted({r.signer for r in result.timeline} | {result.signer or ""} - {""})
     if view.replacement_withheld and result.replaced_by:
         texts.append(result.replaced_by.removeprefix("0x"))
     return texts
@@ -486,6 +492,10 @@ def shown_result(result: VerificationResult, view: RecordView | None) -> Verific
         office_name=result.office_name if view.visible else None,
         record_id=result.record_id if view.visible else None,
         office_id=result.office_id if view.visible else None,
+        signer=result.signer if view.visible else None,
+        timeline=result.timeline
+        if view.visible
+        else tuple(replace(r, signer="") for r in result.timeline),
         replaced_by=view.replaced_by,
         steps=steps,
     )
@@ -705,7 +715,10 @@ def _connect(request: Request) -> Any:
 
 def _verify_code(request: Request, code: str) -> VerificationResult:
     trust, connect = page_trust(request), _connect(request)
-    return _cache(request).get(code, lambda: verify_payload(code, trust, connect=connect))
+    blobs = getattr(getattr(request.app.state, "settings", None), "blobs", None)
+    return _cache(request).get(
+        code, lambda: bind_pages(verify_payload(code, trust, connect=connect), blobs)
+    )
 
 
 @router.get("/v/{code:path}/page.png")
