@@ -87,3 +87,12 @@ def test_a_salt_added_to_a_disclosure_code_is_tampered(verifier_registry) -> Non
     assert result.verdict is Verdict.TAMPERED and "salt" in result.reason
     plain = _code(reg, b"another disclosure", page=1, pages=1)
     assert verify_payload(plain, reg.trust(), connect=RegistryPool()).verdict.is_authentic
+
+
+def test_the_records_own_code_and_its_pages_codes_fit_a_longer_file(node: Node) -> None:
+    _, code = node.add(_pdf("两页的通知", pages=2), "public", "两页的通知")
+    record_code = node.client.get(f"/v/{code}?lang=en").text  # page 1 of 1: the record's
+    assert 'data-verdict="authentic_current"' in record_code and "not checked" in record_code
+    page_two = node.client.get(f"/v/{_edited(code, 2, 2)}?lang=en").text
+    assert 'data-verdict="authentic_current"' in page_two and "not checked" not in page_two
+    assert 'data-verdict="tampered"' in node.client.get(f"/v/{_edited(code, 3, 3)}").text

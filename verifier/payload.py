@@ -71,3 +71,15 @@ def parse_code(text: str) -> PayloadView:
         salt=payload.salt,
         signature=payload.signature,
     )
+
+
+def page_fields_fit(page: int, page_count: int, file_pages: int) -> bool | None:
+    """Whether a code's page fields fit a file of `file_pages` pages: True when they name one
+    of its pages (page count equal, page within it); None for page 1 of 1 on a longer file,
+    the code of the record as a whole (receipts, links to the current version), which names
+    no page; False otherwise (docs/qr-payload.md, "What a code proves")."""
+    if page_count == file_pages and 1 <= page <= file_pages:
+        return True
+    if (page, page_count) == (1, 1):
+        return None
+    return False
