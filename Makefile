@@ -32,7 +32,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # Browser tests drive Debian's chromium (playwright cannot download one here); page
-# images of Chinese PDFs need a CJK font. The stamp's producer corpus (tests/pdf_corpus.py)
+# images of Chinese PDFs need a CJK font. The stamp's producer corpus (tests/support/pdf_corpus.py)
 # needs Ghostscript, qpdf, poppler (pdftocairo), rsvg-convert (cairo), pdfTeX/xdvipdfmx,
 # and zbar as the second QR decoder.
 STAMP_TOOLS := ghostscript qpdf poppler-utils librsvg2-bin texlive-binaries texlive-base zbar-tools

@@ -1,4 +1,8 @@
-"""Disclosure notary: core library (hashing, formats, chain client, anchoring, storage)."""
+"""Disclosure notary: the core library, one package per layer (docs/design.md, "Layers").
+
+`formats` (pure) · `chain` · `pdf` · `storage` · `db` · `pii` · `audit` · `anchoring` ·
+`local` · `cli`; `errors` is the exception root every layer shares.
+"""
 
 import contextlib as _contextlib
 import sys as _sys

@@ -54,8 +54,9 @@ OPTIONS: dict[str, tuple[list[str], list[str]]] = {
     "stamp": (["--pages", "100"], ["--pages", "100", "--repeat", "1"]),
     "verify": (["--seconds", "10"], ["--seconds", "5", "--records", "60"]),
     "replay": (["--n", "100000"], ["--n", "10000"]),
+    "chain_scale": ([], ["--repeat", "5"]),
 }
-ORDER = ["gas", "hash", "anchor", "api", "stamp", "verify", "replay"]
+ORDER = ["gas", "hash", "anchor", "api", "stamp", "verify", "replay", "chain_scale"]
 TIMEOUT_S = {"full": 3600, "quick": 600}
 
 

@@ -82,19 +82,26 @@ def start_server(
     db_url: str | None = None,
     workers: int = 1,
     app: str = "api.main:create_app",
+    env: dict[str, str] | None = None,
+    uvicorn_args: tuple[str, ...] = (),
 ) -> subprocess.Popen:
-    """uvicorn running `app` on 127.0.0.1:`port` (SQLite unless `db_url`)."""
+    """uvicorn running `app` on 127.0.0.1:`port` (SQLite unless `db_url`), once it is ready.
+
+    `env` adds `NOTARY_…` settings; `uvicorn_args` adds uvicorn options. The other
+    benchmarks that need the service start it here too.
+    """
     env = {
         **os.environ,
         "NOTARY_DATA_DIR": str(data_dir),
         "NOTARY_ADMIN_KEY": ADMIN_KEY,
         "NOTARY_DATABASE_URL": db_url or f"sqlite:///{data_dir / 'notary.sqlite3'}",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "scripts")]),
+        **(env or {}),
     }
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", app,
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning", "--no-access-log",
+        "--log-level", "warning", "--no-access-log", *uvicorn_args,
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 60

@@ -18,7 +18,7 @@ Generates an N-page A4 PDF with reportlab (Chinese and Latin text on every page)
   read for page 1. Median of `--repeat` runs.
 
 - `pages_compared`, `pages_differing_outside_stamp`: over the producer corpus of
-  `tests/pdf_corpus.py` (Ghostscript, cairo, pdfTeX, xdvipdfmx, reportlab, fpdf2, qpdf,
+  `tests/support/pdf_corpus.py` (Ghostscript, cairo, pdfTeX, xdvipdfmx, reportlab, fpdf2, qpdf,
   forms, indirect resources), every page of the original and of the stamped copy rendered
   at 100 dpi with pypdfium2 and compared outside the stamp's rectangle (target 0 differing);
 - `zbar_decoded_150dpi_share`: the share of those stamped pages whose code zbar
@@ -119,7 +119,7 @@ def corpus_figures(make: Callable[[int, int], str]) -> tuple[int, int, float, li
     """(pages compared, pages differing outside the stamp, zbar share, producers missing)."""
     import subprocess
 
-    import pdf_corpus as corpus
+    from support import pdf_corpus as corpus
 
     made, missing = corpus.build_corpus()
     compared = differing = decoded = 0

@@ -8,8 +8,9 @@ afford.
 
 The node is checked once per registry: it must serve the trust entry's chain id and have
 code at the registry address. Blocks are immutable once read, so block timestamps are
-cached; a record's events are cached per head version (events are append-only, and every
-anchor moves the head).
+cached, and so are a record's events in a block. A record's history is read back from its
+head block by block (docs/verifier.md, "What a verification reads"), so a verification's
+reads do not grow with the chain's length.
 """
 
 from __future__ import annotations
@@ -72,7 +73,12 @@ class ChainRegistry:
         self._lock = threading.Lock()
         self._checked = False
         self._block_times: dict[int, int] = {}
-        self._revisions: dict[tuple[bytes, int], list[AnchorEvent]] = {}
+        self._blocks: dict[tuple[bytes, int], list[dict[str, Any]]] = {}
+        self._record_topics = tuple(
+            t
+            for name in ("RevisionAnchored", "RecordRevoked", "RecordReplaced")
+            for t in self._abi.topics(name)
+        )
         self._authorised: dict[tuple[bytes, str, int], bool] = {}
         self._offices: dict[bytes, tuple[float, OfficeState]] = {}
 
@@ -152,41 +158,151 @@ class ChainRegistry:
             replaced_by=bytes(h[6]),
         )
 
-    def revisions(self, record_id: bytes, *, head_version: int | None = None) -> list[AnchorEvent]:
-        """Every `RevisionAnchored` event of the record, in chain order (cached per head)."""
-        key = (record_id, head_version if head_version is not None else -1)
-        cached = self._revisions.get(key)
-        if cached is not None:
-            return cached
-        events = [self._anchor(v) for v in self._logs("RevisionAnchored", [_topic(record_id)])]
-        if head_version is not None and events and events[-1].version == head_version:
+    def _record_logs(
+        self, record_id: bytes | None, from_block: int, to_block: int | str
+    ) -> list[dict[str, Any]]:
+        """The record's events (anchors, revocation, replacement; every format) in a range,
+        decoded, in chain order; every record's anchors when `record_id` is None. One
+        `eth_getLogs`: topic 0 is the list of the events' topics in every format."""
+        self._ensure_checked()
+        if record_id is None:
+            topics: list[Any] = [[_hex(t) for t in self._abi.topics("RevisionAnchored")]]
+        else:
+            topics = [[_hex(t) for t in self._record_topics], _topic(record_id)]
+        params = {
+            "address": self.address,
+            "fromBlock": hex(from_block),
+            "toBlock": to_block if isinstance(to_block, str) else hex(to_block),
+            "topics": topics,
+        }
+        out = []
+        for log in self._rpc("eth_getLogs", [params]) or []:
+            try:
+                ev = self._abi.events[bytes.fromhex(log["topics"][0][2:])]
+                values = ev.decode(
+                    [bytes.fromhex(t[2:]) for t in log["topics"][1:]],
+                    bytes.fromhex(log["data"][2:]),
+                )
+                values["_event"] = ev.name
+                values["_block"] = int(log["blockNumber"], 16)
+                values["_index"] = int(log["logIndex"], 16)
+                stamp = log.get("blockTimestamp")
+                values["_time"] = int(stamp, 16) if isinstance(stamp, str) else None
+            except Exception as exc:  # a node answering garbage is as good as no node
+                raise SourceUnavailable(f"malformed record log: {exc}") from exc
+            if values["_time"] is not None:
+                with self._lock:
+                    self._block_times.setdefault(values["_block"], values["_time"])
+            out.append(values)
+        out.sort(key=lambda v: (v["_block"], v["_index"]))
+        return out
+
+    def _record_block(self, record_id: bytes, block: int) -> list[dict[str, Any]]:
+        """The record's events in one block (blocks are immutable once read: cached)."""
+        key = (record_id, block)
+        hit = self._blocks.get(key)
+        if hit is None:
+            hit = self._record_logs(record_id, block, block)
             with self._lock:
-                if len(self._revisions) >= CACHE_RECORDS:
-                    self._revisions.clear()
-                self._revisions[key] = events
-        return events
+                if len(self._blocks) >= CACHE_RECORDS:
+                    self._blocks.clear()
+                self._blocks[key] = hit
+        return hit
 
-    def revocation(self, record_id: bytes) -> RevokeEvent | None:
-        """The record's `RecordRevoked` event, if any."""
-        logs = self._logs("RecordRevoked", [_topic(record_id)])
+    def revisions(
+        self, record_id: bytes, *, head: HeadState, from_version: int = 1
+    ) -> list[AnchorEvent]:
+        """Versions `from_version` … `head.version` of the record, in version order.
+
+        Read back from the head: the head names the block of the latest change; each event
+        there carries the head word it replaced, whose block is the previous anchor's. One
+        `eth_getLogs` of one block per block walked (versions anchored in one block come in
+        one answer), so the cost is the number of versions read, never the chain's length.
+        A format-1 registry's events carry no `prevHead`: its record is read in one scan of
+        the whole history, as before.
+        """
+        from_version = max(1, from_version)
+        if head.version == 0 or from_version > head.version:
+            return []
+        block = head.anchored_block
+        if head.status in (RecordStatus.REVOKED, RecordStatus.REPLACED):
+            closing = self.closing(record_id, head=head)
+            if closing is None or closing.prev_head is None:
+                return self._scanned_revisions(record_id, from_version)
+            block = int.from_bytes(closing.prev_head[28:], "big")
+        found: dict[int, AnchorEvent] = {}
+        want = head.version
+        while want >= from_version:
+            for v in self._record_block(record_id, block):
+                if v["_event"] == "RevisionAnchored":
+                    ev = self._anchor(v)
+                    found.setdefault(ev.version, ev)
+            ev = found.get(want)
+            if ev is None:
+                raise SourceUnavailable(
+                    f"the registry's events lack version {want} of the record at block {block}"
+                )
+            if ev.prev_head is None:  # a format-1 registry
+                return self._scanned_revisions(record_id, from_version)
+            while want in found and want >= from_version:
+                ev = found[want]
+                want -= 1
+                prev = ev.prev_block or 0
+                if want < from_version:
+                    break
+                if prev != block:
+                    if prev >= block:  # the chain only goes back: anything else is garbage
+                        raise SourceUnavailable(f"version {ev.version}'s link points forward")
+                    block = prev
+                    break
+        return [found[v] for v in range(from_version, head.version + 1)]
+
+    def anchor_in_block(self, record_id: bytes, version: int, block: int) -> AnchorEvent | None:
+        """The anchor of `version` of the record if it is in `block` (one block read)."""
+        for v in self._record_block(record_id, block):
+            if v["_event"] == "RevisionAnchored" and int(v["version"]) == version:
+                return self._anchor(v)
+        return None
+
+    def _scanned_revisions(self, record_id: bytes, from_version: int) -> list[AnchorEvent]:
+        """A format-1 registry's record: every anchor event in one scan, filtered."""
+        events = [
+            self._anchor(v)
+            for v in self._record_logs(record_id, 0, "latest")
+            if v["_event"] == "RevisionAnchored"
+        ]
+        return [e for e in events if e.version >= from_version]
+
+    def closing(self, record_id: bytes, *, head: HeadState) -> RevokeEvent | ReplaceEvent | None:
+        """The revocation or replacement of a closed record: in the block its head names
+        (one `eth_getLogs`); a format-1 registry's is found by a scan."""
+        if head.status not in (RecordStatus.REVOKED, RecordStatus.REPLACED):
+            return None
+        name = "RecordRevoked" if head.status is RecordStatus.REVOKED else "RecordReplaced"
+        at = self._record_block(record_id, head.anchored_block)
+        logs = [v for v in at if v["_event"] == name]
+        if not logs or logs[-1].get("prevHead") is None:
+            logs = [v for v in self._record_logs(record_id, 0, "latest") if v["_event"] == name]
         if not logs:
             return None
         v = logs[-1]
-        return RevokeEvent(
-            record_id=record_id,
-            signer=str(v["signer"]).lower(),
-            reason_hash=bytes(v["reasonHash"]),
-            block=v["_block"],
-        )
-
-    def replacement(self, record_id: bytes) -> ReplaceEvent | None:
-        """The record's `RecordReplaced` event, if any."""
-        logs = self._logs("RecordReplaced", [_topic(record_id)])
-        if not logs:
-            return None
-        v = logs[-1]
+        prev = bytes(v["prevHead"]) if v.get("prevHead") is not None else None
+        if name == "RecordRevoked":
+            return RevokeEvent(
+                record_id=record_id,
+                signer=str(v["signer"]).lower(),
+                reason_hash=bytes(v["reasonHash"]),
+                block=v["_block"],
+                prev_head=prev,
+                block_time=v["_time"],
+            )
         return ReplaceEvent(
-            record_id=record_id, by_record_id=bytes(v["byRecordId"]), block=v["_block"]
+            record_id=record_id,
+            by_record_id=bytes(v["byRecordId"]),
+            block=v["_block"],
+            reason_hash=bytes(v.get("reasonHash") or bytes(32)),
+            prev_head=prev,
+            block_time=v["_time"],
         )
 
     def office(self, office_id: bytes) -> OfficeState:
@@ -230,20 +346,24 @@ class ChainRegistry:
 
     def find_content(self, content_hash: bytes) -> list[AnchorEvent]:
         """Anchors with this contentHash: a paged scan of every `RevisionAnchored` log
-        (contentHash is not indexed)."""
+        (contentHash is not indexed). Linear in the chain: only `verifier check FILE`
+        without a content index uses it; the service asks its database instead."""
         self._ensure_checked()
         latest = int(self._rpc("eth_blockNumber", []), 16)
         found: list[AnchorEvent] = []
         for start in range(0, latest + 1, LOG_PAGE_BLOCKS):
             end = min(latest, start + LOG_PAGE_BLOCKS - 1)
-            for v in self._logs("RevisionAnchored", [], start, end):
+            for v in self._record_logs(None, start, end):
                 if bytes(v["contentHash"]) == content_hash:
                     found.append(self._anchor(v))
         return found
 
     @staticmethod
     def _anchor(v: dict[str, Any]) -> AnchorEvent:
+        prev = v.get("prevHead")
         return AnchorEvent(
+            prev_head=bytes(prev) if prev is not None else None,
+            block_time=v.get("_time"),
             record_id=bytes(v["recordId"]),
             signer=str(v["signer"]).lower(),
             version=int(v["version"]),

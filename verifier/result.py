@@ -137,6 +137,7 @@ class VerificationResult:
     current_anchored_at: int | None = None
     replaced_by: str | None = None
     revoked_reason_hash: str | None = None
+    replaced_reason_hash: str | None = None
     revoked_at: int | None = None
     valid_until: int | None = None
     signer: str | None = None

@@ -31,6 +31,21 @@ class AnchorEvent:
     metadata_hash: bytes
     block: int
     log_index: int
+    prev_head: bytes | None = None
+    """The head word this revision replaced (docs/formats.md, "Head word"): the previous
+    leaf's first 23 bytes and the previous anchor's block. None from a format-1 registry."""
+    block_time: int | None = None
+    """The block's timestamp when the node's log carried it (saves a block read)."""
+
+    @property
+    def prev_leaf_prefix(self) -> bytes | None:
+        """The previous leaf's first 23 bytes (zero for version 1), None when unknown."""
+        return None if self.prev_head is None else self.prev_head[:23]
+
+    @property
+    def prev_block(self) -> int | None:
+        """The block of the previous version's anchor (0 for version 1), None when unknown."""
+        return None if self.prev_head is None else int.from_bytes(self.prev_head[28:], "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +56,20 @@ class RevokeEvent:
     signer: str
     reason_hash: bytes
     block: int
+    prev_head: bytes | None = None
+    block_time: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ReplaceEvent:
-    """One `RecordReplaced` event."""
+    """One `RecordReplaced` event (`reason_hash` zero when no reason was anchored)."""
 
     record_id: bytes
     by_record_id: bytes
     block: int
+    reason_hash: bytes = bytes(32)
+    prev_head: bytes | None = None
+    block_time: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,17 +92,19 @@ class Registry(Protocol):
         """The record's head (version 0 when unknown)."""
         ...
 
-    def revisions(self, record_id: bytes, *, head_version: int | None = None) -> list[AnchorEvent]:
-        """Every `RevisionAnchored` event of the record, in chain order (`head_version` lets
-        an implementation cache them: events only change when the head moves)."""
+    def revisions(
+        self, record_id: bytes, *, head: HeadState, from_version: int = 1
+    ) -> list[AnchorEvent]:
+        """The record's `RevisionAnchored` events of versions `from_version` … `head.version`,
+        in version order, read back from the head's block (a bounded number of reads)."""
         ...
 
-    def revocation(self, record_id: bytes) -> RevokeEvent | None:
-        """The record's `RecordRevoked` event, if any."""
+    def anchor_in_block(self, record_id: bytes, version: int, block: int) -> AnchorEvent | None:
+        """The anchor of `version` of the record if it is in `block` (an index's hint)."""
         ...
 
-    def replacement(self, record_id: bytes) -> ReplaceEvent | None:
-        """The record's `RecordReplaced` event, if any."""
+    def closing(self, record_id: bytes, *, head: HeadState) -> RevokeEvent | ReplaceEvent | None:
+        """The event that closed the record (revocation or replacement), None while open."""
         ...
 
     def office(self, office_id: bytes) -> OfficeState:
@@ -98,5 +120,6 @@ class Registry(Protocol):
         ...
 
     def find_content(self, content_hash: bytes) -> list[AnchorEvent]:
-        """Every `RevisionAnchored` event whose contentHash is `content_hash` (log scan)."""
+        """Every `RevisionAnchored` event whose contentHash is `content_hash` (a scan of the
+        whole history: only `verifier check FILE` without an index uses it)."""
         ...

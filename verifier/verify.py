@@ -58,6 +58,8 @@ class ContentHit:
     registry: str
     record_id: bytes
     version: int
+    block: int | None = None
+    """The block the index saw the revision anchored in (a hint: the chain confirms it)."""
 
 
 ContentIndex = Callable[[bytes], Sequence[ContentHit]]
@@ -428,10 +430,20 @@ def _confirm_hits(
             continue
         found += [
             (entry, reg, ev)
-            for ev in reg.revisions(hit.record_id, head_version=head.version)
+            for ev in _index_anchor(reg, hit, head)
             if ev.version == hit.version and ev.content_hash == digest
         ]
     return found
+
+
+def _index_anchor(reg: Registry, hit: ContentHit, head: HeadState) -> list[AnchorEvent]:
+    """The anchor of the revision an index names: at the block it gives when the registry
+    has that revision there (one block read), else read back from the head."""
+    if hit.block is not None:
+        ev = reg.anchor_in_block(hit.record_id, hit.version, hit.block)
+        if ev is not None:
+            return [ev]
+    return reg.revisions(hit.record_id, head=head, from_version=hit.version)[:1]
 
 
 def find_by_content(run: _Run) -> None:
@@ -467,16 +479,17 @@ def fetch_anchor(run: _Run) -> None:
             Verdict.UNKNOWN,
             f"the record has no version {version} (latest is {head.version})",
         )
-    events = reg.revisions(rid, head_version=head.version)
+    # Only the versions from this one to the head: read back from the head's block.
+    events = reg.revisions(rid, head=head, from_version=version)
     by_version = {e.version: e for e in events}
     event = by_version.get(version)
-    if event is None or sorted(by_version) != list(range(1, head.version + 1)):
+    if event is None or any(v not in by_version for v in range(version, head.version + 1)):
         raise run.fail(
             "fetch_anchor", Verdict.UNKNOWN, "the record's anchor events are missing or incomplete"
         )
     run.head, run.events, run.event = head, events, event
-    anchored_at = reg.block_time(event.block)
-    current_at = reg.block_time(by_version[head.version].block)
+    anchored_at = _block_time(reg, event)
+    current_at = _block_time(reg, by_version[head.version])
     run.facts.update(
         kind=KIND_NAMES.get(event.kind, str(event.kind)),
         content_hash="0x" + event.content_hash.hex(),
@@ -489,6 +502,12 @@ def fetch_anchor(run: _Run) -> None:
         office_id="0x" + head.office_id.hex(),
     )
     run.ok("fetch_anchor", f"v{version} anchored in block {event.block}; head is v{head.version}")
+
+
+def _block_time(reg: Registry, event: Any) -> int:
+    """The timestamp of an event's block: from its log when the node gave it, else read."""
+    stamp = getattr(event, "block_time", None)
+    return stamp if stamp is not None else reg.block_time(event.block)
 
 
 def check_office(run: _Run) -> None:
@@ -531,6 +550,21 @@ def check_leaf_prefix(run: _Run) -> None:
     reg = run.registry
     assert reg is not None
     for ev in sorted(run.events, key=lambda e: e.version):
+        link = ev.prev_leaf_prefix
+        if link is not None:
+            # The event names the leaf it follows; a version read after another must follow
+            # the leaf just recomputed, or the events do not form one history.
+            if ev.version - 1 in run.leaves and run.leaves[ev.version - 1][:23] != link:
+                raise run.fail(
+                    "check_leaf_prefix",
+                    Verdict.TAMPERED,
+                    f"version {ev.version}'s event does not follow version {ev.version - 1}",
+                )
+            prev = link + bytes(32 - len(link))
+        elif ev.version != 1 and ev.version - 1 not in run.leaves:
+            raise run.fail(
+                "check_leaf_prefix", Verdict.UNKNOWN, "the record's anchor events are incomplete"
+            )
         rev = Revision(
             record_id=ev.record_id,
             version=ev.version,
@@ -549,7 +583,7 @@ def check_leaf_prefix(run: _Run) -> None:
                 metadata_hash="0x" + ev.metadata_hash.hex(),
                 signer=ev.signer,
                 block=ev.block,
-                anchored_at=reg.block_time(ev.block),
+                anchored_at=_block_time(reg, ev),
                 leaf="0x" + prev.hex(),
             )
         )
@@ -673,20 +707,23 @@ def check_status(run: _Run) -> tuple[Verdict, str]:
     reg, head, event, rid = run.registry, run.head, run.event, run.record_id
     assert reg is not None and head is not None and event is not None and rid is not None
     if head.status is RecordStatus.REVOKED:
-        rev = reg.revocation(rid)
+        rev = reg.closing(rid, head=head)
         if rev is not None:
             run.facts.update(
                 revoked_reason_hash="0x" + rev.reason_hash.hex(),
-                revoked_at=reg.block_time(rev.block),
+                revoked_at=_block_time(reg, rev),
             )
         run.steps.append(Step("check_status", StepStatus.FAIL, "revoked"))
         return Verdict.REVOKED, "the office revoked this record"
     if head.status is RecordStatus.REPLACED:
         by = head.replaced_by
         run.facts["replaced_by"] = "0x" + by.hex()
-        rep = reg.replacement(rid)
+        rep = reg.closing(rid, head=head)
         if rep is not None:
-            run.facts["current_anchored_at"] = reg.block_time(rep.block)
+            run.facts["current_anchored_at"] = _block_time(reg, rep)
+            reason = getattr(rep, "reason_hash", bytes(32))
+            if any(reason):
+                run.facts["replaced_reason_hash"] = "0x" + reason.hex()
         run.steps.append(Step("check_status", StepStatus.FAIL, f"replaced by 0x{by.hex()}"))
         return Verdict.SUPERSEDED, "the record was replaced by another record"
     if event.version < head.version:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, select
@@ -37,6 +37,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+"""The `Idempotency-Key` header of a POST (`api.services.idempotency.run_write`)."""
 
 
 @dataclass(frozen=True, slots=True)

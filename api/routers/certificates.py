@@ -23,13 +23,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from api.core.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
+from api.core.deps import IdemKey, MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
 from api.routers._access import log_ok, logged
-from api.routers.records import IdemKey, run_write
 from api.schemas import CertificateIssued, CertificatePublic, RevokeCreate
 from api.services import blobs, idempotency, publishing
 from api.services import records as svc
 from api.services.certificate_pdf import render_certificate_pdf
+from api.services.idempotency import run_write
 from api.services.pii_guard import Guarded, guard_text, metadata_texts
 from api.services.uploads import CERTIFICATE_TYPES, read_upload
 from api.services.views import head_revision, record_public

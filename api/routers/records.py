@@ -5,16 +5,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.core.deps import MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
+from api.core.deps import IdemKey, MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
 from api.core.settings import Settings
 from api.routers._access import log_ok, logged
 from api.schemas import (
@@ -28,18 +26,16 @@ from api.schemas import (
 )
 from api.services import blobs, idempotency
 from api.services import records as svc
+from api.services.idempotency import run_write
 from api.services.pii_guard import guard, guard_text, metadata_texts, with_text_findings
 from api.services.publishing import Draft, Job
 from api.services.uploads import DISCLOSURE_TYPES, Upload, read_upload
 from api.services.views import history, record_public, records_public
 from notary.db.types import RecordKind
-from notary.errors import Conflict, InvalidInput
+from notary.errors import InvalidInput
 from notary.pii.limits import ScanLimits
 
 router = APIRouter(prefix="/records", tags=["records"])
-
-IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-
 
 INLINE_GUARD_BYTES = 16 * 1024
 """Text and XML files up to this size are guarded on the event loop (about 0.1 ms a KB)."""
@@ -90,72 +86,6 @@ def _guard_and_store(
 
 def _idem_parts(content: svc.NewContent | None, **fields: Any) -> dict[str, Any]:
     return {"file": content.sha256 if content else None, **fields}
-
-
-def run_write(
-    session: SessionDep,
-    caller: Any,
-    key: str | None,
-    req_hash: str,
-    do: Any,
-    status_code: int,
-    *,
-    keep: Callable[[Any], Any] | None = None,
-    restore: idempotency.Restore | None = None,
-) -> JSONResponse:
-    """Run a write once per Idempotency-Key: replay, or do it and remember the answer.
-
-    `keep` turns the answer into what is stored for replays (an answer with secrets is
-    stored without them), and `restore` turns that back into the answer a replay sends.
-    Whatever the outcome, the transaction has ended when this returns or raises: on SQLite
-    it holds the one write lock, which must not wait for the session's teardown.
-    """
-    key = idempotency.check_key(key)
-
-    def earlier() -> JSONResponse | None:
-        """The answer already stored for this key, if any (then the transaction is ended)."""
-        if key is None:
-            return None
-        hit = idempotency.replay(
-            session, api_key_id=caller.key_id, key=key, req_hash=req_hash, restore=restore
-        )
-        if hit is not None:
-            session.rollback()
-        return hit
-
-    try:
-        if hit := earlier():
-            return hit
-        try:
-            body = do()
-        except Conflict:
-            # The same key, sent again while the first request was still running (a client's
-            # retry, perhaps to another API process), waited for its record lock and now
-            # finds the change already made: it gets the first answer, not a 409.
-            session.rollback()
-            if hit := earlier():
-                return hit
-            raise
-        try:
-            if key is not None:
-                idempotency.remember(
-                    session,
-                    api_key_id=caller.key_id,
-                    key=key,
-                    req_hash=req_hash,
-                    status=status_code,
-                    body=body if keep is None else keep(body),
-                )
-            session.commit()
-        except IntegrityError:  # the same key committed first by a concurrent request
-            session.rollback()
-            if hit := earlier():
-                return hit
-            raise
-        return JSONResponse(body, status_code=status_code)
-    except BaseException:
-        session.rollback()
-        raise
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RecordPublic)
@@ -386,7 +316,7 @@ def supersede(
         )
 
         def do() -> dict:
-            record = svc.supersede(session, caller, record_id, body.by)
+            record = svc.supersede(session, caller, record_id, body.by, body.reason)
             log_ok(session, caller, "supersede", record.office_pk, record.record_id)
             session.flush()
             return record_public(session, record, caller=caller).model_dump(mode="json")

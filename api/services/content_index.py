@@ -3,7 +3,8 @@
 An uploaded file without a QR code is found by its SHA-256. The independent verifier finds
 it by reading every anchor of every trusted registry, which grows with the chain; the
 service instead asks its own database (an index on `revisions.content_hash`) and has the
-verifier confirm only the revisions named there on the chain. Bytes the database does not
+verifier confirm only the revisions named there on the chain, each in the block the database
+recorded (one block read; the chain, not the database, decides). Bytes the database does not
 know are "unknown" here, even when another service anchored them on a trusted registry:
 only the independent verifier (`verifier check FILE`) searches the whole chain.
 """
@@ -28,7 +29,7 @@ def _hits_query() -> Any:
     from notary.db.types import AnchorState
 
     return (
-        select(Revision.record_id, Revision.version)
+        select(Revision.record_id, Revision.version, Revision.block_number)
         .where(Revision.content_hash == bindparam("sha"))
         .where(Revision.anchor_state == AnchorState.ANCHORED)
         .order_by(Revision.id.desc())
@@ -50,8 +51,14 @@ def database_index(request: Request) -> ContentIndex:
         with db.engine.connect() as conn:  # a read: no SQLite write lock
             rows = conn.execution_options(**READ_ONLY).execute(_hits_query(), {"sha": digest.hex()})
             return [
-                ContentHit(own.chain_id, own.registry, bytes.fromhex(rid), int(version))
-                for rid, version in rows
+                ContentHit(
+                    own.chain_id,
+                    own.registry,
+                    bytes.fromhex(rid),
+                    int(version),
+                    None if block is None else int(block),
+                )
+                for rid, version, block in rows
             ]
 
     return lookup

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.core.db import IDEMPOTENCY_TTL_INFO
@@ -147,3 +148,67 @@ def remember(
 ) -> None:
     """Store the answer in the caller's transaction."""
     remember_many(session, [(api_key_id, key, req_hash, Answer(status, body))])
+
+
+def run_write(
+    session: Session,
+    caller: Any,
+    key: str | None,
+    req_hash: str,
+    do: Any,
+    status_code: int,
+    *,
+    keep: Callable[[Any], Any] | None = None,
+    restore: Restore | None = None,
+) -> JSONResponse:
+    """Run a write once per Idempotency-Key: replay, or do it and remember the answer.
+
+    `keep` turns the answer into what is stored for replays (an answer with secrets is
+    stored without them), and `restore` turns that back into the answer a replay sends.
+    Whatever the outcome, the transaction has ended when this returns or raises: on SQLite
+    it holds the one write lock, which must not wait for the session's teardown.
+    """
+    key = check_key(key)
+
+    def earlier() -> JSONResponse | None:
+        """The answer already stored for this key, if any (then the transaction is ended)."""
+        if key is None:
+            return None
+        hit = replay(session, api_key_id=caller.key_id, key=key, req_hash=req_hash, restore=restore)
+        if hit is not None:
+            session.rollback()
+        return hit
+
+    try:
+        if hit := earlier():
+            return hit
+        try:
+            body = do()
+        except Conflict:
+            # The same key, sent again while the first request was still running (a client's
+            # retry, perhaps to another API process), waited for its record lock and now
+            # finds the change already made: it gets the first answer, not a 409.
+            session.rollback()
+            if hit := earlier():
+                return hit
+            raise
+        try:
+            if key is not None:
+                remember(
+                    session,
+                    api_key_id=caller.key_id,
+                    key=key,
+                    req_hash=req_hash,
+                    status=status_code,
+                    body=body if keep is None else keep(body),
+                )
+            session.commit()
+        except IntegrityError:  # the same key committed first by a concurrent request
+            session.rollback()
+            if hit := earlier():
+                return hit
+            raise
+        return JSONResponse(body, status_code=status_code)
+    except BaseException:
+        session.rollback()
+        raise

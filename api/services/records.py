@@ -401,8 +401,11 @@ def revoke(session: Session, caller: Caller, record_id: str, reason: str) -> Rec
     return record
 
 
-def supersede(session: Session, caller: Caller, record_id: str, by: str) -> Record:
-    """Mark a record replaced by another current record of the same office."""
+def supersede(
+    session: Session, caller: Caller, record_id: str, by: str, reason: str = ""
+) -> Record:
+    """Mark a record replaced by another current record of the same office; a non-empty
+    `reason` is kept and its SHA-256 anchored with the replacement."""
     record = writable_record(session, caller, record_id)
     other = visible_record(session, caller, by)
     if other.office_pk != record.office_pk:
@@ -419,6 +422,8 @@ def supersede(session: Session, caller: Caller, record_id: str, by: str) -> Reco
             by_record_id=other.record_id,
             replaced_by_key=caller.key_id,
             replaced_at=utcnow(),
+            reason=reason or None,
+            reason_hash=reason_hash(reason).hex() if reason else None,
         )
     )
     record.status = RecordStatus.REPLACED

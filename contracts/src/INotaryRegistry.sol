@@ -51,7 +51,9 @@ interface INotaryRegistry {
     /// @param version Latest anchored version (0 if the record is unknown).
     /// @param status Stored status.
     /// @param leafPrefix The first 23 bytes of the latest leaf (the rest is in the events).
-    /// @param anchoredBlock Block of the latest anchor.
+    /// @param anchoredBlock Block of the record's latest change: its latest anchor while it is
+    /// active, its revocation or replacement once closed. Every record event there carries the
+    /// head word it replaced (`prevHead`), so a record's history is walked back block by block.
     /// @param validUntil Certificate validity end (0 = none).
     /// @param replacedBy The record that replaced this one, if any.
     struct HeadView {
@@ -133,8 +135,11 @@ interface INotaryRegistry {
     event SignerGranted(bytes32 indexed officeId, address indexed signer);
     /// @notice `signer` may no longer sign for `officeId` after this block.
     event SignerRevoked(bytes32 indexed officeId, address indexed signer);
-    /// @notice A revision was anchored. With the previous revision's leaf, the registry
-    /// address and the chain id, this is everything needed to recompute its leaf.
+    /// @notice A revision was anchored. With the registry address and the chain id, this is
+    /// everything needed to recompute its leaf.
+    /// @param prevHead The record's packed head word before this revision (zero for version
+    /// 1): the previous leaf's first 23 bytes (the leaf's `prevLeaf` input), the previous
+    /// version, state and the block of the previous anchor (docs/formats.md, "Head word").
     event RevisionAnchored(
         bytes32 indexed recordId,
         address signer,
@@ -142,12 +147,24 @@ interface INotaryRegistry {
         Kind kind,
         uint64 validUntil,
         bytes32 contentHash,
-        bytes32 metadataHash
+        bytes32 metadataHash,
+        bytes32 prevHead
     );
     /// @notice A record was revoked; the reason text is off chain, its SHA-256 here.
-    event RecordRevoked(bytes32 indexed recordId, address signer, bytes32 reasonHash);
+    /// @param prevHead The head word before the revocation (its block is the latest anchor's).
+    event RecordRevoked(
+        bytes32 indexed recordId, address signer, bytes32 reasonHash, bytes32 prevHead
+    );
     /// @notice `recordId` was replaced by the (different) record `byRecordId`.
-    event RecordReplaced(bytes32 indexed recordId, bytes32 indexed byRecordId, address signer);
+    /// @param reasonHash SHA-256 of the supersede reason text, or zero when none was given.
+    /// @param prevHead The head word before the replacement (its block is the latest anchor's).
+    event RecordReplaced(
+        bytes32 indexed recordId,
+        bytes32 indexed byRecordId,
+        address signer,
+        bytes32 reasonHash,
+        bytes32 prevHead
+    );
     /// @notice A Merkle root over `leafCount` leaves was anchored (batch mode).
     event BatchAnchored(
         bytes32 indexed root, bytes32 indexed officeId, address signer, uint32 leafCount
@@ -194,7 +211,8 @@ interface INotaryRegistry {
     function revoke(bytes32 recordId, bytes32 reasonHash) external;
 
     /// @notice Marks `recordId` as replaced by another record of the same office.
-    function replace(bytes32 recordId, bytes32 byRecordId) external;
+    /// `reasonHash` is the SHA-256 of the supersede reason text, or zero for none.
+    function replace(bytes32 recordId, bytes32 byRecordId, bytes32 reasonHash) external;
 
     /// @notice Anchors the head of the office's hash-chained access log.
     function anchorAccessLog(bytes32 head, uint64 entries) external;

@@ -12,7 +12,8 @@ import {INotaryRegistry} from "./INotaryRegistry.sol";
 /// The registry enforces every rule itself and emits an event for every state change.
 /// @dev Storage is laid out for the anchoring hot path (see docs/formats.md):
 /// - one slot per record head, keyed by record id: 23-byte leaf prefix, version, status and
-///   anchored block. The record id's first 4 bytes are the office number, checked against the
+///   the block of the latest change (anchor, revocation or replacement); each record event
+///   carries the head word it replaced, so a reader walks a record's history block by block. The record id's first 4 bytes are the office number, checked against the
 ///   signer's office on every write, so keying by record id alone cannot be front-run;
 /// - certificate validity and forward pointers in their own mappings, written only when used;
 /// - a signer's current authority in one slot, an office's suspension flag in one slot;
@@ -45,6 +46,7 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
     uint256 private constant VERSION_SHIFT = 40;
     uint256 private constant STATE_SHIFT = 32;
     uint256 private constant STATE_MASK = uint256(0xff) << STATE_SHIFT;
+    uint256 private constant BLOCK_MASK = 0xffffffff;
 
     // ---------------------------------------------------------------------------------------
     // Storage
@@ -168,7 +170,12 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
         uint256 acc = _accumulator;
         bytes24 hash;
         (leaf, hash) = _anchor(revision, number, _blockNumber(), _accHash(acc));
-        _accumulator = _packAccumulator(hash, _accCount(acc) + 1);
+        uint64 count;
+        // The count cannot reach 2^64: every anchor is a transaction paying at least 21,000 gas.
+        unchecked {
+            count = _accCount(acc) + 1;
+        }
+        _accumulator = _packAccumulator(hash, count);
     }
 
     /// @inheritdoc INotaryRegistry
@@ -202,21 +209,21 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
         uint32 number = _callerOffice();
         uint256 packed = _openHead(recordId, number);
         if (reasonHash == bytes32(0)) revert EmptyInput();
-        _heads[recordId] = _withStatus(packed, Status.Revoked);
-        emit RecordRevoked(recordId, msg.sender, reasonHash);
+        _heads[recordId] = _closed(packed, Status.Revoked);
+        emit RecordRevoked(recordId, msg.sender, reasonHash, bytes32(packed));
     }
 
     /// @inheritdoc INotaryRegistry
-    function replace(bytes32 recordId, bytes32 byRecordId) external {
+    function replace(bytes32 recordId, bytes32 byRecordId, bytes32 reasonHash) external {
         uint32 number = _callerOffice();
         uint256 packed = _openHead(recordId, number);
         if (
             byRecordId == recordId || _officeOf(byRecordId) != number
                 || _status(_heads[byRecordId]) != Status.Active
         ) revert InvalidReplacement(recordId, byRecordId);
-        _heads[recordId] = _withStatus(packed, Status.Replaced);
+        _heads[recordId] = _closed(packed, Status.Replaced);
         _replacedBy[recordId] = byRecordId;
-        emit RecordReplaced(recordId, byRecordId, msg.sender);
+        emit RecordReplaced(recordId, byRecordId, msg.sender, reasonHash, bytes32(packed));
     }
 
     /// @inheritdoc INotaryRegistry
@@ -358,7 +365,7 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
         leaf = _leaf(revision);
         _heads[recordId] = _packHead(leaf, version, state, blockNumber);
         nextHash = _accumulate(accHash, 0x00, leaf);
-        _emitAnchored(revision);
+        _emitAnchored(revision, packed);
     }
 
     /// @dev Reads `version`, `kind` and `validUntil` and reverts (like Solidity's ABI decoder,
@@ -481,15 +488,17 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
     }
 
     /// @dev `emit RevisionAnchored(recordId, msg.sender, version, kind, validUntil, contentHash,
-    /// metadataHash)`: the data after `msg.sender` is the revision's words 1 to 5 as they are
-    /// in calldata (checked by the caller with `_typedFields`).
-    function _emitAnchored(Revision calldata r) private {
+    /// metadataHash, prevHead)`: the data after `msg.sender` is the revision's words 1 to 5 as
+    /// they are in calldata (checked by the caller with `_typedFields`), then the head word the
+    /// revision replaces.
+    function _emitAnchored(Revision calldata r, uint256 prevHead) private {
         bytes32 topic = RevisionAnchored.selector;
         assembly ("memory-safe") {
             let m := mload(0x40)
             mstore(m, caller())
             calldatacopy(add(m, 0x20), add(r, 0x20), 0xa0)
-            log2(m, 0xc0, topic, calldataload(r))
+            mstore(add(m, 0xc0), prevHead)
+            log2(m, 0xe0, topic, calldataload(r))
         }
     }
 
@@ -553,10 +562,12 @@ contract NotaryRegistry is INotaryRegistry, AccessControl {
         return Status(_state(packed) & STATUS_MASK);
     }
 
-    /// @dev The head word with its status replaced (the validity bit and the rest are kept).
-    function _withStatus(uint256 packed, Status status) private pure returns (uint256) {
+    /// @dev The head word of a record closed now: its status replaced (the validity bit, leaf
+    /// prefix and version are kept) and its block moved to this block, where the closing event
+    /// (carrying the old word, hence the latest anchor's block) is found.
+    function _closed(uint256 packed, Status status) private view returns (uint256) {
         uint256 state = (_state(packed) & HAS_VALIDITY) | uint8(status);
-        return (packed & ~STATE_MASK) | (state << STATE_SHIFT);
+        return (packed & ~(STATE_MASK | BLOCK_MASK)) | (state << STATE_SHIFT) | _blockNumber();
     }
 
     /// @dev Packs the accumulator word: bytes24 hash || uint64 count.

@@ -353,10 +353,31 @@ contract NotaryRegistryTest is RegistryFixture {
             certificate(recordIdOf(NUMBER_A, 1), 1, bytes32(0), 1_900_000_000);
         vm.expectEmit(true, true, true, true, address(registry));
         emit INotaryRegistry.RevisionAnchored(
-            r.recordId, SIGNER_A, 1, r.kind, r.validUntil, r.contentHash, r.metadataHash
+            r.recordId, SIGNER_A, 1, r.kind, r.validUntil, r.contentHash, r.metadataHash, 0
         );
         vm.prank(SIGNER_A);
         registry.anchor(r);
+    }
+
+    function test_anchor_eventCarriesThePreviousHeadWord() public {
+        vm.roll(START_BLOCK + 3);
+        (bytes32 recordId, bytes32 leaf1) = anchorNew(1);
+        vm.roll(START_BLOCK + 9);
+        INotaryRegistry.Revision memory r = disclosure(recordId, 2, leaf1);
+        vm.expectEmit(true, true, true, true, address(registry));
+        emit INotaryRegistry.RevisionAnchored(
+            recordId,
+            SIGNER_A,
+            2,
+            r.kind,
+            0,
+            r.contentHash,
+            r.metadataHash,
+            headWord(leaf1, 1, 1, START_BLOCK + 3)
+        );
+        vm.prank(SIGNER_A);
+        registry.anchor(r);
+        assertEq(registry.head(recordId).anchoredBlock, START_BLOCK + 9, "head block");
     }
 
     function test_anchor_movesHeadToNextVersion() public {
@@ -522,7 +543,7 @@ contract NotaryRegistryTest is RegistryFixture {
         (bytes32 recordId, bytes32 leaf1) = anchorNew(1);
         (bytes32 byRecordId,) = anchorNew(2);
         vm.prank(SIGNER_A);
-        registry.replace(recordId, byRecordId);
+        registry.replace(recordId, byRecordId, bytes32(0));
         vm.expectRevert(
             abi.encodeWithSelector(
                 INotaryRegistry.RecordClosed.selector, recordId, INotaryRegistry.Status.Replaced
@@ -576,7 +597,10 @@ contract NotaryRegistryTest is RegistryFixture {
                 rs[i].kind,
                 rs[i].validUntil,
                 rs[i].contentHash,
-                rs[i].metadataHash
+                rs[i].metadataHash,
+                i == 2
+                    ? headWord(registry.computeLeaf(rs[0]), 1, 1, uint32(block.number))
+                    : bytes32(0)
             );
         }
         vm.prank(SIGNER_A);
@@ -772,13 +796,16 @@ contract NotaryRegistryTest is RegistryFixture {
 
     function test_revoke_closesRecordAndEmits() public {
         (bytes32 recordId, bytes32 leaf) = anchorNew(1);
+        bytes32 before = headWord(leaf, 1, 1, uint32(block.number));
+        vm.roll(block.number + 5);
         vm.expectEmit(true, true, true, true, address(registry));
-        emit INotaryRegistry.RecordRevoked(recordId, SIGNER_A, REASON);
+        emit INotaryRegistry.RecordRevoked(recordId, SIGNER_A, REASON, before);
         vm.prank(SIGNER_A);
         registry.revoke(recordId, REASON);
 
         INotaryRegistry.HeadView memory h = registry.head(recordId);
         assertEq(uint8(h.status), uint8(INotaryRegistry.Status.Revoked), "status");
+        assertEq(h.anchoredBlock, block.number, "block of the revocation");
         assertEq(h.version, 1, "version kept");
         assertEq(bytes32(h.leafPrefix), bytes32(prefix(leaf)), "prefix kept");
         assertFalse(registry.isCurrent(recordId, leaf), "not current");
@@ -866,13 +893,16 @@ contract NotaryRegistryTest is RegistryFixture {
     function test_replace_storesForwardPointerAndEmits() public {
         (bytes32 recordId, bytes32 leaf) = anchorNew(1);
         (bytes32 byRecordId,) = anchorNew(2);
+        bytes32 before = headWord(leaf, 1, 1, uint32(block.number));
+        vm.roll(block.number + 4);
         vm.expectEmit(true, true, true, true, address(registry));
-        emit INotaryRegistry.RecordReplaced(recordId, byRecordId, SIGNER_A);
+        emit INotaryRegistry.RecordReplaced(recordId, byRecordId, SIGNER_A, REASON, before);
         vm.prank(SIGNER_A);
-        registry.replace(recordId, byRecordId);
+        registry.replace(recordId, byRecordId, REASON);
 
         INotaryRegistry.HeadView memory h = registry.head(recordId);
         assertEq(uint8(h.status), uint8(INotaryRegistry.Status.Replaced), "status");
+        assertEq(h.anchoredBlock, block.number, "block of the replacement");
         assertEq(h.replacedBy, byRecordId, "replacedBy");
         assertFalse(registry.isCurrent(recordId, leaf), "not current");
         assertEq(
@@ -889,7 +919,7 @@ contract NotaryRegistryTest is RegistryFixture {
             abi.encodeWithSelector(INotaryRegistry.SignerNotAuthorised.selector, STRANGER)
         );
         vm.prank(STRANGER);
-        registry.replace(recordId, byRecordId);
+        registry.replace(recordId, byRecordId, bytes32(0));
     }
 
     function test_replace_revertsWhen_officeSuspended() public {
@@ -899,7 +929,7 @@ contract NotaryRegistryTest is RegistryFixture {
         registry.suspendOffice(OFFICE_A);
         vm.expectRevert(abi.encodeWithSelector(INotaryRegistry.OfficeSuspended.selector, OFFICE_A));
         vm.prank(SIGNER_A);
-        registry.replace(recordId, byRecordId);
+        registry.replace(recordId, byRecordId, bytes32(0));
     }
 
     function test_replace_revertsWhen_recordOfOtherOffice() public {
@@ -911,7 +941,7 @@ contract NotaryRegistryTest is RegistryFixture {
             abi.encodeWithSelector(INotaryRegistry.RecordOfOtherOffice.selector, recordId, NUMBER_B)
         );
         vm.prank(SIGNER_B);
-        registry.replace(recordId, byRecordId);
+        registry.replace(recordId, byRecordId, bytes32(0));
     }
 
     function test_replace_revertsWhen_recordUnknown() public {
@@ -919,7 +949,7 @@ contract NotaryRegistryTest is RegistryFixture {
         (bytes32 byRecordId,) = anchorNew(2);
         vm.expectRevert(abi.encodeWithSelector(INotaryRegistry.RecordUnknown.selector, recordId));
         vm.prank(SIGNER_A);
-        registry.replace(recordId, byRecordId);
+        registry.replace(recordId, byRecordId, bytes32(0));
     }
 
     function test_replace_revertsWhen_recordClosed() public {
@@ -932,7 +962,7 @@ contract NotaryRegistryTest is RegistryFixture {
                 INotaryRegistry.RecordClosed.selector, recordId, INotaryRegistry.Status.Revoked
             )
         );
-        registry.replace(recordId, byRecordId);
+        registry.replace(recordId, byRecordId, bytes32(0));
         vm.stopPrank();
     }
 
@@ -942,7 +972,7 @@ contract NotaryRegistryTest is RegistryFixture {
             abi.encodeWithSelector(INotaryRegistry.InvalidReplacement.selector, recordId, recordId)
         );
         vm.prank(SIGNER_A);
-        registry.replace(recordId, recordId);
+        registry.replace(recordId, recordId, bytes32(0));
     }
 
     function test_replace_revertsWhen_replacementOfOtherOffice() public {
@@ -956,7 +986,7 @@ contract NotaryRegistryTest is RegistryFixture {
             )
         );
         vm.prank(SIGNER_A);
-        registry.replace(recordId, byRecordId);
+        registry.replace(recordId, byRecordId, bytes32(0));
     }
 
     function test_replace_revertsWhen_replacementUnknown() public {
@@ -968,7 +998,7 @@ contract NotaryRegistryTest is RegistryFixture {
             )
         );
         vm.prank(SIGNER_A);
-        registry.replace(recordId, byRecordId);
+        registry.replace(recordId, byRecordId, bytes32(0));
     }
 
     function test_replace_revertsWhen_replacementClosed() public {
@@ -981,7 +1011,7 @@ contract NotaryRegistryTest is RegistryFixture {
                 INotaryRegistry.InvalidReplacement.selector, recordId, byRecordId
             )
         );
-        registry.replace(recordId, byRecordId);
+        registry.replace(recordId, byRecordId, bytes32(0));
         vm.stopPrank();
     }
 

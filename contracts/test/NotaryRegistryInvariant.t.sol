@@ -156,7 +156,7 @@ contract RegistryHandler is Test {
         bytes32 byRecordId = _recordFor(actor, bySeed);
         (bool wasClosed, bytes32 closedBefore) = (ghostClosed[recordId], _headHash(recordId));
         vm.prank(actor);
-        try registry.replace(recordId, byRecordId) {
+        try registry.replace(recordId, byRecordId, bytes32(0)) {
             _onClosed(actor, recordId);
             successes++;
         } catch {

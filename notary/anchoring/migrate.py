@@ -260,7 +260,8 @@ def _send_plan(
         if action.action == REVOKED:
             result = new.revoke(signer, record_id, value)
         else:
-            result = new.replace(signer, record_id, value)
+            reason = _bytes(action.reason_hash) if action.reason_hash else bytes(32)
+            result = new.replace(signer, record_id, value, reason)
         report.transactions.append(result.tx_hash)
         report.closures_applied += 1
     if plan.closures:
@@ -579,7 +580,8 @@ def _closure(record: RecordState) -> tuple[str, str | None]:
     if record.status == REVOKED:
         return REVOKED, record.reason_hash
     if record.status == REPLACED:
-        return REPLACED, record.replaced_by
+        reason = f" (reason hash {record.reason_hash})" if record.reason_hash else ""
+        return REPLACED, f"{record.replaced_by}{reason}"
     return record.status, None
 
 

@@ -84,7 +84,7 @@ from notary.chain.events import (
 )
 from notary.chain.tx import node_errors
 from notary.chain.types import SignedTx, TxResult
-from notary.db import repo
+from notary.db import outbox, repo
 from notary.db.models import AccessLogAnchor, AnchorTx, Office, Record, Replacement, Revision
 from notary.db.models import Revocation as RevocationRow
 from notary.db.session import make_engine, session_factory, unit_of_work
@@ -313,7 +313,7 @@ class Worker:
     def idle(self) -> bool:
         """True when no recorded transaction is waiting to be settled."""
         with unit_of_work(self.sessions) as session:
-            return not repo.unconfirmed_txs(session)
+            return not outbox.unconfirmed_txs(session)
 
     def run_once(self) -> int:
         """One round: anchor what is pending now. Returns how many rows it settled."""
@@ -361,7 +361,7 @@ class Worker:
                         prepared.append((job, signed))
                 for job, signed in prepared:
                     root = job.tree().root if job.mode is AnchorMode.BATCH else None
-                    repo.mark_sending(
+                    outbox.mark_sending(
                         session,
                         revision_ids=[i.revision_id for i in job.items],
                         tx_hash=signed.tx_hash,
@@ -382,7 +382,7 @@ class Worker:
         crash_point("broadcast")
         with unit_of_work(self.sessions) as session:
             for _, signed in prepared:
-                repo.mark_tx_sent(session, tx_hash=signed.tx_hash)
+                outbox.mark_tx_sent(session, tx_hash=signed.tx_hash)
         for job, signed in prepared:
             self._settle(self._ref(job, signed), fresh=True, items=job.items)
             settled += len(job.items)
@@ -453,16 +453,16 @@ class Worker:
         return event if same else None
 
     def _anchor_from_event(self, session: Session, item: Item, event: RevisionAnchored) -> None:
-        repo.mark_anchored(
+        outbox.mark_anchored(
             session,
             tx_hash=event.tx_hash,
             block_number=event.block_number,
-            revisions=[repo.AnchoredRevision(item.revision_id, item.leaf, event.log_index)],
+            revisions=[outbox.AnchoredRevision(item.revision_id, item.leaf, event.log_index)],
         )
 
     def _fail(self, session: Session, revision_ids: Sequence[int], error: str, tx: Any = None):
         """Mark revisions failed with the reason and raise one alert each."""
-        repo.mark_failed(session, revision_ids=revision_ids, error=error, tx_hash=tx)
+        outbox.mark_failed(session, revision_ids=revision_ids, error=error, tx_hash=tx)
         rows = session.execute(
             select(Revision.id, Revision.record_id, Record.office_pk)
             .join(Record, Record.record_id == Revision.record_id)
@@ -485,7 +485,7 @@ class Worker:
         """Settle every recorded transaction that is not settled yet; returns how many."""
         self.connect()
         with unit_of_work(self.sessions) as session:
-            txs = [TxRef.of(t) for t in repo.unconfirmed_txs(session)]
+            txs = [TxRef.of(t) for t in outbox.unconfirmed_txs(session)]
         if not txs:
             return 0
         log.info("reconciling %d unsettled transaction(s)", len(txs))
@@ -564,7 +564,7 @@ class Worker:
             if not items:
                 settle_tx(session, tx.tx_hash, TxState.CONFIRMED, block=result.block_number)
                 return
-            anchored: list[repo.AnchoredRevision] = []
+            anchored: list[outbox.AnchoredRevision] = []
             if tx.mode is AnchorMode.BATCH:
                 tree = Job(AnchorMode.BATCH, 0, items).tree()
                 (event,) = result.events_of(BatchAnchored)
@@ -572,7 +572,7 @@ class Worker:
                     raise NotaryError(f"batch {tx.tx_hash}: root differs from the recorded leaves")
                 for index, item in enumerate(items):
                     anchored.append(
-                        repo.AnchoredRevision(
+                        outbox.AnchoredRevision(
                             item.revision_id, item.leaf, event.log_index, tree.proof(index)
                         )
                     )
@@ -583,9 +583,9 @@ class Worker:
                     if event is None:
                         raise NotaryError(f"{tx.tx_hash} has no event for revision {item.key}")
                     anchored.append(
-                        repo.AnchoredRevision(item.revision_id, item.leaf, event.log_index)
+                        outbox.AnchoredRevision(item.revision_id, item.leaf, event.log_index)
                     )
-            repo.mark_anchored(
+            outbox.mark_anchored(
                 session,
                 tx_hash=tx.tx_hash,
                 block_number=result.block_number,
@@ -746,7 +746,9 @@ class Worker:
                 .limit(100)
             )
             for rep, office_pk in rows:
-                args = (bytes.fromhex(rep.record_id), bytes.fromhex(rep.by_record_id))
+                # The supersede reason's hash, zero when the replacement gave none.
+                reason = bytes.fromhex(rep.reason_hash) if rep.reason_hash else bytes(32)
+                args = (bytes.fromhex(rep.record_id), bytes.fromhex(rep.by_record_id), reason)
                 out.append((rep, office_pk, args))
         else:
             rows = session.execute(

@@ -77,7 +77,10 @@ class Replayer:
             "AccessLogAnchored": self._access_log_anchored,
         }
         self._abi = abi
-        self._handlers = {"0x" + abi.event(name).topic.hex(): fn for name, fn in handlers.items()}
+        # Every format of each event (a format-1 registry is replayed, and migrated, too).
+        self._handlers = {
+            "0x" + topic.hex(): fn for name, fn in handlers.items() for topic in abi.topics(name)
+        }
 
     # -- driving ----------------------------------------------------------------------------
 
@@ -385,6 +388,8 @@ class Replayer:
     def _record_replaced(self, topics: list[str], data: str, block: int, tx: str, li: int) -> None:
         record_id, by = topics[1].lower(), topics[2].lower()
         signer = "0x" + data[26:66].lower()
+        # The supersede reason's hash (zero when none; absent from a format-1 log).
+        reason = "0x" + (data[66:130].lower() or "0" * 64)
         record = self._close(record_id, signer, block, tx, li, "replacement")
         target = self.state.records.get(by)
         if by == record_id or target is None or target.office_number != int(record_id[2:10], 16):
@@ -398,9 +403,20 @@ class Replayer:
             )
         if record is not None:
             record.status, record.replaced_by = REPLACED, by
+            record.reason_hash = None if int(reason, 16) == 0 else reason
             record.closed_block, record.closed_tx = block, tx
         self.state.actions.append(
-            ChainAction(REPLACED, int(record_id[2:10], 16), signer, block, tx, li, record_id, by)
+            ChainAction(
+                REPLACED,
+                int(record_id[2:10], 16),
+                signer,
+                block,
+                tx,
+                li,
+                record_id,
+                by,
+                reason_hash=None if int(reason, 16) == 0 else reason,
+            )
         )
 
     def _batch_anchored(self, topics: list[str], data: str, block: int, tx: str, li: int) -> None:

@@ -106,6 +106,8 @@ class ChainAction:
     """reason hash, replacing record id, batch root or access-log head."""
     count: int | None = None
     """batch leaf count or access-log entries."""
+    reason_hash: str | None = None
+    """a replacement's supersede reason hash (None when none was given)."""
 
 
 @dataclass(slots=True)

@@ -131,6 +131,7 @@ class ContractAbi:
         self.errors: dict[bytes, AbiError] = {}
         self.events: dict[bytes, AbiEvent] = {}
         self.events_by_name: dict[str, AbiEvent] = {}
+        self.legacy_topics: dict[str, tuple[bytes, ...]] = {}
         self.constructor_inputs: tuple[str, ...] = ()
         for item in self.abi:
             kind = item.get("type")
@@ -155,17 +156,29 @@ class ContractAbi:
                 )
                 self.errors[err.selector] = err
             elif kind == "event" and not item.get("anonymous", False):
-                ev = AbiEvent(
-                    name=item["name"],
-                    topic=keccak(text=_signature(item["name"], inputs)),
-                    names=tuple(p["name"] for p in inputs),
-                    types=_types(inputs),
-                    indexed=tuple(bool(p.get("indexed")) for p in inputs),
-                )
+                ev = _event(item)
                 self.events[ev.topic] = ev
                 self.events_by_name[ev.name] = ev
             elif kind == "constructor":
                 self.constructor_inputs = _types(inputs)
+        if "RevisionAnchored" in self.events_by_name:
+            self._add_legacy_events()
+
+    def _add_legacy_events(self) -> None:
+        """Decode the registry's earlier record events too (`notary.chain.legacy_abi`): by
+        topic only, so `event(name)` and every filter built from it name the current format."""
+        from notary.chain.legacy_abi import FORMAT_1_EVENTS
+
+        for item in FORMAT_1_EVENTS:
+            ev = _event(item)
+            if ev.topic in self.events:
+                continue
+            self.events[ev.topic] = ev
+            self.legacy_topics[ev.name] = (*self.legacy_topics.get(ev.name, ()), ev.topic)
+
+    def topics(self, name: str) -> tuple[bytes, ...]:
+        """Topic 0 of event `name` in every format this codec decodes, the current first."""
+        return (self.event(name).topic, *self.legacy_topics.get(name, ()))
 
     def function(self, name: str) -> AbiFunction:
         """The function called `name` (KeyError-compatible `InvalidInput` if absent)."""
@@ -202,6 +215,17 @@ class ContractAbi:
     def deploy_data(self, bytecode: bytes, args: Sequence[Any]) -> bytes:
         """Creation code followed by the ABI-encoded constructor arguments."""
         return bytecode + eth_abi.encode(self.constructor_inputs, list(args))
+
+
+def _event(item: Mapping[str, Any]) -> AbiEvent:
+    inputs = item.get("inputs", [])
+    return AbiEvent(
+        name=item["name"],
+        topic=keccak(text=_signature(item["name"], inputs)),
+        names=tuple(p["name"] for p in inputs),
+        types=_types(inputs),
+        indexed=tuple(bool(p.get("indexed")) for p in inputs),
+    )
 
 
 _ERROR_STRING = keccak(text="Error(string)")[:4]

@@ -394,10 +394,21 @@ class RegistryClient:
             signer, "revoke", _b32(record_id, "record_id"), _b32(reason_hash, "reason_hash")
         )
 
-    def replace(self, signer: LocalAccount, record_id: bytes, by_record_id: bytes) -> TxResult:
-        """Mark `record_id` as replaced by another record of the same office."""
+    def replace(
+        self,
+        signer: LocalAccount,
+        record_id: bytes,
+        by_record_id: bytes,
+        reason_hash: bytes = bytes(32),
+    ) -> TxResult:
+        """Mark `record_id` as replaced by another record of the same office; `reason_hash`
+        is `notary.formats.revision.reason_hash(text)` of the supersede reason, zero for none."""
         return self.transact(
-            signer, "replace", _b32(record_id, "record_id"), _b32(by_record_id, "by_record_id")
+            signer,
+            "replace",
+            _b32(record_id, "record_id"),
+            _b32(by_record_id, "by_record_id"),
+            _b32(reason_hash, "reason_hash"),
         )
 
     def anchor_access_log(self, signer: LocalAccount, head: bytes, entries: int) -> TxResult:

@@ -94,6 +94,8 @@ class RevisionAnchored(RegistryEvent):
     valid_until: int
     content_hash: bytes
     metadata_hash: bytes
+    prev_head: bytes | None = None
+    """The record's head word before this revision (None in a format-1 registry's log)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,16 +106,20 @@ class RecordRevoked(RegistryEvent):
     record_id: bytes
     signer: str
     reason_hash: bytes
+    prev_head: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordReplaced(RegistryEvent):
-    """`record_id` was replaced by the record `by_record_id`."""
+    """`record_id` was replaced by the record `by_record_id`; `reason_hash` is the SHA-256
+    of the supersede reason (zero when none, and in a format-1 registry's log)."""
 
     name: ClassVar[str] = "RecordReplaced"
     record_id: bytes
     by_record_id: bytes
     signer: str
+    reason_hash: bytes = bytes(32)
+    prev_head: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,6 +177,7 @@ _FIELD = {
     "contentHash": "content_hash",
     "metadataHash": "metadata_hash",
     "reasonHash": "reason_hash",
+    "prevHead": "prev_head",
     "leafCount": "leaf_count",
     "name": "office_name",
 }

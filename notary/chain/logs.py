@@ -91,7 +91,8 @@ class LogReader:
             names = list(event_names)
             if not names:
                 raise InvalidInput("event_names is empty: name at least one event, or pass None")
-            first = ["0x" + self.abi.event(n).topic.hex() for n in names]
+            # Every format of each event, so an older registry's logs are found too.
+            first = ["0x" + t.hex() for n in names for t in self.abi.topics(n)]
         rest = ["0x" + t.hex() if t is not None else None for t in extra]
         return [first, *rest]
 

@@ -261,6 +261,10 @@ class Replacement(Base):
     by_record_id: Mapped[str] = mapped_column(Hex32, ForeignKey("records.record_id"), index=True)
     replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     replaced_by_key: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    """The supersede reason as given (None when none was)."""
+    reason_hash: Mapped[str | None] = mapped_column(Hex32)
+    """sha256(utf8(reason)), anchored in `RecordReplaced`; None (zero on chain) for none."""
     anchor_state: Mapped[AnchorState] = mapped_column(
         _anchor_state(), default=AnchorState.PENDING, index=True
     )

@@ -9,27 +9,22 @@ Concurrency: revisions of one record are serialised by a row lock on the record
 (`SELECT … FOR UPDATE` on PostgreSQL; on SQLite every write transaction already holds the
 database write lock, see `notary.db.session`), backed by the unique `(record_id, version)`
 constraint, so of two racing "add version 2" calls exactly one wins and the other gets
-`Conflict`.
+`Conflict`. The outbox transitions the worker drives are `notary.db.outbox`; the row
+helpers both share are `notary.db.rows`.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
-import re
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from collections.abc import Collection
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Select, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from notary.db.models import (
     ZERO32,
-    AnchorTx,
     Blob,
     IdempotencyKey,
     Office,
@@ -38,28 +33,28 @@ from notary.db.models import (
     Revision,
     Revocation,
 )
+from notary.db.rows import (
+    CHUNK,
+    RevisionNotFound,
+    aware,
+    conflict_on_integrity,
+    member,
+)
 from notary.db.types import (
     AccessTier,
-    AnchorMode,
     AnchorState,
     OfficeStatus,
     RecordKind,
     RecordStatus,
-    TxPurpose,
-    TxState,
     hex32,
     utcnow,
 )
 from notary.errors import Conflict, InvalidInput, NotFound, Unauthorised
 from notary.formats.fields import check_version, valid_until_seconds
-
-_E = TypeVar("_E", bound=enum.Enum)
+from notary.formats.revision import reason_hash
 
 MAX_SEARCH_LIMIT = 500
 MAX_REASON_CHARS = 2000
-_CHUNK = 1000  # ids per IN (…) list: well under every driver's parameter limit
-_ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
-_HEX = re.compile(r"(?:0[xX])?((?:[0-9a-fA-F]{2})+)")
 
 
 class OfficeNotFound(NotFound):
@@ -68,10 +63,6 @@ class OfficeNotFound(NotFound):
 
 class RecordNotFound(NotFound):
     """No record with this id."""
-
-
-class RevisionNotFound(NotFound):
-    """No revision with this id."""
 
 
 # -- offices -----------------------------------------------------------------------------
@@ -84,7 +75,7 @@ def create_office(session: Session, *, office_id: Any, number: int, name: str) -
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise InvalidInput("office name must be 1 to 200 characters")
     office = Office(office_id=hex32(office_id), number=number, name=name)
-    with _conflict_on_integrity(
+    with conflict_on_integrity(
         session, f"office {office.office_id} or number {number} exists already"
     ):
         session.add(office)
@@ -132,7 +123,7 @@ def create_record(
     validity end is for certificates only, in whole seconds (the registry's `validUntil`).
     """
     record_id = hex32(record_id)
-    kind, access_tier = _member(RecordKind, kind), _member(AccessTier, access_tier)
+    kind, access_tier = member(RecordKind, kind), member(AccessTier, access_tier)
     if int(record_id[:8], 16) != office.number:
         raise InvalidInput(f"record id {record_id} does not start with office {office.number}")
     if office.status is not OfficeStatus.ACTIVE:
@@ -140,8 +131,8 @@ def create_record(
     if valid_until is not None:
         if kind is not RecordKind.CERTIFICATE:
             raise InvalidInput("only certificates have a validity end")
-        valid_until_seconds(_aware(valid_until))  # the leaf encoder's rule, at the door
-    now = _aware(accepted_at) or utcnow()
+        valid_until_seconds(aware(valid_until))  # the leaf encoder's rule, at the door
+    now = aware(accepted_at) or utcnow()
     record = Record(
         record_id=record_id,
         office_pk=office.id,
@@ -166,7 +157,7 @@ def create_record(
         change_note=change_note,
         accepted_at=now,
     )
-    with _conflict_on_integrity(session, f"record {record_id} exists already"):
+    with conflict_on_integrity(session, f"record {record_id} exists already"):
         session.add(record)
         session.flush()
         session.add(revision)
@@ -216,7 +207,7 @@ def add_revision(
         prev_leaf = head.leaf
     elif head.leaf is not None and hex32(prev_leaf) != head.leaf:
         raise Conflict(f"record {record_id}: prev_leaf is not the leaf of version {head.version}")
-    now = _aware(accepted_at) or utcnow()
+    now = aware(accepted_at) or utcnow()
     revision = _new_revision(
         record_id=record_id,
         version=version,
@@ -229,7 +220,7 @@ def add_revision(
         change_note=change_note,
         accepted_at=now,
     )
-    with _conflict_on_integrity(session, f"record {record_id}: version {version} exists already"):
+    with conflict_on_integrity(session, f"record {record_id}: version {version} exists already"):
         session.add(revision)
         record.head_version = version
         record.updated_at = now
@@ -299,11 +290,11 @@ def search_records(
     if title:
         stmt = stmt.where(Record.title.icontains(title, autoescape=True))
     if kind is not None:
-        stmt = stmt.where(Record.kind == _member(RecordKind, kind))
+        stmt = stmt.where(Record.kind == member(RecordKind, kind))
     if status is not None:
-        stmt = stmt.where(Record.status == _member(RecordStatus, status))
+        stmt = stmt.where(Record.status == member(RecordStatus, status))
     if access_tiers is not None:
-        stmt = stmt.where(Record.access_tier.in_([_member(AccessTier, t) for t in access_tiers]))
+        stmt = stmt.where(Record.access_tier.in_([member(AccessTier, t) for t in access_tiers]))
     stmt = stmt.order_by(
         Record.published_on.desc().nulls_last(), Record.created_at.desc(), Record.record_id
     )
@@ -332,11 +323,11 @@ def record_revocation(
         record_id=record.record_id,
         reason=reason,
         reason_hash=hashlib.sha256(reason.encode("utf-8")).hexdigest(),
-        revoked_at=_aware(revoked_at) or utcnow(),
+        revoked_at=aware(revoked_at) or utcnow(),
         revoked_by_key=revoked_by_key,
         anchor_state=AnchorState.PENDING,
     )
-    with _conflict_on_integrity(session, f"record {record.record_id} is revoked already"):
+    with conflict_on_integrity(session, f"record {record.record_id} is revoked already"):
         session.add(revocation)
         record.status = RecordStatus.REVOKED
     return revocation
@@ -349,8 +340,10 @@ def record_replacement(
     by_record_id: Any,
     replaced_by_key: int | None = None,
     replaced_at: datetime | None = None,
+    reason: str | None = None,
 ) -> Replacement:
-    """Mark an open record as replaced by another open record of the same office."""
+    """Mark an open record as replaced by another open record of the same office (with the
+    supersede reason, whose SHA-256 is anchored, when one is given)."""
     record_id, by_record_id = hex32(record_id), hex32(by_record_id)
     if record_id == by_record_id:
         raise InvalidInput("a record cannot replace itself")
@@ -361,203 +354,17 @@ def record_replacement(
     replacement = Replacement(
         record_id=record_id,
         by_record_id=by_record_id,
-        replaced_at=_aware(replaced_at) or utcnow(),
+        replaced_at=aware(replaced_at) or utcnow(),
         replaced_by_key=replaced_by_key,
+        reason=reason or None,
+        reason_hash=reason_hash(reason).hex() if reason else None,
         anchor_state=AnchorState.PENDING,
     )
-    with _conflict_on_integrity(session, f"record {record_id} is replaced already"):
+    with conflict_on_integrity(session, f"record {record_id} is replaced already"):
         session.add(replacement)
         record.status = RecordStatus.REPLACED
         record.replaced_by = by_record_id
     return replacement
-
-
-# -- the anchoring worker ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AnchoredRevision:
-    """What the worker learnt about one revision from a receipt or an event."""
-
-    revision_id: int
-    leaf: Any
-    log_index: int | None = None
-    merkle_proof: Sequence[Any] | None = None
-
-
-def pending_revisions(
-    session: Session,
-    *,
-    limit: int = 500,
-    states: Collection[AnchorState] = (AnchorState.PENDING,),
-) -> list[Revision]:
-    """Revisions waiting for the worker, oldest first (so version n before n + 1).
-
-    On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED` until the caller's
-    transaction ends, so two workers never take the same revision; on SQLite the write
-    lock of the transaction gives the same guarantee (one writer).
-    """
-    stmt = (
-        select(Revision)
-        .where(Revision.anchor_state.in_([_member(AnchorState, s) for s in states]))
-        .order_by(Revision.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Revision)
-        .options(selectinload(Revision.record))
-    )
-    return list(session.scalars(stmt))
-
-
-def mark_sending(
-    session: Session,
-    *,
-    revision_ids: Sequence[int],
-    tx_hash: Any,
-    raw_tx: str | bytes,
-    nonce: int,
-    signer: str,
-    mode: AnchorMode,
-    batch_root: Any = None,
-) -> AnchorTx:
-    """Record a signed transaction and its revisions *before* it is broadcast.
-
-    Commit this before sending `raw_tx`: after a crash the worker then finds the hash in
-    `anchor_txs`, looks it up on chain and never signs a second anchor for the revisions.
-    Revisions already anchored are a `Conflict`.
-    """
-    if not revision_ids:
-        raise InvalidInput("no revisions to send")
-    if isinstance(nonce, bool) or not isinstance(nonce, int) or nonce < 0:
-        raise InvalidInput(f"nonce must be a non-negative integer, got {nonce!r}")
-    tx = AnchorTx(
-        purpose=TxPurpose.REVISIONS,
-        mode=_member(AnchorMode, mode),
-        signer=_address(signer),
-        nonce=nonce,
-        tx_hash=hex32(tx_hash),
-        raw_tx=_hex(raw_tx),
-        state=TxState.SIGNED,
-        batch_root=None if batch_root is None else hex32(batch_root),
-        item_count=len(revision_ids),
-    )
-    states = _lock_states(session, revision_ids)
-    anchored = [rid for rid, state in states.items() if state is AnchorState.ANCHORED]
-    if anchored:
-        raise Conflict(f"revision(s) already anchored: {anchored[:10]}")
-    with _conflict_on_integrity(session, f"transaction {tx.tx_hash} is recorded already"):
-        session.add(tx)
-    for chunk in _chunks(revision_ids):
-        session.execute(
-            update(Revision)
-            .where(Revision.id.in_(chunk))
-            .values(
-                anchor_state=AnchorState.SENDING,
-                anchor_mode=tx.mode,
-                tx_hash=tx.tx_hash,
-                batch_root=tx.batch_root,
-                anchor_error=None,
-            )
-            .execution_options(synchronize_session="fetch")
-        )
-    return tx
-
-
-def mark_tx_sent(session: Session, *, tx_hash: Any) -> None:
-    """Note that the node accepted a recorded transaction into its pool."""
-    session.execute(
-        update(AnchorTx)
-        .where(AnchorTx.tx_hash == hex32(tx_hash), AnchorTx.state == TxState.SIGNED)
-        .values(state=TxState.SENT, sent_at=utcnow())
-    )
-
-
-def mark_anchored(
-    session: Session,
-    *,
-    tx_hash: Any,
-    block_number: int,
-    revisions: Sequence[AnchoredRevision],
-    batch_root: Any = None,
-    anchored_at: datetime | None = None,
-) -> None:
-    """Record the anchors of `revisions` in transaction `tx_hash` (from a receipt or events).
-
-    Idempotent for the same transaction and leaf (reconciliation may see an anchor twice);
-    a revision already anchored by *another* transaction, or whose known leaf differs, is a
-    `Conflict` — that would mean it is on chain twice or the database disagrees with it.
-    """
-    tx_hash, root = hex32(tx_hash), None if batch_root is None else hex32(batch_root)
-    if isinstance(block_number, bool) or not isinstance(block_number, int) or block_number < 0:
-        raise InvalidInput(f"block_number must be a non-negative integer, got {block_number!r}")
-    when = _aware(anchored_at) or utcnow()
-    by_id = {a.revision_id: a for a in revisions}
-    current = _lock_rows(session, list(by_id))
-    rows: list[dict[str, Any]] = []
-    for rid, anchor in by_id.items():
-        state, known_tx, known_leaf = current[rid]
-        leaf = hex32(anchor.leaf)
-        if known_leaf is not None and known_leaf != leaf:
-            raise Conflict(f"revision {rid}: leaf {leaf} differs from the recorded {known_leaf}")
-        if state is AnchorState.ANCHORED:
-            if known_tx != tx_hash:
-                raise Conflict(f"revision {rid} is anchored already in {known_tx}")
-            continue
-        rows.append(
-            {
-                "id": rid,
-                "anchor_state": AnchorState.ANCHORED,
-                "tx_hash": tx_hash,
-                "block_number": block_number,
-                "log_index": anchor.log_index,
-                "leaf": leaf,
-                "merkle_proof": None
-                if anchor.merkle_proof is None
-                else [hex32(p) for p in anchor.merkle_proof],
-                "anchored_at": when,
-                "anchor_error": None,
-            }
-            | ({} if root is None else {"batch_root": root})
-        )
-    if rows:
-        with _conflict_on_integrity(session, "a leaf is recorded for another revision already"):
-            session.execute(update(Revision), rows)
-    session.execute(
-        update(AnchorTx)
-        .where(AnchorTx.tx_hash == tx_hash)
-        .values(state=TxState.CONFIRMED, block_number=block_number, confirmed_at=when)
-    )
-    _expire_revisions(session, by_id)  # bulk UPDATE by primary key bypasses loaded objects
-
-
-def mark_failed(
-    session: Session, *, revision_ids: Sequence[int], error: str, tx_hash: Any = None
-) -> None:
-    """Record that the chain refused the revisions (a revert), with the decoded reason."""
-    states = _lock_states(session, revision_ids)
-    anchored = [rid for rid, state in states.items() if state is AnchorState.ANCHORED]
-    if anchored:
-        raise Conflict(f"revision(s) already anchored cannot fail: {anchored[:10]}")
-    for chunk in _chunks(revision_ids):
-        session.execute(
-            update(Revision)
-            .where(Revision.id.in_(chunk))
-            .values(anchor_state=AnchorState.FAILED, anchor_error=error[:4000])
-            .execution_options(synchronize_session="fetch")
-        )
-    if tx_hash is not None:
-        session.execute(
-            update(AnchorTx)
-            .where(AnchorTx.tx_hash == hex32(tx_hash))
-            .values(state=TxState.FAILED, error=error[:4000])
-        )
-
-
-def unconfirmed_txs(session: Session, *, signer: str | None = None) -> list[AnchorTx]:
-    """Transactions recorded but not yet settled (`signed`/`sent`), by nonce: reconcile these."""
-    stmt = select(AnchorTx).where(AnchorTx.state.in_([TxState.SIGNED, TxState.SENT]))
-    if signer is not None:
-        stmt = stmt.where(AnchorTx.signer == _address(signer))
-    return list(session.scalars(stmt.order_by(AnchorTx.signer, AnchorTx.nonce, AnchorTx.id)))
 
 
 # -- blobs ------------------------------------------------------------------------------
@@ -574,7 +381,7 @@ def add_blob(
             raise Conflict(f"blob {sha256} is recorded with size {blob.size}, not {size}")
         return blob
     blob = Blob(sha256=sha256, size=size, path=path, media_type=media_type)
-    with _conflict_on_integrity(session, f"blob {sha256} was added concurrently"):
+    with conflict_on_integrity(session, f"blob {sha256} was added concurrently"):
         session.add(blob)
     return blob
 
@@ -583,7 +390,7 @@ def add_blob(
 
 IDEMPOTENCY_TTL_HOURS = 24.0
 """How long an Idempotency-Key's first answer is kept and replayed by default."""
-PURGE_BATCH = _CHUNK
+PURGE_BATCH = CHUNK
 """Expired idempotency rows deleted per statement: a backlog never makes one long lock."""
 
 
@@ -608,20 +415,6 @@ def purge_idempotency_keys(session: Session, *, before: datetime) -> int:
 # -- helpers -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _conflict_on_integrity(session: Session, message: str) -> Iterator[None]:
-    """Run the block and flush it in a savepoint; a constraint violation becomes `Conflict`.
-
-    The savepoint keeps the caller's transaction usable after the violation.
-    """
-    try:
-        with session.begin_nested():
-            yield
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(message) from exc
-
-
 def _lock_open_record(session: Session, *, record_id: str) -> Record:
     record = session.scalars(
         select(Record)
@@ -634,40 +427,6 @@ def _lock_open_record(session: Session, *, record_id: str) -> Record:
     if record.status is not RecordStatus.CURRENT:
         raise Conflict(f"record {record_id} is {record.status.value}")
     return record
-
-
-def _lock_states(session: Session, ids: Sequence[int]) -> dict[int, AnchorState]:
-    return {rid: state for rid, (state, _, _) in _lock_rows(session, ids).items()}
-
-
-def _lock_rows(
-    session: Session, ids: Sequence[int]
-) -> dict[int, tuple[AnchorState, str | None, str | None]]:
-    """Lock revisions by id; (state, tx_hash, leaf) for each; unknown ids are `NotFound`."""
-    found: dict[int, tuple[AnchorState, str | None, str | None]] = {}
-    for chunk in _chunks(ids):
-        rows = session.execute(
-            select(Revision.id, Revision.anchor_state, Revision.tx_hash, Revision.leaf)
-            .where(Revision.id.in_(chunk))
-            .with_for_update()
-        )
-        found.update({r.id: (r.anchor_state, r.tx_hash, r.leaf) for r in rows})
-    missing = sorted(set(ids) - set(found))
-    if missing:
-        raise RevisionNotFound(f"no revision(s) {missing[:10]}")
-    return found
-
-
-def _expire_revisions(session: Session, ids: Collection[int]) -> None:
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Revision) and obj.id in ids:
-            session.expire(obj)
-
-
-def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
-    ids = list(ids)
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]
 
 
 def _new_revision(
@@ -713,36 +472,3 @@ def _head_fields(*, title: str, category: str | None, published_on: date | None)
     ):
         raise InvalidInput("published_on must be a date")
     return {"title": title, "category": category, "published_on": published_on}
-
-
-def _address(value: str) -> str:
-    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
-        raise InvalidInput(f"not an address: {value!r}")
-    return value.lower()
-
-
-def _hex(value: str | bytes) -> str:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).hex()
-    match = _HEX.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise InvalidInput("raw transaction must be bytes or hex")
-    return match.group(1).lower()
-
-
-def _member(cls: type[_E], value: object) -> _E:
-    """An enum member from itself or its value; anything else is `InvalidInput`."""
-    try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(str(m.value) for m in cls)
-        raise InvalidInput(f"{cls.__name__} must be one of {allowed}; got {value!r}") from None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """Refuse naive datetimes up front (a wall-clock time without a zone is ambiguous)."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInput("naive datetime: give a timezone-aware (UTC) timestamp")
-    return value.astimezone(UTC)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Self
 
 from notary.errors import InvalidInput
+from notary.formats.byte_reader import ByteReader
 from notary.formats.merkle import MAX_PROOF_LENGTH, verify_inclusion
 from notary.formats.revision import (
     UINT32_MAX,
@@ -142,7 +143,7 @@ class ProofBundle:
         data = bytes(data)
         if len(data) > MAX_SIZE:
             raise ProofBundleError(f"proof bundle is {len(data)} bytes, at most {MAX_SIZE} allowed")
-        rd = _Reader(data)
+        rd = ByteReader(data, subject="proof bundle", error=ProofBundleError)
         if rd.take(3, "magic") != MAGIC:
             raise ProofBundleError("not a proof bundle (magic is not 'NPB')")
         version = rd.uint(1, "format version")
@@ -223,34 +224,3 @@ class ProofBundle:
         if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != text:
             raise ProofBundleError("proof bundle text is not canonical base64url (stray bits)")
         return cls.decode(data)
-
-
-class _Reader:
-    """Cursor over the bundle bytes that names the field it could not read."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int, what: str) -> bytes:
-        left = len(self.data) - self.pos
-        if left < n:
-            raise ProofBundleError(
-                f"proof bundle truncated: {what} needs {n} bytes at offset {self.pos}, "
-                f"only {left} left"
-            )
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def uint(self, n: int, what: str) -> int:
-        return int.from_bytes(self.take(n, what), "big")
-
-    def end(self) -> None:
-        extra = len(self.data) - self.pos
-        if extra:
-            raise ProofBundleError(
-                f"proof bundle has {extra} trailing byte(s) after offset {self.pos}"
-            )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal, Self
 from urllib.parse import urlsplit
 
 from notary.errors import InvalidInput
+from notary.formats.byte_reader import ByteReader
 
 if TYPE_CHECKING:
     from eth_keys.datatypes import PrivateKey
@@ -263,23 +264,23 @@ def from_bytes(data: bytes) -> QrPayload:
     if len(data) < 2 + CRC_LEN:
         raise InvalidPayload("payload is truncated")
     body, crc = data[:-CRC_LEN], int.from_bytes(data[-CRC_LEN:], "big")
-    reader = _Reader(body)
-    reader.take(1)
-    flags = reader.take(1)[0]
+    reader = ByteReader(body, subject="payload", error=InvalidPayload)
+    reader.take(1, "version")
+    flags = reader.take(1, "flags")[0]
     if flags & ~KNOWN_FLAGS:
         raise InvalidPayload(f"unknown flags 0x{flags & ~KNOWN_FLAGS:02x}")
     salt_code = flags & FLAG_SALT_MASK
     if salt_code and salt_code not in SALT_LENGTHS:
         raise InvalidPayload("reserved salt length code 3")
     chain_id = reader.varint("chain id", 10, CHAIN_ID_MAX)
-    registry_prefix = reader.take(REGISTRY_PREFIX_LEN)
-    record_id = reader.take(RECORD_ID_LEN)
+    registry_prefix = reader.take(REGISTRY_PREFIX_LEN, "registry prefix")
+    record_id = reader.take(RECORD_ID_LEN, "record id")
     version = reader.varint("version", 5, VERSION_MAX)
     page = reader.varint("page", 3, PAGES_MAX)
     pages = reader.varint("page count", 3, PAGES_MAX)
-    leaf_prefix = reader.take(LEAF_PREFIX_LEN)
-    salt = reader.take(SALT_LENGTHS[salt_code]) if salt_code else None
-    signature = reader.take(SIGNATURE_LEN) if flags & FLAG_SIGNED else None
+    leaf_prefix = reader.take(LEAF_PREFIX_LEN, "leaf prefix")
+    salt = reader.take(SALT_LENGTHS[salt_code], "salt") if salt_code else None
+    signature = reader.take(SIGNATURE_LEN, "signature") if flags & FLAG_SIGNED else None
     if reader.remaining():
         # Checked before the CRC so that extra bytes get the more useful message.
         raise InvalidPayload(f"{reader.remaining()} trailing bytes after the payload")
@@ -418,40 +419,6 @@ def recover_signer(payload: QrPayload) -> str:
 # ---------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------
-
-
-class _Reader:
-    """A cursor over the body that raises `InvalidPayload` on truncation."""
-
-    __slots__ = ("_data", "_pos")
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    def take(self, n: int) -> bytes:
-        if self._pos + n > len(self._data):
-            raise InvalidPayload("payload is truncated")
-        chunk = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return chunk
-
-    def varint(self, name: str, max_len: int, maximum: int) -> int:
-        """Unsigned LEB128, minimal encoding only, at most `max_len` bytes."""
-        value = 0
-        for i in range(max_len):
-            byte = self.take(1)[0]
-            value |= (byte & 0x7F) << (7 * i)
-            if not byte & 0x80:
-                if byte == 0 and i > 0:
-                    raise InvalidPayload(f"{name} is not minimally encoded")
-                if not 1 <= value <= maximum:
-                    raise InvalidPayload(f"{name} {value} is out of range (1..{maximum})")
-                return value
-        raise InvalidPayload(f"{name} is longer than {max_len} bytes")
-
-    def remaining(self) -> int:
-        return len(self._data) - self._pos
 
 
 def _varint(value: int) -> bytes:

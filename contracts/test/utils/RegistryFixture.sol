@@ -85,6 +85,19 @@ abstract contract RegistryFixture is Test {
     }
 
     /// @dev The 23-byte leaf prefix a head keeps.
+    /// @dev A packed head word as the registry stores it and its events carry as `prevHead`:
+    /// leaf prefix (23) || version (4) || state (1) || block (4).
+    function headWord(bytes32 leaf, uint32 version, uint8 state, uint32 blockNumber)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return bytes32(
+            (uint256(leaf) & (~uint256(0) << 72)) | (uint256(version) << 40)
+                | (uint256(state) << 32) | blockNumber
+        );
+    }
+
     function prefix(bytes32 leaf) internal pure returns (bytes23) {
         // forge-lint: disable-next-line(unsafe-typecast)
         return bytes23(leaf);

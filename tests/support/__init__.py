@@ -1,0 +1,1 @@
+"""Shared test helpers: fixtures, clients and sample files (imported as `support.…`)."""
