@@ -24,6 +24,8 @@ from api.pages.templating import STATIC_DIR
 from api.routers import API_ROUTERS, health, metrics
 from api.schemas import ERROR_RESPONSES
 from api.services.publish_writer import PublishWriter
+from api.services.refusal_log import SESSION_INFO as REFUSALS_INFO
+from api.services.refusal_log import RefusalLog
 from notary.storage.private_files import restrict_umask
 
 API_PREFIX = "/api/v1"
@@ -58,6 +60,8 @@ def create_app(
     settings = settings or Settings()
     database = Database(settings)
     publish_writer = PublishWriter(database)
+    refusals = RefusalLog(database)
+    database.session_info[REFUSALS_INFO] = refusals
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +70,7 @@ def create_app(
             yield
         finally:
             publish_writer.close()
+            refusals.close()
             database.close()
 
     body_limit = settings.max_upload_bytes + FORM_OVERHEAD
@@ -82,6 +87,7 @@ def create_app(
     app.state.db = database
     app.state.publish_writer = publish_writer
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
+    app.state.refusals = refusals
     app.add_middleware(BodyLimit, limit=body_limit, body_seconds=settings.body_timeout_s)
     errors.install(app)
     metrics.install(app)  # after the other middleware: counts their answers too

@@ -19,7 +19,13 @@ Exit codes (one per verdict, 0 only for "authentic and current"):
     16 invalid_code                         not a valid code, or no code found
     17 issued_by_office_status_unchecked    offline: signature ok, status unchecked
     18 unavailable                          the chain could not be reached
+    19 authentic_current, but its codes point to a host the trust list does not name
     2  usage error (bad arguments, unreadable trust list or input file)
+
+Every code's host is compared with the trust list's `verify_hosts` for its registry
+(`verifier.hosts`, the rule the service's upload page uses): a foreign host is a warning
+printed with the result, `foreign_hosts` and `host_warning` in the JSON, and exit 19 instead
+of 0. With no `verify_hosts` for a registry its codes' hosts are listed as unchecked.
 """
 
 from __future__ import annotations
@@ -32,10 +38,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from verifier.hosts import HostCheck, check_hosts, stamped_code_texts
 from verifier.result import EXIT_CODES, STEP_LOOK, VERDICT_LOOK, VerificationResult
-from verifier.trust import TrustList, TrustListError, load_trust
+from verifier.trust import TrustEntry, TrustList, TrustListError, load_trust
 
 USAGE_ERROR = 2
+FOREIGN_HOST = 19
+"""Exit code of an authentic and current result whose codes point to a foreign host."""
 
 _STYLES = {
     "ok": "bold white on green",
@@ -102,6 +111,13 @@ def _shared_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     trust.add_argument(
         "--chain-id", type=int, help="chain id (default: ask --rpc)", **(keep or {"default": None})
     )
+    trust.add_argument(
+        "--verify-host",
+        metavar="HOST",
+        action="append",
+        help="with --rpc/--registry/--name: a host its verify URLs may use (repeatable)",
+        **(keep or {"default": None}),
+    )
 
     parser.add_argument("--json", action="store_true", help="print the result as JSON", **keep)
 
@@ -111,6 +127,7 @@ def _trust(args: argparse.Namespace) -> TrustList:
         if args.rpc:
             # An RPC URL given with a trust list overrides the list's own URLs.
             lst = load_trust(args.trust)
+            # hosts kept; the list's other URLs are dropped for the one given
             return TrustList.of(dataclasses.replace(e, rpc_url=args.rpc, rpc_urls=()) for e in lst)
         return load_trust(args.trust)
     if not (args.rpc and args.registry and args.name):
@@ -123,9 +140,10 @@ def _trust(args: argparse.Namespace) -> TrustList:
             chain_id = int(str(RpcHttp(args.rpc, timeout=5.0).call("eth_chainId", [])), 16)
         except (RpcHttpError, ValueError) as exc:  # unreachable node: a usage problem here
             raise TrustListError(f"cannot ask {args.rpc} for its chain id: {exc}") from exc
-    return TrustList.single(
-        chain_id=chain_id, registry=args.registry, name=args.name, rpc_url=args.rpc
+    entry = TrustEntry(
+        chain_id, args.registry, args.name, args.rpc, verify_hosts=tuple(args.verify_host or ())
     )
+    return TrustList.of([entry])
 
 
 def _when(ts: int | None) -> str:
@@ -134,8 +152,10 @@ def _when(ts: int | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def render(result: VerificationResult, console: object | None = None) -> None:
-    """Print the verdict, the facts and the trail of steps with rich."""
+def render(
+    result: VerificationResult, console: object | None = None, hosts: HostCheck | None = None
+) -> None:
+    """Print the verdict, the facts, any host warning and the trail of steps with rich."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -144,8 +164,19 @@ def render(result: VerificationResult, console: object | None = None) -> None:
     # plain `Text`, never parsed as rich markup ("[/]" in an office name raised MarkupError).
     con = console if isinstance(console, Console) else Console()
     look = VERDICT_LOOK[result.verdict]
-    con.print(f" {look.mark} {look.label.upper()} ", style=_STYLES[look.tone])
+    headline, style = f"{look.mark} {look.label.upper()}", _STYLES[look.tone]
+    if hosts is not None and hosts.warning and result.verdict.is_authentic:
+        headline, style = "⚠ AUTHENTIC, BUT ITS CODES POINT TO ANOTHER SITE", _STYLES["warn"]
+    con.print(f" {headline} ", style=style)
     con.print(Text(result.reason))
+    if hosts is not None and hosts.foreign:
+        con.print(
+            Text(
+                "Warning: the QR codes point to a site the trust list does not name for this "
+                f"registry: {', '.join(hosts.foreign)}. Do not enter anything there.",
+                style="bold yellow",
+            )
+        )
     facts = Table(show_header=False, box=None, pad_edge=False)
     facts.add_column(style="bold")
     facts.add_column()
@@ -155,7 +186,7 @@ def render(result: VerificationResult, console: object | None = None) -> None:
         ("record", result.record_id),
         ("version", result.version),
         ("current version", result.current_version),
-        ("page", f"{result.page}/{result.page_count}" if result.page else None),
+        ("page", _page(result)),
         ("kind", result.kind),
         ("content sha256", result.content_hash),
         ("anchored", _when(result.anchored_at) if result.anchored_at else None),
@@ -164,6 +195,8 @@ def render(result: VerificationResult, console: object | None = None) -> None:
         ("revoked", _when(result.revoked_at) if result.revoked_at else None),
         ("valid until", _when(result.valid_until) if result.valid_until else None),
     ]
+    if hosts is not None and hosts.unchecked:
+        rows.append(("hosts not checked", ", ".join(hosts.unchecked)))
     for key, value in rows:
         if value is not None:
             facts.add_row(key, Text(str(value)))
@@ -187,24 +220,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrustListError as exc:
         print(f"verifier: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    from verifier.verify import verify_file, verify_image, verify_payload
+    from verifier.verify import verify_file, verify_image_codes, verify_payload
 
     try:
         if args.command == "check":
-            result = verify_file(Path(args.path).read_bytes(), trust, salt=args.salt)
+            data = Path(args.path).read_bytes()
+            result = verify_file(data, trust, salt=args.salt)
+            stamped = bool(result.steps) and result.steps[0].name == "read_stamp"
+            texts: tuple[str, ...] = stamped_code_texts(data) if stamped else ()
         elif args.command == "scan":
-            result = verify_image(Path(args.path).read_bytes(), trust)
+            result, texts = verify_image_codes(Path(args.path).read_bytes(), trust)
         else:
             data = Path(args.file).read_bytes() if args.file else None
-            result = verify_payload(args.url, trust, data)
+            result, texts = verify_payload(args.url, trust, data), (args.url,)
     except OSError as exc:
         print(f"verifier: cannot read input: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    hosts = check_hosts(texts, frozenset(), trust)
+    code = FOREIGN_HOST if hosts.warning and result.verdict.is_authentic else result.exit_code
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        doc = result.to_dict()
+        doc.update(
+            exit_code=code,
+            foreign_hosts=list(hosts.foreign),
+            host_warning=hosts.warning,
+            unchecked_hosts=list(hosts.unchecked),
+        )
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
-        render(result)
-    return result.exit_code
+        render(result, hosts=hosts)
+    return code
+
+
+def _page(result: VerificationResult) -> str | None:
+    """The page fields, marked when nothing could check them (docs/qr-payload.md)."""
+    if not result.page:
+        return None
+    shown = f"{result.page}/{result.page_count}"
+    return shown if result.pages_checked else f"{shown} (as the code says; not checked)"
 
 
 if __name__ == "__main__":

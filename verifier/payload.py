@@ -24,6 +24,7 @@ class PayloadView:
 
     raw: Any
     host: str | None
+    scheme: str | None  # of a verify URL ("https" or "http"); None for a bare payload
     chain_id: int
     registry_prefix: bytes
     record_id: bytes
@@ -49,9 +50,9 @@ def parse_code(text: str) -> PayloadView:
 
         if "/" in text or ":" in text:
             link = qp.parse_verify_url(text)
-            host, payload = link.host, link.payload
+            host, scheme, payload = link.host, link.scheme, link.payload
         else:
-            host, payload = None, qp.decode(text)
+            host, scheme, payload = None, None, qp.decode(text)
     except ImportError as exc:
         raise PayloadError(f"payload parser unavailable: {exc}") from exc
     except Exception as exc:  # strict parser: any failure means "not a code"
@@ -59,6 +60,7 @@ def parse_code(text: str) -> PayloadView:
     return PayloadView(
         raw=payload,
         host=host,
+        scheme=scheme,
         chain_id=payload.chain_id,
         registry_prefix=payload.registry_prefix,
         record_id=payload.record_id,
@@ -69,3 +71,15 @@ def parse_code(text: str) -> PayloadView:
         salt=payload.salt,
         signature=payload.signature,
     )
+
+
+def page_fields_fit(page: int, page_count: int, file_pages: int) -> bool | None:
+    """Whether a code's page fields fit a file of `file_pages` pages: True when they name one
+    of its pages (page count equal, page within it); None for page 1 of 1 on a longer file,
+    the code of the record as a whole (receipts, links to the current version), which names
+    no page; False otherwise (docs/qr-payload.md, "What a code proves")."""
+    if page_count == file_pages and 1 <= page <= file_pages:
+        return True
+    if (page, page_count) == (1, 1):
+        return None
+    return False

@@ -121,6 +121,9 @@ class VerificationResult:
     version: int | None = None
     page: int | None = None
     page_count: int | None = None
+    pages_checked: bool = False
+    """Whether `page`/`page_count` were compared with the file's pages (the chain records no
+    page count: without the file they are only what the code says)."""
     kind: str | None = None
     issuer_name: str | None = None
     chain_id: int | None = None

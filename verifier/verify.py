@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from verifier.certificate import holder_commitment
-from verifier.payload import PayloadError, PayloadView, parse_code
+from verifier.payload import PayloadError, PayloadView, page_fields_fit, parse_code
 from verifier.result import (
     RevisionInfo,
     Step,
@@ -140,10 +140,15 @@ def verify_payload(
     *,
     connect: Connector | None = None,
     now: int | None = None,
+    file_pages: int | None = None,
 ) -> VerificationResult:
-    """Verify a QR code (verify URL or bare payload), and the file it came with if given."""
+    """Verify a QR code (verify URL or bare payload), and the file it came with if given.
+
+    The code's page fields are checked against the file's page count: `file_pages` when the
+    caller knows it (a stamped PDF's pages), else counted from `file_bytes` if it is a PDF.
+    """
     run = _Run(trust=trust, connect=connect or default_connector(), now=_now(now))
-    return _execute(run, lambda: _payload_steps(run, text_or_url, file_bytes))
+    return _execute(run, lambda: _payload_steps(run, text_or_url, file_bytes, file_pages))
 
 
 def verify_file(
@@ -176,7 +181,7 @@ def verify_file(
             f"{len(urls)} stamped page(s); original recovered ({len(original)} bytes)",
         )
         results = [
-            verify_payload(u, trust, original, connect=connect, now=now)
+            verify_payload(u, trust, original, connect=connect, now=now, file_pages=len(urls))
             for u in dict.fromkeys(urls)
         ]
         combined = _combine(results)
@@ -308,7 +313,9 @@ def _offline(run: _Run, why: str) -> tuple[Verdict, str]:
 # --- the steps ------------------------------------------------------------------------------
 
 
-def _payload_steps(run: _Run, text: str, file_bytes: bytes | None) -> tuple[Verdict, str]:
+def _payload_steps(
+    run: _Run, text: str, file_bytes: bytes | None, file_pages: int | None
+) -> tuple[Verdict, str]:
     parse_payload(run, text)
     find_trust_entry(run)
     fetch_anchor(run)
@@ -317,6 +324,11 @@ def _payload_steps(run: _Run, text: str, file_bytes: bytes | None) -> tuple[Verd
     check_leaf_prefix(run)
     check_payload_signature(run)
     check_content(run, file_bytes)
+    if file_pages is None and file_bytes is not None:
+        from notary.pdf.pages import count_pages  # pypdf only for a file in hand
+
+        file_pages = count_pages(file_bytes)
+    check_code_fields(run, file_pages)
     return check_status(run)
 
 
@@ -650,6 +662,44 @@ def check_content(run: _Run, file_bytes: bytes | None) -> None:
             f"the file (or the code's salt) does not match the anchored revision ({what} differs)",
         )
     run.ok("check_content", f"{digest.hex()} matches the anchored contentHash")
+
+
+def check_code_fields(run: _Run, file_pages: int | None) -> None:
+    """The fields of the code the chain does not back: only a certificate's code carries a
+    salt, and the page fields must agree with the file's page count when it is known (the
+    chain records none: without the file they stay "as the code says", `pages_checked`
+    false)."""
+    p, event = run.payload, run.event
+    assert p is not None and event is not None
+    if p.salt is not None and event.kind != CERTIFICATE:
+        raise run.fail(
+            "check_code_fields",
+            Verdict.TAMPERED,
+            "the code carries a salt, but the anchored revision is a disclosure (only a "
+            "certificate's code has one)",
+        )
+    if not p.page:
+        run.ok("check_code_fields", "no page fields")
+        return
+    where = f"page {p.page} of {p.page_count}"
+    if file_pages is None:
+        run.skip(
+            "check_code_fields",
+            f"{where} as the code says: the chain records no page count and no file was counted",
+        )
+        return
+    fit = page_fields_fit(p.page, p.page_count, file_pages)
+    if fit is False:
+        raise run.fail(
+            "check_code_fields",
+            Verdict.TAMPERED,
+            f"the code names {where}, but the file has {file_pages} page(s)",
+        )
+    if fit is None:
+        run.ok("check_code_fields", f"a code of the whole record; the file has {file_pages} pages")
+        return
+    run.facts["pages_checked"] = True
+    run.ok("check_code_fields", f"{where}: the file has {file_pages} page(s)")
 
 
 def check_status(run: _Run) -> tuple[Verdict, str]:

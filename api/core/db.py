@@ -25,6 +25,8 @@ class Database:
         self.settings = settings
         self.engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self.session_info: dict[str, object] = {}
+        """More `Session.info` entries every session gets (set before `start`)."""
 
     def start(self) -> None:
         """Create (or tighten to 0700) the data dirs, run migrations, open the engine, ensure
@@ -42,7 +44,9 @@ class Database:
             pool_size=self.settings.db_pool_size,
         )
         self._sessions = session.session_factory(self.engine)
-        self._sessions.configure(info={IDEMPOTENCY_TTL_INFO: self.settings.idempotency_ttl})
+        self._sessions.configure(
+            info={IDEMPOTENCY_TTL_INFO: self.settings.idempotency_ttl, **self.session_info}
+        )
         with self.session() as s:
             bootstrap.ensure_admin_key(s, self.settings)
             s.commit()

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from api.core.deps import Caller
 from api.core.errors import status_for
+from api.services.refusal_log import SESSION_INFO as REFUSALS_INFO
+from api.services.refusal_log import RefusalLog
 from notary.db.models import Record
 from notary.errors import NotaryError
 from notary.formats.revision import parse_bytes32
@@ -29,12 +31,14 @@ def log_ok(session: Session, caller: Caller, action: str, office_pk: int, record
     )
 
 
-class UnresolvedCount:
-    """Requests naming a record id that no record has, by action, in this process.
+class RefusedCount:
+    """Refused requests that named a record id, by action, in this process: the same count
+    whether a record has that id (an internal one the caller may not see) or not.
 
-    They go to no office's hash-chained log: anyone can invent ids by the thousand, and each
-    would be an entry in the log of the office whose number the id starts with. The count is
-    `notary_access_unresolved_total{action}` on `/metrics`.
+    An id no record has goes to no office's hash-chained log: anyone can invent ids by the
+    thousand, and each would be an entry in the log of the office whose number the id starts
+    with. Counting only those would tell an anonymous reader of `/metrics` which ids are
+    real, so every refusal is counted alike: `notary_access_refused_total{action}`.
     """
 
     def __init__(self) -> None:
@@ -42,7 +46,7 @@ class UnresolvedCount:
         self._lock = threading.Lock()
 
     def add(self, action: str) -> None:
-        """Count one request for `action` that named no record."""
+        """Count one refused request for `action`."""
         with self._lock:
             self._counts[action] = self._counts.get(action, 0) + 1
 
@@ -52,7 +56,7 @@ class UnresolvedCount:
             return dict(self._counts)
 
 
-UNRESOLVED = UnresolvedCount()
+REFUSED = RefusedCount()
 
 _RECORD_OFFICE = select(Record.office_pk).where(Record.record_id == bindparam("rid"))
 
@@ -68,22 +72,29 @@ def _record_office(session: Session, record_id: str) -> tuple[int, str] | None:
 
 
 def log_by_id(session: Session, caller: Caller, action: str, record_id: str, outcome: str) -> None:
-    """Append an entry for a record named by id to its office's log and commit; an id no
-    record has is only counted (`UNRESOLVED`), never logged."""
+    """An entry for a record named by id in its office's log, written off the request path
+    (`RefusalLog`): the request writes nothing, whether the record exists or not. An id no
+    record has is logged nowhere. A refusal is counted in `REFUSED` either way."""
     found = _record_office(session, record_id)
+    session.rollback()  # the lookup's read transaction ends here on both paths
+    if outcome != "ok":
+        REFUSED.add(action)
     if found is None:
-        session.rollback()
-        UNRESOLVED.add(action)
         return
-    accesslog.append(
-        session,
-        office_pk=found[0],
-        key_id=caller.key_id,
-        action=action,
-        record_id=found[1],
-        outcome=outcome,
-    )
+    access = accesslog.Access(caller.key_id, action, found[1], outcome)
+    writer = session.info.get(REFUSALS_INFO)
+    if isinstance(writer, RefusalLog):
+        writer.submit(found[0], access)
+        return
+    accesslog.append_many(session, found[0], [access])  # a session of no app: write now
     session.commit()
+
+
+def flush_refusals(session: Session) -> None:
+    """Wait until the refusals queued so far are in the log (before reading it)."""
+    writer = session.info.get(REFUSALS_INFO)
+    if isinstance(writer, RefusalLog):
+        writer.flush()
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from api.core.deps import AuditorDep, SessionDep
+from api.routers._access import flush_refusals
 from api.schemas import AccessLogEntryPublic, AccessLogPage, AccessLogVerdict
 from notary.db.models import AccessLogEntry
 from notary.publishing import accesslog
@@ -22,7 +23,9 @@ def list_entries(
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AccessLogPage:
-    """Entries after sequence number `after`, oldest first."""
+    """Entries after sequence number `after`, oldest first (refusals queued so far
+    included)."""
+    flush_refusals(session)
     rows = session.scalars(
         select(AccessLogEntry)
         .where(AccessLogEntry.office_pk == caller.office_pk, AccessLogEntry.seq > after)
@@ -55,6 +58,7 @@ def list_entries(
 def verify(session: SessionDep, caller: AuditorDep) -> AccessLogVerdict:
     """Recompute the office's whole chain and compare it with the anchored heads."""
     assert caller.office_pk is not None
+    flush_refusals(session)
     check = accesslog.verify(session, caller.office_pk)
     return AccessLogVerdict(
         ok=check.ok,

@@ -21,8 +21,8 @@ Gauges (database, at scrape time):
 Counters (this process): `notary_http_responses_total{status_class}`, responses by 1xx …
 5xx; `notary_publish_commits_total` and `notary_publish_jobs_total`, the publish writer's
 transactions and the publishes they answered (their ratio is the mean group-commit batch);
-`notary_access_unresolved_total{action}`, requests that named a record id no record has
-(counted here instead of in an office's hash-chained access log).
+`notary_access_refused_total{action}`, refused requests that named a record id, counted
+alike whether a record has it or not (so the count tells no one which ids are real).
 """
 
 from __future__ import annotations
@@ -209,19 +209,19 @@ class PublishWriterCollector(Collector):
         yield jobs
 
 
-class UnresolvedAccessCollector(Collector):
-    """Requests naming no record, by action (`api.routers._access.UNRESOLVED`)."""
+class RefusedAccessCollector(Collector):
+    """Refused requests naming a record id, by action (`api.routers._access.REFUSED`)."""
 
     def collect(self) -> Iterator[Metric]:
         """One counter sample per action seen so far."""
-        from api.routers._access import UNRESOLVED
+        from api.routers._access import REFUSED
 
         family = CounterMetricFamily(
-            "notary_access_unresolved",
-            "Requests naming a record id no record has (not in any office's access log)",
+            "notary_access_refused",
+            "Refused requests naming a record id, whether a record has it or not",
             labels=["action"],
         )
-        for action, count in sorted(UNRESOLVED.snapshot().items()):
+        for action, count in sorted(REFUSED.snapshot().items()):
             family.add_metric([action], count)
         yield family
 
@@ -273,7 +273,7 @@ def install(app: FastAPI) -> None:
         responses.labels(status_class=cls)  # every class present from the start, at 0
     registry.register(AnchorCollector(app))
     registry.register(PublishWriterCollector(app))
-    registry.register(UnresolvedAccessCollector())
+    registry.register(RefusedAccessCollector())
     app.state.metrics_registry = registry
     app.add_middleware(ResponseCounter, counter=responses)
     app.include_router(router)

@@ -24,6 +24,13 @@ MAX_PAGES = 2000
 """Default page cap for the paths that hand a PDF to PDFium on request."""
 MAX_RENDER_PIXELS = 1_200_000
 """Default pixel budget of one rendered page (a 720-px-wide A4 page is about 730,000)."""
+MAX_STAMP_ENTRIES = 250_000
+"""Most entries the stamp reads and copies from a PDF's pages, summed over every page: the
+entries of each page's dictionary, `/Resources`, `/XObject` dictionary, `/Contents` array and
+`/Annots` array, counted once per page that uses them (a page's stamped copy holds copies of
+them all, so an array shared by every page costs once per page). An A4 report has about 20
+per page; the cap is 125 per page at 2,000 pages and keeps a stamp or its check under about
+a second however the file shares its arrays."""
 
 _STREAM = re.compile(rb"stream\r?\n")
 _ENDSTREAM = b"endstream"
@@ -104,6 +111,25 @@ def check_pdf(
     if inventory.pages > max_pages:
         raise PdfTooLarge(f"the PDF has too many pages (more than {max_pages})")
     return inventory
+
+
+class EntryBudget:
+    """Counts the page entries a stamp will read and copy, refusing past its limit *before*
+    the work: the caller takes each container's length (one cheap `len`) and only then walks
+    it."""
+
+    def __init__(self, limit: int = MAX_STAMP_ENTRIES) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, entries: int) -> None:
+        """Count `entries` more; `PdfTooLarge` once the total passes the limit."""
+        self.used += entries
+        if self.used > self.limit:
+            raise PdfTooLarge(
+                f"the PDF's pages list too many annotations, resources or content streams "
+                f"(over {self.limit:,} entries over all pages)"
+            )
 
 
 def render_scale(

@@ -19,7 +19,8 @@ keep working.
 
 Stamping is deterministic, so a verifier can check a stamp by making it again
 (`check_stamp`): recover the original, read each page's URL from its link, stamp the
-original with those URLs and the marker's version and corner, and require the same bytes.
+original with those URLs and the marker's version, and require the same bytes and the
+one corner the stamper uses (`STAMP_CORNER`).
 Whatever the update draws or links is then exactly what the stamper draws for those URLs.
 
 Pure: no web3, database or web framework; the only input is the bytes given.
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from notary.errors import InvalidInput
 from notary.formats.qr_payload import InvalidPayload, parse_verify_url
 from notary.pdf import layout
+from notary.pdf.bounds import EntryBudget, PdfTooLarge
 from notary.pdf.increment import Increment, chained_update_end, last_xref
 from notary.pdf.layout import CORNERS, Corner, StampStyle
 
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from pypdf.generic import DictionaryObject, IndirectObject, StreamObject
 
 __all__ = [
+    "STAMP_CORNER",
     "STAMP_VERSION",
     "STAMP_VERSIONS",
     "Corner",
@@ -86,6 +89,11 @@ MAX_PAGES = 65535
 ANNOTATION_NAME_PREFIX = "DisclosureNotaryStamp"
 """The `/NM` of every link annotation the stamp adds starts with this."""
 XOBJECT_NAME = "/DisclosureNotaryStamp"
+STAMP_CORNER: Corner = "bottom-right"
+"""The corner every checkable stamp sits in. The corner is not the stamp holder's choice: a
+stamp is made again to be checked, and a stamp made again in another corner would put its
+white square over whatever the original shows there (a "VOID" note, a reference number)
+and still rebuild byte for byte. So `check_stamp` refuses any other corner."""
 MAX_URL_LEN = 2048
 MAX_INPUT_BYTES = 512 * 1024 * 1024
 DEFAULT_STYLE = StampStyle()
@@ -132,7 +140,7 @@ def stamp_pdf(
     original: bytes,
     *,
     make_payload: PayloadFn,
-    corner: Corner = "bottom-right",
+    corner: Corner = STAMP_CORNER,
     label_fn: LabelFn = default_label,
     style: StampStyle = DEFAULT_STYLE,
     version: int = STAMP_VERSION,
@@ -141,8 +149,8 @@ def stamp_pdf(
 
     `make_payload(page, pages)` gives each page's verify URL (pages counted from 1) and
     `label_fn(url, page, pages)` the line beside it; `version` is the stamp format (older
-    ones only to check old stamps). Only stamps with the default label and style can be
-    checked (`check_stamp`); the corner is recorded in the marker. Raises `PdfRejected` for
+    ones only to check old stamps). Only stamps with the default corner, label and style can
+    be checked (`check_stamp`); the corner is recorded in the marker. Raises `PdfRejected` for
     input that is not an intact, unencrypted PDF or is already stamped, and `InvalidInput`
     for bad arguments; nothing is produced in either case.
     """
@@ -317,10 +325,10 @@ def check_stamp(stamped: bytes) -> StampCheck:
     the stamp's own update, reads each page's URL from its link, stamps the original again
     with those URLs, the marker's version and corner and the default label and style, and
     requires the stamped file to be those bytes followed only by `TRAILING_WHITESPACE`.
-    So the codes drawn on the pages are the links' URLs, and nothing else is drawn,
-    hidden or added. A version 1 stamp that dropped a page's own images or forms (its
-    `/XObject` dictionary was an indirect object) is refused too: the copy does not show
-    what the original shows.
+    The marker's corner must be `STAMP_CORNER`. So the codes drawn on the pages are the
+    links' URLs, and nothing else is drawn, hidden or added. A version 1 stamp that
+    dropped a page's own images or forms (its `/XObject` dictionary was an indirect
+    object) is refused too: the copy does not show what the original shows.
 
     Costs one parse and one stamp of the file: linear in its size, at most `MAX_PAGES`
     pages. Raises `PdfRejected` for a file without a stamp and `StampMismatch` (a
@@ -332,6 +340,11 @@ def check_stamp(stamped: bytes) -> StampCheck:
         raise StampMismatch(
             "the stamped file was changed after stamping (a later update can alter what its "
             "pages show); ask the office for the published file"
+        )
+    if located.corner != STAMP_CORNER:
+        raise StampMismatch(
+            f"the stamp sits in the {located.corner} corner, but stamps are made in the "
+            f"{STAMP_CORNER} corner: a stamp moved elsewhere can cover what the page shows"
         )
     original = data[: located.length]
     urls = _links_for_rebuild(data[: located.end])
@@ -399,14 +412,17 @@ def read_stamp_urls(stamped: bytes) -> list[str]:
     recover_original(data)
     reader = _reader(data)
     urls: list[str] = []
+    budget = EntryBudget()
     try:
         for number, page in enumerate(reader.pages, start=1):
-            url = _stamp_link_url(page)
+            url = _stamp_link_url(page, budget)
             if url is None:
                 raise PdfRejected(f"page {number} carries no notary stamp link")
             urls.append(url)
     except PdfRejected:
         raise
+    except PdfTooLarge as exc:
+        raise PdfRejected(str(exc)) from None
     except Exception as exc:  # any malformed structure in an untrusted file
         raise PdfRejected(f"damaged PDF: {exc}") from exc
     return urls
@@ -520,7 +536,8 @@ def _open_pdf(original: object) -> _Doc:
         try:
             if reader.is_encrypted:
                 raise PdfRejected("the PDF is encrypted; publish an unencrypted file")
-            pages = [_read_page(page) for page in reader.pages]
+            budget, vetted = EntryBudget(), set[int]()
+            pages = [_read_page(page, budget, vetted) for page in reader.pages]
             trailer = reader.trailer
             root = trailer.raw_get("/Root").get_object()
             if root.get("/Type") != "/Catalog" or "/Pages" not in root:
@@ -528,6 +545,8 @@ def _open_pdf(original: object) -> _Doc:
             next_id = _next_object_id(reader)
         except PdfRejected:
             raise
+        except PdfTooLarge as exc:
+            raise PdfRejected(str(exc)) from None
         except Exception as exc:  # any malformed structure in an untrusted file
             raise PdfRejected(f"damaged PDF: {exc}") from exc
     if repairs.messages:
@@ -568,7 +587,10 @@ class _PypdfRepairs(logging.Handler):
         self._logger.setLevel(self._level)
 
 
-def _read_page(page: PageObject) -> _Page:
+def _read_page(page: PageObject, budget: EntryBudget, vetted: set[int]) -> _Page:
+    """The page's parts the stamp uses. Every container's length is taken from `budget`
+    before it is walked or copied, and an `/Annots` array shared with a page already read
+    (`vetted`: their ids) is not walked again."""
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
     ref = page.indirect_reference
@@ -587,30 +609,39 @@ def _read_page(page: PageObject) -> _Page:
     if not 0.01 <= user_unit <= 75_000:
         raise PdfRejected("damaged PDF: /UserUnit out of range")
 
-    contents: list[Any] = []
-    if "/Contents" in page:
-        raw = page.raw_get("/Contents")
-        target = raw.get_object()
-        if isinstance(target, ArrayObject):
-            contents = list(target)
-        elif isinstance(raw, IndirectObject):
-            contents = [raw]
+    contents_raw = page.raw_get("/Contents") if "/Contents" in page else None
+    contents_target = contents_raw.get_object() if contents_raw is not None else None
     resources = page.get("/Resources")
     resources = resources.get_object() if resources is not None else None
     if not isinstance(resources, DictionaryObject):
         resources = DictionaryObject()
     raw_xobjects = resources.get("/XObject")  # dict.get: a reference stays a reference
     xobjects = raw_xobjects.get_object() if raw_xobjects is not None else None
-    annots: list[Any] = []
-    if "/Annots" in page:
-        target = page.raw_get("/Annots").get_object()
-        if isinstance(target, ArrayObject):
-            annots = list(target)
-    for annot in annots:
-        annot_dict = annot.get_object()
-        name = annot_dict.get("/NM") if isinstance(annot_dict, DictionaryObject) else None
-        if isinstance(name, str) and name.startswith(ANNOTATION_NAME_PREFIX):
-            raise PdfRejected("the PDF already carries a notary stamp; stamp the original")
+    if not isinstance(xobjects, DictionaryObject):
+        xobjects = None
+    annots_target = page.raw_get("/Annots").get_object() if "/Annots" in page else None
+    if not isinstance(annots_target, ArrayObject):
+        annots_target = None
+    budget.take(
+        len(page)
+        + len(resources)
+        + len(xobjects or ())
+        + (len(contents_target) if isinstance(contents_target, ArrayObject) else 1)
+        + len(annots_target or ())
+    )
+    contents: list[Any] = []
+    if isinstance(contents_target, ArrayObject):
+        contents = list(contents_target)
+    elif isinstance(contents_raw, IndirectObject):
+        contents = [contents_raw]
+    annots: list[Any] = list(annots_target or ())
+    if annots_target is not None and id(annots_target) not in vetted:
+        vetted.add(id(annots_target))  # pypdf resolves a shared array to one object
+        for annot in annots:
+            annot_dict = annot.get_object()
+            name = annot_dict.get("/NM") if isinstance(annot_dict, DictionaryObject) else None
+            if isinstance(name, str) and name.startswith(ANNOTATION_NAME_PREFIX):
+                raise PdfRejected("the PDF already carries a notary stamp; stamp the original")
     return _Page(
         ref=ref,
         dictionary=page,
@@ -619,7 +650,7 @@ def _read_page(page: PageObject) -> _Page:
         user_unit=user_unit,
         contents=contents,
         resources=resources,
-        xobjects=xobjects if isinstance(xobjects, DictionaryObject) else None,
+        xobjects=xobjects,
         xobjects_direct=isinstance(raw_xobjects, DictionaryObject),
         annots=annots,
     )
@@ -640,9 +671,13 @@ def _next_object_id(reader: PdfReader) -> int:
     return max(candidates)
 
 
-def _stamp_link_url(page: PageObject) -> str | None:
+def _stamp_link_url(page: PageObject, budget: EntryBudget) -> str | None:
     annots = page.get("/Annots")
-    for item in annots.get_object() if annots is not None else ():
+    items = annots.get_object() if annots is not None else ()
+    if not isinstance(items, list):  # pypdf's ArrayObject is a list
+        items = ()
+    budget.take(len(items))  # before the walk: pages may share one huge array
+    for item in items:
         annot = item.get_object()
         name = annot.get("/NM")
         if (

@@ -645,7 +645,7 @@ def test_receipt_pending_then_anchored(api: Api) -> None:
     office = api.office()
     rec = api.published(office)
     rev_id = rec["current"]["id"]
-    r = api.c.get(f"/api/v1/receipts/{rev_id}", params={"wait": 0.3})
+    r = api.c.get(f"/api/v1/receipts/{rev_id}", params={"wait": 0.3}, headers=office.auditor)
     assert r.status_code == 200 and r.json()["state"] == "pending"
     sql(
         api,
@@ -655,7 +655,7 @@ def test_receipt_pending_then_anchored(api: Api) -> None:
         leaf="bb" * 32,
         id=int(rev_id),
     )
-    r = api.c.get(f"/api/v1/receipts/{rev_id}", params={"wait": 5}).json()
+    r = api.c.get(f"/api/v1/receipts/{rev_id}", params={"wait": 5}, headers=office.auditor).json()
     assert r["state"] == "anchored" and r["tx_hash"] == "aa" * 32 and r["block_number"] == 7
     assert r["leaf"] == "bb" * 32
 

@@ -78,7 +78,7 @@ class Stack:
         return r.json()
 
     def receipt(self, revision_id: str) -> dict:
-        r = self.c.get(f"/api/v1/receipts/{revision_id}")
+        r = self.c.get(f"/api/v1/receipts/{revision_id}", headers=self.publisher)
         assert r.status_code == 200, r.text
         return r.json()
 

@@ -78,6 +78,7 @@ def test_current_revision_verifies_as_authentic_current(reg, connect):
             "check_leaf_prefix",
             "check_payload_signature",
             "check_content",
+            "check_code_fields",
             "check_status",
         ]
         assert all(s.status in (StepStatus.PASS, StepStatus.SKIP) for s in r.steps)

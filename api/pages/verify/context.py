@@ -19,6 +19,7 @@ import anyio
 from fastapi import Request
 
 from api.core.limits import RateLimiter, client_address
+from api.services.page_fields import bind_pages
 from verifier.result import VerificationResult
 from verifier.trust import TrustList, load_trust
 from verifier.verify import verify_payload
@@ -99,7 +100,10 @@ def connector(request: Request) -> Any:
 def verify_code(request: Request, code: str) -> VerificationResult:
     """The verdict for a code, from the cache or the chain."""
     trust, connect = page_trust(request), connector(request)
-    return _cache(request).get(code, lambda: verify_payload(code, trust, connect=connect))
+    blobs = getattr(getattr(request.app.state, "settings", None), "blobs", None)
+    return _cache(request).get(
+        code, lambda: bind_pages(verify_payload(code, trust, connect=connect), blobs)
+    )
 
 
 def _rate_limiter(request: Request) -> RateLimiter:

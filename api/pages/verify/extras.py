@@ -207,6 +207,9 @@ def _withheld_texts(result: VerificationResult, view: RecordView) -> list[str]:
             texts.append(result.office_name)
         if result.record_id:
             texts.append(result.record_id.removeprefix("0x")[:12])
+        # The signer names the office as surely as its name does (the registry's grants
+        # are public): withheld with it (docs/privacy.md, "Access tiers").
+        texts += sorted({r.signer for r in result.timeline} | {result.signer or ""} - {""})
     if view.replacement_withheld and result.replaced_by:
         texts.append(result.replaced_by.removeprefix("0x"))
     return texts
@@ -230,6 +233,10 @@ def shown_result(result: VerificationResult, view: RecordView | None) -> Verific
         office_name=result.office_name if view.visible else None,
         record_id=result.record_id if view.visible else None,
         office_id=result.office_id if view.visible else None,
+        signer=result.signer if view.visible else None,
+        timeline=result.timeline
+        if view.visible
+        else tuple(replace(r, signer="") for r in result.timeline),
         replaced_by=view.replaced_by,
         steps=steps,
     )
