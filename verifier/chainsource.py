@@ -38,6 +38,16 @@ LOG_PAGE_BLOCKS = 50_000
 RPC_TIMEOUT_S = 5.0
 CACHE_RECORDS = 4096
 OFFICE_TTL_S = 10.0
+SAFE_BLOCK_TTL_S = 1.0
+"""How long `latest - confirmations` is reused: one `eth_blockNumber` serves every read of a
+verification, so its views and logs describe the same confirmed block."""
+MAX_SCAN_BLOCKS = 100_000
+"""The longest history `find_content` scans (blocks from the deployment block to the
+confirmed head); past it `verifier check FILE` asks for `--index URL` instead."""
+
+
+class ScanTooLong(SourceUnavailable):
+    """A content scan would read more blocks than the verifier's bound allows."""
 
 
 @functools.cache
@@ -59,7 +69,13 @@ def _topic(value: bytes) -> str:
 class ChainRegistry:
     """A `Registry` for one trust entry, reached through its RPC URL."""
 
-    def __init__(self, entry: TrustEntry, *, rpc_url: str | None = None) -> None:
+    def __init__(
+        self,
+        entry: TrustEntry,
+        *,
+        rpc_url: str | None = None,
+        max_scan_blocks: int = MAX_SCAN_BLOCKS,
+    ) -> None:
         urls = (rpc_url,) if rpc_url else entry.rpc_urls
         url = urls[0] if urls else None
         if not url:
@@ -85,6 +101,8 @@ class ChainRegistry:
         )
         self._authorised: dict[tuple[bytes, str, int], bool] = {}
         self._offices: dict[bytes, tuple[float, OfficeState]] = {}
+        self._safe: tuple[float, int] | None = None
+        self.max_scan_blocks = max_scan_blocks
 
     # --- JSON-RPC -------------------------------------------------------------------------
 
@@ -106,11 +124,30 @@ class ChainRegistry:
             raise SourceUnavailable(f"no contract at {self.address} on chain {got}")
         self._checked = True
 
+    def _safe_block(self) -> int | None:
+        """`latest - confirmations` (reused for `SAFE_BLOCK_TTL_S`); None without
+        confirmations, where every read is at "latest" and costs no `eth_blockNumber`."""
+        if not self.entry.confirmations:
+            return None
+        now = time.monotonic()
+        cached = self._safe
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        safe = max(0, int(self._rpc("eth_blockNumber", []), 16) - self.entry.confirmations)
+        with self._lock:
+            self._safe = (now + SAFE_BLOCK_TTL_S, safe)
+        return safe
+
     def _view(self, name: str, *args: Any) -> tuple[Any, ...]:
+        """A registry view, at the confirmed block when the trust entry asks for
+        confirmations (a head that ran ahead of the confirmed logs would name blocks the
+        verifier may not read yet)."""
         self._ensure_checked()
         fn = self._abi.function(name)
         data = fn.encode(args)
-        raw = self._rpc("eth_call", [{"to": self.address, "data": _hex(data)}, "latest"])
+        safe = self._safe_block()
+        at = "latest" if safe is None else hex(safe)
+        raw = self._rpc("eth_call", [{"to": self.address, "data": _hex(data)}, at])
         try:
             return fn.decode(bytes.fromhex(str(raw)[2:]))
         except Exception as exc:  # a node answering garbage is as good as no node
@@ -131,6 +168,7 @@ class ChainRegistry:
                 to_block=None if to_block == "latest" else int(to_block),
                 deployment_block=self.entry.deployment_block,
                 confirmations=self.entry.confirmations,
+                safe_block=self._safe_block(),
             )
         except RpcHttpError as exc:
             raise SourceUnavailable(f"{exc}") from exc
@@ -188,6 +226,7 @@ class ChainRegistry:
                 to_block=None if to_block == "latest" else int(to_block),
                 deployment_block=self.entry.deployment_block,
                 confirmations=self.entry.confirmations,
+                safe_block=self._safe_block(),
             )
         except RpcHttpError as exc:
             raise SourceUnavailable(f"{exc}") from exc
@@ -221,10 +260,9 @@ class ChainRegistry:
         key = (record_id, block)
         hit = self._blocks.get(key)
         if hit is None:
-            if self.entry.confirmations:
-                safe = int(self._rpc("eth_blockNumber", []), 16) - self.entry.confirmations
-                if block > safe:
-                    return []
+            safe = self._safe_block()
+            if safe is not None and block > safe:
+                return []
             hit = self._record_logs(record_id, block, block)
             with self._lock:
                 if len(self._blocks) >= CACHE_RECORDS:
@@ -370,7 +408,18 @@ class ChainRegistry:
     def find_content(self, content_hash: bytes) -> list[AnchorEvent]:
         """Anchors with this contentHash: a paged scan of every `RevisionAnchored` log
         (contentHash is not indexed). Linear in the chain: only `verifier check FILE`
-        without a content index uses it; the service asks its database instead."""
+        without a content index uses it; the service asks its database instead. A history
+        longer than `max_scan_blocks` is refused (`ScanTooLong`) before any log is read."""
+        self._ensure_checked()
+        safe = self._safe_block()
+        head = safe if safe is not None else int(self._rpc("eth_blockNumber", []), 16)
+        span = head - self.entry.deployment_block + 1
+        if span > self.max_scan_blocks:
+            raise ScanTooLong(
+                f"finding bytes without an index means reading all {span} blocks of registry "
+                f"{self.address}, more than the limit of {self.max_scan_blocks}: give the "
+                "publishing service's URL with --index URL (or raise --max-scan-blocks)"
+            )
         return [
             self._anchor(v)
             for v in self._record_logs(None, 0, "latest")
@@ -398,8 +447,11 @@ class ChainRegistry:
 class RegistryPool:
     """One `ChainRegistry` per trust entry, created on first use and then reused."""
 
-    def __init__(self, rpc_override: str | None = None) -> None:
+    def __init__(
+        self, rpc_override: str | None = None, *, max_scan_blocks: int = MAX_SCAN_BLOCKS
+    ) -> None:
         self._rpc_override = rpc_override
+        self._max_scan_blocks = max_scan_blocks
         self._pool: dict[tuple[int, str], ChainRegistry] = {}
         self._lock = threading.Lock()
 
@@ -408,6 +460,8 @@ class RegistryPool:
         with self._lock:
             reg = self._pool.get(key)
             if reg is None:
-                reg = ChainRegistry(entry, rpc_url=self._rpc_override)
+                reg = ChainRegistry(
+                    entry, rpc_url=self._rpc_override, max_scan_blocks=self._max_scan_blocks
+                )
                 self._pool[key] = reg
             return reg
