@@ -38,9 +38,6 @@ LOG_PAGE_BLOCKS = 50_000
 RPC_TIMEOUT_S = 5.0
 CACHE_RECORDS = 4096
 OFFICE_TTL_S = 10.0
-SAFE_BLOCK_TTL_S = 1.0
-"""How long `latest - confirmations` is reused: one `eth_blockNumber` serves every read of a
-verification, so its views and logs describe the same confirmed block."""
 MAX_SCAN_BLOCKS = 100_000
 """The longest history `find_content` scans (blocks from the deployment block to the
 confirmed head); past it `verifier check FILE` asks for `--index URL` instead."""
@@ -101,7 +98,7 @@ class ChainRegistry:
         )
         self._authorised: dict[tuple[bytes, str, int], bool] = {}
         self._offices: dict[bytes, tuple[float, OfficeState]] = {}
-        self._safe: tuple[float, int] | None = None
+        self._safe: int | None = None
         self.max_scan_blocks = max_scan_blocks
 
     # --- JSON-RPC -------------------------------------------------------------------------
@@ -124,28 +121,27 @@ class ChainRegistry:
             raise SourceUnavailable(f"no contract at {self.address} on chain {got}")
         self._checked = True
 
-    def _safe_block(self) -> int | None:
-        """`latest - confirmations` (reused for `SAFE_BLOCK_TTL_S`); None without
-        confirmations, where every read is at "latest" and costs no `eth_blockNumber`."""
+    def _safe_block(self, *, fresh: bool = False) -> int | None:
+        """`latest - confirmations`; None without confirmations, where every read is at
+        "latest" and costs no `eth_blockNumber`. `head` asks afresh (it starts every
+        verification); the reads after it reuse that block, so a verification's views and
+        logs describe one confirmed block. It only moves forward (threads share it)."""
         if not self.entry.confirmations:
             return None
-        now = time.monotonic()
-        cached = self._safe
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        safe = max(0, int(self._rpc("eth_blockNumber", []), 16) - self.entry.confirmations)
-        with self._lock:
-            self._safe = (now + SAFE_BLOCK_TTL_S, safe)
-        return safe
+        if fresh or self._safe is None:
+            safe = max(0, int(self._rpc("eth_blockNumber", []), 16) - self.entry.confirmations)
+            with self._lock:
+                self._safe = max(safe, self._safe or 0)
+        return self._safe
 
-    def _view(self, name: str, *args: Any) -> tuple[Any, ...]:
+    def _view(self, name: str, *args: Any, fresh: bool = False) -> tuple[Any, ...]:
         """A registry view, at the confirmed block when the trust entry asks for
         confirmations (a head that ran ahead of the confirmed logs would name blocks the
         verifier may not read yet)."""
         self._ensure_checked()
         fn = self._abi.function(name)
         data = fn.encode(args)
-        safe = self._safe_block()
+        safe = self._safe_block(fresh=fresh)
         at = "latest" if safe is None else hex(safe)
         raw = self._rpc("eth_call", [{"to": self.address, "data": _hex(data)}, at])
         try:
@@ -191,7 +187,7 @@ class ChainRegistry:
 
     def head(self, record_id: bytes) -> HeadState:
         """The record's head (version 0 when unknown)."""
-        (h,) = self._view("head", record_id)
+        (h,) = self._view("head", record_id, fresh=True)
         try:
             status = RecordStatus(int(h[2]))
         except ValueError as exc:
@@ -411,7 +407,7 @@ class ChainRegistry:
         without a content index uses it; the service asks its database instead. A history
         longer than `max_scan_blocks` is refused (`ScanTooLong`) before any log is read."""
         self._ensure_checked()
-        safe = self._safe_block()
+        safe = self._safe_block(fresh=True)
         head = safe if safe is not None else int(self._rpc("eth_blockNumber", []), 16)
         span = head - self.entry.deployment_block + 1
         if span > self.max_scan_blocks:
