@@ -226,6 +226,26 @@ class ReceiptPublic(BaseModel):
     )
 
 
+class ContentAnchorPublic(BaseModel):
+    """One anchored revision holding some bytes, as this service's database knows it: a hint
+    the independent verifier checks on chain in that one block."""
+
+    chain_id: int
+    registry: str
+    record_id: str
+    version: int
+    block_number: int | None = Field(
+        default=None, description="The block the worker saw the revision anchored in."
+    )
+
+
+class ContentLookupPublic(BaseModel):
+    sha256: str
+    anchors: list[ContentAnchorPublic] = Field(
+        description="Newest first, at most 8; never a record of the internal tier."
+    )
+
+
 class AccessLogEntryPublic(_Out):
     seq: int
     at: dt.datetime

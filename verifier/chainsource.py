@@ -38,6 +38,13 @@ LOG_PAGE_BLOCKS = 50_000
 RPC_TIMEOUT_S = 5.0
 CACHE_RECORDS = 4096
 OFFICE_TTL_S = 10.0
+MAX_SCAN_BLOCKS = 100_000
+"""The longest history `find_content` scans (blocks from the deployment block to the
+confirmed head); past it `verifier check FILE` asks for `--index URL` instead."""
+
+
+class ScanTooLong(SourceUnavailable):
+    """A content scan would read more blocks than the verifier's bound allows."""
 
 
 @functools.cache
@@ -59,7 +66,13 @@ def _topic(value: bytes) -> str:
 class ChainRegistry:
     """A `Registry` for one trust entry, reached through its RPC URL."""
 
-    def __init__(self, entry: TrustEntry, *, rpc_url: str | None = None) -> None:
+    def __init__(
+        self,
+        entry: TrustEntry,
+        *,
+        rpc_url: str | None = None,
+        max_scan_blocks: int = MAX_SCAN_BLOCKS,
+    ) -> None:
         urls = (rpc_url,) if rpc_url else entry.rpc_urls
         url = urls[0] if urls else None
         if not url:
@@ -85,6 +98,8 @@ class ChainRegistry:
         )
         self._authorised: dict[tuple[bytes, str, int], bool] = {}
         self._offices: dict[bytes, tuple[float, OfficeState]] = {}
+        self._safe: int | None = None
+        self.max_scan_blocks = max_scan_blocks
 
     # --- JSON-RPC -------------------------------------------------------------------------
 
@@ -106,11 +121,29 @@ class ChainRegistry:
             raise SourceUnavailable(f"no contract at {self.address} on chain {got}")
         self._checked = True
 
-    def _view(self, name: str, *args: Any) -> tuple[Any, ...]:
+    def _safe_block(self, *, fresh: bool = False) -> int | None:
+        """`latest - confirmations`; None without confirmations, where every read is at
+        "latest" and costs no `eth_blockNumber`. `head` asks afresh (it starts every
+        verification); the reads after it reuse that block, so a verification's views and
+        logs describe one confirmed block. It only moves forward (threads share it)."""
+        if not self.entry.confirmations:
+            return None
+        if fresh or self._safe is None:
+            safe = max(0, int(self._rpc("eth_blockNumber", []), 16) - self.entry.confirmations)
+            with self._lock:
+                self._safe = max(safe, self._safe or 0)
+        return self._safe
+
+    def _view(self, name: str, *args: Any, fresh: bool = False) -> tuple[Any, ...]:
+        """A registry view, at the confirmed block when the trust entry asks for
+        confirmations (a head that ran ahead of the confirmed logs would name blocks the
+        verifier may not read yet)."""
         self._ensure_checked()
         fn = self._abi.function(name)
         data = fn.encode(args)
-        raw = self._rpc("eth_call", [{"to": self.address, "data": _hex(data)}, "latest"])
+        safe = self._safe_block(fresh=fresh)
+        at = "latest" if safe is None else hex(safe)
+        raw = self._rpc("eth_call", [{"to": self.address, "data": _hex(data)}, at])
         try:
             return fn.decode(bytes.fromhex(str(raw)[2:]))
         except Exception as exc:  # a node answering garbage is as good as no node
@@ -131,6 +164,7 @@ class ChainRegistry:
                 to_block=None if to_block == "latest" else int(to_block),
                 deployment_block=self.entry.deployment_block,
                 confirmations=self.entry.confirmations,
+                safe_block=self._safe_block(),
             )
         except RpcHttpError as exc:
             raise SourceUnavailable(f"{exc}") from exc
@@ -153,7 +187,7 @@ class ChainRegistry:
 
     def head(self, record_id: bytes) -> HeadState:
         """The record's head (version 0 when unknown)."""
-        (h,) = self._view("head", record_id)
+        (h,) = self._view("head", record_id, fresh=True)
         try:
             status = RecordStatus(int(h[2]))
         except ValueError as exc:
@@ -188,6 +222,7 @@ class ChainRegistry:
                 to_block=None if to_block == "latest" else int(to_block),
                 deployment_block=self.entry.deployment_block,
                 confirmations=self.entry.confirmations,
+                safe_block=self._safe_block(),
             )
         except RpcHttpError as exc:
             raise SourceUnavailable(f"{exc}") from exc
@@ -221,10 +256,9 @@ class ChainRegistry:
         key = (record_id, block)
         hit = self._blocks.get(key)
         if hit is None:
-            if self.entry.confirmations:
-                safe = int(self._rpc("eth_blockNumber", []), 16) - self.entry.confirmations
-                if block > safe:
-                    return []
+            safe = self._safe_block()
+            if safe is not None and block > safe:
+                return []
             hit = self._record_logs(record_id, block, block)
             with self._lock:
                 if len(self._blocks) >= CACHE_RECORDS:
@@ -370,7 +404,18 @@ class ChainRegistry:
     def find_content(self, content_hash: bytes) -> list[AnchorEvent]:
         """Anchors with this contentHash: a paged scan of every `RevisionAnchored` log
         (contentHash is not indexed). Linear in the chain: only `verifier check FILE`
-        without a content index uses it; the service asks its database instead."""
+        without a content index uses it; the service asks its database instead. A history
+        longer than `max_scan_blocks` is refused (`ScanTooLong`) before any log is read."""
+        self._ensure_checked()
+        safe = self._safe_block(fresh=True)
+        head = safe if safe is not None else int(self._rpc("eth_blockNumber", []), 16)
+        span = head - self.entry.deployment_block + 1
+        if span > self.max_scan_blocks:
+            raise ScanTooLong(
+                f"finding bytes without an index means reading all {span} blocks of registry "
+                f"{self.address}, more than the limit of {self.max_scan_blocks}: give the "
+                "publishing service's URL with --index URL (or raise --max-scan-blocks)"
+            )
         return [
             self._anchor(v)
             for v in self._record_logs(None, 0, "latest")
@@ -398,8 +443,11 @@ class ChainRegistry:
 class RegistryPool:
     """One `ChainRegistry` per trust entry, created on first use and then reused."""
 
-    def __init__(self, rpc_override: str | None = None) -> None:
+    def __init__(
+        self, rpc_override: str | None = None, *, max_scan_blocks: int = MAX_SCAN_BLOCKS
+    ) -> None:
         self._rpc_override = rpc_override
+        self._max_scan_blocks = max_scan_blocks
         self._pool: dict[tuple[int, str], ChainRegistry] = {}
         self._lock = threading.Lock()
 
@@ -408,6 +456,8 @@ class RegistryPool:
         with self._lock:
             reg = self._pool.get(key)
             if reg is None:
-                reg = ChainRegistry(entry, rpc_url=self._rpc_override)
+                reg = ChainRegistry(
+                    entry, rpc_url=self._rpc_override, max_scan_blocks=self._max_scan_blocks
+                )
                 self._pool[key] = reg
             return reg

@@ -1,6 +1,9 @@
 """`verifier`: check a file, a photo of a page, or a verify URL against the chain.
 
     verifier check FILE    any bytes; a stamped PDF is checked through its own QR codes
+                           (unstamped bytes: `--index URL` asks a publishing service which
+                           anchors hold them, then checks those on chain; without it every
+                           anchor is scanned, up to `--max-scan-blocks` blocks)
     verifier scan IMAGE    a photo or scan of a page (PNG, JPEG …)
     verifier url URL       a verify URL or bare payload (optionally --file FILE to compare)
 
@@ -68,6 +71,28 @@ def _salt(text: str) -> bytes:
     return salt
 
 
+def _positive(text: str) -> int:
+    """`--max-scan-blocks`: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _check(args: argparse.Namespace, trust: TrustList, data: bytes) -> VerificationResult:
+    """`verifier check FILE`: through the index when one is given, else by a bounded scan."""
+    from verifier.chainsource import MAX_SCAN_BLOCKS, RegistryPool
+    from verifier.content_lookup import http_index
+    from verifier.verify import verify_file
+
+    index = http_index(args.index) if args.index else None  # IndexUrlError: a usage error
+    pool = RegistryPool(max_scan_blocks=args.max_scan_blocks or MAX_SCAN_BLOCKS)
+    return verify_file(data, trust, salt=args.salt, index=index, connect=pool)
+
+
 def _parser() -> argparse.ArgumentParser:
     epilog = "exit codes: " + ", ".join(f"{c} {v.value}" for v, c in EXIT_CODES.items())
     parser = argparse.ArgumentParser(
@@ -91,6 +116,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HEX",
         type=_salt,
         help="an unstamped certificate's salt (16 or 32 bytes, hex, as printed with it)",
+    )
+    check.add_argument(
+        "--index",
+        metavar="URL",
+        help="a publishing service's base URL: ask it which anchors hold unstamped bytes "
+        "(checked on chain; without it the whole history is scanned)",
+    )
+    check.add_argument(
+        "--max-scan-blocks",
+        metavar="N",
+        type=_positive,
+        default=None,
+        help="without --index, refuse to scan a history longer than N blocks (default 100000)",
     )
     scan = sub.add_parser("scan", parents=[shared], help="check a photo or scan of a page")
     scan.add_argument("path", metavar="IMAGE")
@@ -220,12 +258,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrustListError as exc:
         print(f"verifier: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    from verifier.verify import verify_file, verify_image_codes, verify_payload
+    from verifier.content_lookup import IndexUrlError
+    from verifier.verify import verify_image_codes, verify_payload
 
     try:
         if args.command == "check":
             data = Path(args.path).read_bytes()
-            result = verify_file(data, trust, salt=args.salt)
+            result = _check(args, trust, data)
             stamped = bool(result.steps) and result.steps[0].name == "read_stamp"
             texts: tuple[str, ...] = stamped_code_texts(data) if stamped else ()
         elif args.command == "scan":
@@ -235,6 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result, texts = verify_payload(args.url, trust, data), (args.url,)
     except OSError as exc:
         print(f"verifier: cannot read input: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except IndexUrlError as exc:
+        print(f"verifier: {exc}", file=sys.stderr)
         return USAGE_ERROR
     hosts = check_hosts(texts, frozenset(), trust)
     code = FOREIGN_HOST if hosts.warning and result.verdict.is_authentic else result.exit_code

@@ -37,12 +37,14 @@ def read_logs(
     to_block: int | None,
     deployment_block: int = 0,
     confirmations: int = 0,
+    safe_block: int | None = None,
 ) -> list[dict[str, Any]]:
     """The raw logs matching `flt` (address, topics) in `[from_block, to_block]`, clipped to
     `[deployment_block, head - confirmations]` (`to_block` None: up to that bound).
 
     `call(method, params)` is the JSON-RPC call (raising `RpcHttpError`); a node that
     refuses even one block raises `RpcHttpError` too (the node cannot be read).
+    `safe_block`: `head - confirmations` when the caller has just read it (saves a call).
     """
     start = max(int(from_block), int(deployment_block))
     open_ended = to_block is None
@@ -57,7 +59,10 @@ def read_logs(
             window.shrink(window.max_size)  # page from now on (the limit is the node's)
     end = to_block
     if open_ended or confirmations:
-        safe = int(call("eth_blockNumber", []), 16) - confirmations
+        if safe_block is not None and confirmations:
+            safe = safe_block
+        else:
+            safe = int(call("eth_blockNumber", []), 16) - confirmations
         end = safe if end is None else min(int(end), safe)
     assert end is not None
 

@@ -450,12 +450,15 @@ def find_by_content(run: _Run) -> None:
     """Find an anchored revision with this contentHash: through the index when there is
     one (only the revisions it names), else in every trusted registry's history."""
     assert run.file_hash is not None
-    if run.index is not None:
-        found = _confirm_hits(run, run.index, run.file_hash)
-        missing = "no revision with exactly these bytes is known here and anchored on the chain"
-    else:
-        found = _scan_registries(run, run.file_hash)
-        missing = "no trusted registry has anchored a revision with exactly these bytes"
+    try:  # an unreachable index or a refused scan says why, not "chain unreachable"
+        if run.index is not None:
+            found = _confirm_hits(run, run.index, run.file_hash)
+            missing = "no revision with exactly these bytes is known here and anchored on the chain"
+        else:
+            found = _scan_registries(run, run.file_hash)
+            missing = "no trusted registry has anchored a revision with exactly these bytes"
+    except SourceUnavailable as exc:
+        raise run.fail("find_by_content", Verdict.UNAVAILABLE, str(exc)) from None
     if not found:
         raise run.fail("find_by_content", Verdict.UNKNOWN, missing)
     # Same bytes anchored more than once: the latest anchor speaks for them.

@@ -6,6 +6,7 @@ from api.routers import (
     access_log,
     audit,
     certificates,
+    content,
     files,
     offices,
     receipts,
@@ -20,6 +21,7 @@ API_ROUTERS = (
     certificates.router,
     receipts.router,
     files.router,
+    content.router,
     access_log.router,
     audit.router,
 )
