@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from api.core.deps import Caller
@@ -439,8 +439,13 @@ def search(
     kind: RecordKind | None,
     limit: int,
     offset: int,
+    document_number: str | None = None,
 ) -> tuple[list[Record], int]:
-    """Records the caller may see, filtered, newest first."""
+    """Records the caller may see, filtered, newest first.
+
+    `document_number` matches the head revision's `extra.document_number` exactly (the
+    office's own reference, 文号), found in the revision's canonical metadata JSON.
+    """
     stmt = select(Record)
     if caller.office_pk is not None:
         stmt = stmt.where(
@@ -465,6 +470,15 @@ def search(
         stmt = stmt.where(Record.title.ilike(f"%{escaped}%", escape="\\"))
     if kind:
         stmt = stmt.where(Record.kind == kind)
+    if document_number:
+        member = json.dumps(
+            {"document_number": document_number}, ensure_ascii=False, separators=(",", ":")
+        )[1:-1]
+        escaped = member.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.join(
+            Revision,
+            and_(Revision.record_id == Record.record_id, Revision.version == Record.head_version),
+        ).where(Revision.metadata_json.like(f"%{escaped}%", escape="\\"))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
         stmt.order_by(Record.created_at.desc(), Record.record_id)
