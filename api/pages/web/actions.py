@@ -20,12 +20,13 @@ from starlette.datastructures import Headers
 from starlette.datastructures import UploadFile as FormFile
 
 from api.core.deps import Caller
+from api.pages.web import forms
 from api.routers import receipts, stamped
 from api.routers import records as records_api
 from api.schemas import RevokeCreate, SupersedeCreate
 from api.services import records as svc
 from api.services.uploads import DISCLOSURE_TYPES, Upload, read_upload
-from notary.errors import InvalidInput, NotFound
+from notary.errors import NotFound
 
 
 def _body(response: Any) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def revoke(
     request: Request, caller: Caller, record_id: str, reason: str, idempotency_key: str
 ) -> dict[str, Any]:
     """`POST /api/v1/records/{id}/revoke` with its reason."""
-    body = _checked(RevokeCreate, reason=reason)
+    body = forms.parsed(RevokeCreate, reason=reason)
     with request.app.state.db.session() as session:
         return _body(records_api.revoke(record_id, body, request, session, caller, idempotency_key))
 
@@ -125,22 +126,11 @@ def supersede(
     request: Request, caller: Caller, record_id: str, by: str, reason: str, idempotency_key: str
 ) -> dict[str, Any]:
     """`POST /api/v1/records/{id}/supersede`: replaced by another record of the office."""
-    body = _checked(SupersedeCreate, by=by, reason=reason)
+    body = forms.parsed(SupersedeCreate, by=by, reason=reason)
     with request.app.state.db.session() as session:
         return _body(
             records_api.supersede(record_id, body, request, session, caller, idempotency_key)
         )
-
-
-def _checked(model: Any, **fields: Any) -> Any:
-    """The request body as the API would parse it; its refusal as `InvalidInput`."""
-    from pydantic import ValidationError
-
-    try:
-        return model(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidInput(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
 def record_history(request: Request, caller: Caller, record_id: str) -> dict[str, Any]:

@@ -57,3 +57,15 @@ def choice(form: Mapping[str, Any], name: str, allowed: tuple[str, ...], default
     if value not in allowed:
         raise InvalidInput(f"{name} must be one of {', '.join(allowed)}")
     return value
+
+
+def parsed(model: Any, **fields: Any) -> Any:
+    """A request body built as the API would parse it; its refusal as `InvalidInput`."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise InvalidInput(f"{where}: {first['msg']}") from None
