@@ -163,7 +163,7 @@ async def add_key(request: Request, office_id: str) -> Response:
 @page
 async def revoke_key(request: Request, office_id: str, key_id: str) -> Response:
     """Revoke a key: it and every session signed in with it stop at once."""
-    form, me = await _posted(request)
+    _, me = await _posted(request)
     if not key_id.isdigit() or not 1 <= int(key_id) <= 2**31 - 1:
         raise NotFound(f"no key {key_id[:20]!r}")
 
@@ -179,7 +179,7 @@ async def revoke_key(request: Request, office_id: str, key_id: str) -> Response:
 @page
 async def add_person(request: Request) -> Response:
     """A new person: username, display name, role, office and a first password."""
-    form, me = await _posted(request)
+    form, _ = await _posted(request)
     role = KeyRole(forms.choice(form, "role", ROLES, "publisher"))
     office_id = forms.text(form, "office_id", max_len=66)
     password = form.get("password")
@@ -212,7 +212,7 @@ async def add_person(request: Request) -> Response:
 @page
 async def disable_person(request: Request, person_id: str) -> Response:
     """Disable a person: their key is revoked and their sessions end."""
-    form, me = await _posted(request)
+    await _posted(request)
     if not person_id.isdigit() or not 1 <= int(person_id) <= 2**31 - 1:
         raise NotFound(f"no person {person_id[:20]!r}")
 
