@@ -121,6 +121,11 @@ def findings_by_page(findings: list[dict[str, Any]]) -> list[tuple[str, list[dic
     return list(groups.items())
 
 
+MASKABLE = frozenset({"text/plain", "application/xml", "text/xml"})
+"""What the guard masks itself; a PDF's drawn text cannot be removed faithfully, so for a
+PDF the clerk masks the source document and uploads the corrected file here instead."""
+
+
 def _review(
     request: Request,
     me: SignedIn,
@@ -128,6 +133,7 @@ def _review(
     token: str,
     exc: PiiFound,
     *,
+    content_type: str,
     note: str | None = None,
 ) -> HTMLResponse:
     return render(
@@ -138,7 +144,8 @@ def _review(
             "token": token,
             "groups": findings_by_page(exc.findings),
             "count": len(exc.findings),
-            "text_only": all(not f.get("page") and f.get("location") for f in exc.findings),
+            "can_mask": content_type in MASKABLE
+            and not all(str(f.get("location") or "").startswith("metadata.") for f in exc.findings),
             "note": note,
             "idem": secrets.token_urlsafe(16),
         },
@@ -200,7 +207,7 @@ async def _publish(
                 upload.filename or "release",
                 upload.content_type,
             )
-        return _review(request, me, fields, token, exc)
+        return _review(request, me, fields, token, exc, content_type=upload.content_type)
     except InvalidInput as exc:  # a field or the file refused: the form again, with why
         return _publish_form(request, me, fields, note=str(exc), status=400)
     if token is not None:
@@ -211,17 +218,26 @@ async def _publish(
 @router.post("/publish/review", response_class=HTMLResponse)
 @page
 async def publish_reviewed(request: Request) -> Response:
-    """Publish a held upload masked, or as it is with an override reason; or cancel."""
+    """Publish a held upload masked, as it is with an override reason, or replaced by a
+    corrected file (checked again); or cancel."""
     form = await request.form()
     me = await run_in_threadpool(_publisher, request)
     csrf.check(request, form.get(csrf.FIELD), me.token_hash)
     fields = read_fields(form)
     token = forms.text(form, "token", max_len=64, required=True) or ""
     data_dir = request.app.state.settings.data_dir
-    choice = forms.choice(form, "choice", ("mask", "override"), "mask")
+    choice = forms.choice(form, "choice", ("mask", "override", "replace"), "mask")
     if form.get("cancel"):
         await run_in_threadpool(staging.drop, data_dir, token)
         return redirect(request, "/console/publish")
+    if choice == "replace":
+        corrected = await actions.read_file_field(request, form.get("corrected"))
+        if corrected is None:
+            raise InvalidInput("choose the corrected file")
+        await run_in_threadpool(staging.get, data_dir, me.token_hash, token)  # still theirs
+        await run_in_threadpool(staging.drop, data_dir, token)
+        idem = forms.text(form, "idem", max_len=64, required=True) or ""
+        return await _publish(request, me, fields, corrected, idem, None, mask=False, reason=None)
     held = await run_in_threadpool(staging.get, data_dir, me.token_hash, token)
     reason = forms.text(form, "reason", max_len=2000)
     if choice == "override" and not reason:
