@@ -3,6 +3,7 @@ worker in a thread, a real registry office on anvil, and axe-core for accessibil
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import time
@@ -78,10 +79,9 @@ class ConsoleSite:
         from notary.anchoring.worker import anchor_pending
 
         while not self._stop.is_set():
-            try:
+            # a test's worker retries after a failed round, like the real one
+            with contextlib.suppress(Exception):
                 anchor_pending(self.worker, timeout=30)
-            except Exception:
-                pass
             self._stop.wait(0.3)
 
     def stop(self) -> None:
