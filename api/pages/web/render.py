@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec
-from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -118,14 +118,19 @@ def page(fn: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         request = kwargs.get("request")
         assert isinstance(request, Request), "a page takes `request` as a keyword"
+        started = time.perf_counter()
         try:
-            return await fn(*args, **kwargs)
+            response = await fn(*args, **kwargs)
         except SignInNeeded as need:
-            return redirect(request, "/signin", next=quote(need.next_path, safe="/"))
+            response = redirect(request, "/signin", next=need.next_path)
         except (NotaryError, HTTPException) as exc:
-            return error_page(request, exc, getattr(request.state, "signed_in", None))
-        except Exception as exc:
+            response = error_page(request, exc, getattr(request.state, "signed_in", None))
+        except Exception as exc:  # a page never shows a traceback
             log.exception("page %s failed", request.url.path)
-            return error_page(request, exc, getattr(request.state, "signed_in", None))
+            response = error_page(request, exc, getattr(request.state, "signed_in", None))
+        # the server's own time on the page (reads, writes, rendering): what bench_pages reads
+        spent = (time.perf_counter() - started) * 1e3
+        response.headers["Server-Timing"] = f"page;dur={spent:.2f}"
+        return response
 
     return wrapper
