@@ -8,12 +8,10 @@ key is revoked or its person disabled; cookies carry their flags; passwords are 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
-from support.api_client import Api, make_settings, sql
+from support.api_client import Api, sql
 from support.console_web import RELEASE_FIELDS, Web, plain_key
 
 from api.core.settings import Settings
@@ -22,14 +20,6 @@ from api.pages.signin import safe_next
 from api.pages.web.locale import LOCALE_DIR
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def api(db_url: str, tmp_path: Path) -> Iterator[Api]:
-    """The app on a migrated, empty database (SQLite and PostgreSQL)."""
-    settings = make_settings(db_url, tmp_path / "data")
-    with TestClient(create_app(settings)) as client:
-        yield Api(client, settings)
 
 
 def _release(api: Api, office, title: str = "Budget") -> dict:
@@ -315,3 +305,32 @@ def test_every_language_has_every_string() -> None:
     files = sorted(LOCALE_DIR.glob("*.json"))
     keys = [set(json.loads(f.read_text(encoding="utf-8"))) for f in files]
     assert len(files) == 2 and keys[0] == keys[1]
+
+
+def test_a_held_upload_is_its_sessions_alone_and_is_deleted_once_published(api: Api) -> None:
+    from support.api_client import valid_resident_id
+
+    office = api.office()
+    clerk, other = Web(api.c.app), Web(api.c.app)
+    clerk.sign_in_key(plain_key(office.publisher))
+    other.sign_in_key(plain_key(office.publisher))  # the same office, another browser
+    clerk.get("/console/publish")
+    text = f"申请人身份证号 {valid_resident_id()}".encode()
+    review = clerk.post("/console/publish", {**RELEASE_FIELDS, "idem": "h1"},
+                        files={"file": ("a.txt", text, "text/plain")})  # fmt: skip
+    assert review.status_code == 422 and "身份证号" in review.text
+    token = clerk.form_value(review.text, "token")
+    held = api.settings.data_dir / "console-staging"
+    assert len(list(held.glob("*.bin"))) == 1
+    assert oct(next(held.glob("*.bin")).stat().st_mode & 0o777) == "0o600"
+    other.get("/console/publish")
+    stolen = other.post("/console/publish/review", {**RELEASE_FIELDS, "token": token,
+                                                    "choice": "mask", "idem": "h2"})  # fmt: skip
+    assert stolen.status_code == 404 and sql(api, "SELECT count(*) FROM records")[0][0] == 0
+    done = clerk.post("/console/publish/review", {**RELEASE_FIELDS, "token": token,
+                                                  "choice": "mask", "idem": "h3"})  # fmt: skip
+    assert done.status_code == 303
+    assert list(held.glob("*.bin")) == [] and list(held.glob("*.json")) == []
+    stored = sql(api, "SELECT path FROM blobs")[0][0]
+    data = (api.settings.blobs / stored).read_bytes()
+    assert valid_resident_id().encode() not in data  # the masked copy was published
