@@ -54,6 +54,7 @@ OPTIONS: dict[str, tuple[list[str], list[str]]] = {
     "stamp": (["--pages", "100"], ["--pages", "100", "--repeat", "1"]),
     "verify": (["--seconds", "10"], ["--seconds", "5", "--records", "60"]),
     "replay": (["--n", "100000"], ["--n", "10000"]),
+    "pages": (["--records", "100000"], ["--records", "100000", "--requests", "60"]),
 }
 ORDER = ["gas", "hash", "anchor", "api", "stamp", "verify", "replay"]
 TIMEOUT_S = {"full": 3600, "quick": 600}

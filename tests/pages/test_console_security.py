@@ -334,3 +334,16 @@ def test_a_held_upload_is_its_sessions_alone_and_is_deleted_once_published(api: 
     stored = sql(api, "SELECT path FROM blobs")[0][0]
     data = (api.settings.blobs / stored).read_bytes()
     assert valid_resident_id().encode() not in data  # the masked copy was published
+
+
+def test_the_front_door_is_the_landing_page_in_both_languages(api: Api) -> None:
+    web = Web(api.c.app)
+    page = web.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    for link in ('href="/verify"', 'href="/records"', 'href="/signin"'):
+        assert link in page.text
+    assert "核验文件" in page.text and 'lang="zh-CN"' in page.text
+    english = web.get("/?lang=en&large=1")
+    assert "Verify a document" in english.text and 'class="large"' in english.text
+    assert 'href="/records?lang=en&amp;large=1"' in english.text
+    assert "script-src" not in page.headers["content-security-policy"]  # no script at all
