@@ -73,6 +73,7 @@ async def release(request: Request, record_id: str) -> Response:
             "verify": _path_of(receipt.get("verify_url")),
             "stamped": pdf and receipt["state"] == "anchored",
             "published": request.query_params.get("published"),
+            "issued": request.query_params.get("issued"),
             "done": request.query_params.get("done"),
         },
         me=me,

@@ -4,9 +4,10 @@ against uvicorn on loopback, with the anchoring worker running on anvil.
 The journey: an admin adds a clerk; the clerk signs in with the keyboard alone, publishes a
 PDF with a resident ID number, sees the finding on its page, masks it, watches the release
 get anchored, downloads the stamped PDF, and its page image, scanned, verifies as authentic;
-then revises and revokes it. The auditor runs the chain-vs-database audit. Every page is
-checked by axe-core (no serious or critical violation) and kept as a screenshot under
-test-artifacts/screenshots/; the public pages are checked at phone size in large print.
+then revises and revokes it, and issues a certificate whose holder's copy verifies. The
+auditor runs the chain-vs-database audit. Every page is checked by axe-core (no serious or
+critical violation) and kept as a screenshot under test-artifacts/screenshots/; the public
+pages are checked at phone size in large print.
 """
 
 from __future__ import annotations
@@ -202,6 +203,29 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.get_by_role("button", name="确认撤销").click()
     assert "已撤销" in page.content()
     check("revoked")
+
+    # a certificate: issued, anchored, and the holder's stamped copy verifies
+    page.goto(base + "/console")
+    page.get_by_role("link", name="签发电子证照").click()
+    check("certificate-form")
+    holder_id = make_id("310101", "19880521", "047")
+    page.fill("#ct-title", "个体工商户营业执照")
+    page.fill("#ct-name", "张三")
+    page.fill("#ct-id", holder_id)
+    page.fill("#ct-reviewer", "李伟")
+    page.fill("#ct-until", "2031-01-01")
+    page.get_by_role("button", name="签发电子证照").click()
+    page.locator("#anchor-state", has_text="已上链").wait_for(timeout=60_000)
+    assert holder_id not in page.content()
+    check("certificate-issued")
+    with page.expect_download() as download:
+        page.click("#download-stamped")
+    holder_copy = Path(download.value.path()).read_bytes()
+    holder_codes = [c for c in _qr_texts(_page_png(holder_copy)) if "/v/" in c]
+    assert holder_codes, "no verify code on the holder's copy"
+    page.goto(holder_codes[0])
+    assert "真实有效" in page.content() and holder_id not in page.content()
+    check("certificate-verify")
 
     # the public register finds it by document number, with its verify page
     page.goto(base + "/records?number=" + NUMBER)

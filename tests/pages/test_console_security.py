@@ -347,3 +347,26 @@ def test_the_front_door_is_the_landing_page_in_both_languages(api: Api) -> None:
     assert "Verify a document" in english.text and 'class="large"' in english.text
     assert 'href="/records?lang=en&amp;large=1"' in english.text
     assert "script-src" not in page.headers["content-security-policy"]  # no script at all
+
+
+def test_a_certificate_is_issued_from_the_console_without_showing_the_holders_number(
+    api: Api,
+) -> None:
+    from support.api_client import valid_resident_id
+
+    office = api.office()
+    web = Web(api.c.app)
+    web.sign_in_key(plain_key(office.publisher))
+    form = web.get("/console/certificates/new").text
+    fields = {"title": "营业执照", "holder_name": "张三", "holder_id": valid_resident_id(),
+              "reviewer": "李伟", "valid_from": "2026-01-01", "valid_until": "2031-01-01",
+              "idem": web.form_value(form, "idem")}  # fmt: skip
+    missing = web.post("/console/certificates/new", {**fields, "holder_name": ""})
+    assert missing.status_code == 400 and "holder_name is required" in missing.text
+    r = web.post("/console/certificates/new", fields)
+    assert r.status_code == 303 and "issued=1" in r.headers["location"]
+    rows = sql(api, "SELECT kind, access_tier FROM records")
+    assert [(str(k), str(t)) for k, t in rows] == [("certificate", "restricted")]
+    page = web.get(r.headers["location"])
+    assert page.status_code == 200 and "证照已签发" in page.text
+    assert valid_resident_id() not in page.text

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile as FormFile
 
 from api.core.deps import Caller
 from api.pages.web import forms
-from api.routers import receipts, stamped
+from api.routers import certificates, receipts, stamped
 from api.routers import records as records_api
 from api.schemas import RevokeCreate, SupersedeCreate
 from api.services import records as svc
@@ -163,3 +163,30 @@ def own_record(request: Request, caller: Caller, record_id: str) -> None:
         session.rollback()
     if theirs:
         raise NotFound(f"no record {record_id[:80]} in this office")
+
+
+async def issue_certificate(
+    request: Request,
+    caller: Caller,
+    *,
+    holder: dict[str, Any],
+    metadata: dict[str, Any],
+    valid_from: Any,
+    valid_until: Any,
+    idempotency_key: str,
+) -> dict[str, Any]:
+    """`POST /api/v1/certificates` without a file (the service renders the PDF)."""
+    with request.app.state.db.session() as session:
+        response = await certificates.issue(
+            request,
+            session,
+            request.app.state.settings,
+            caller,
+            json.dumps(holder, ensure_ascii=False),
+            json.dumps(metadata, ensure_ascii=False),
+            valid_from,
+            valid_until,
+            None,
+            idempotency_key,
+        )
+        return _body(response)
