@@ -287,7 +287,25 @@ def test_public_pages_read_at_phone_size_in_large_print(site: ConsoleSite, brows
         assert overflow <= PHONE["width"], (name, overflow)
         shot(page, name)
         found[name] = axe_violations(page)
-    page.goto(site.base + "/records?large=1&q=补贴")
+    # keyboard only: the skip link comes first, then the links in reading order
+    page.goto(site.base + "/?large=1")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "跳到正文"
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('href')") == "/records?large=1":
+            break
+    else:
+        raise AssertionError("the register's link is not reachable with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/records?large=1")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the skip link: focus moves past the navigation
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "f-q"
+    page.keyboard.type("补贴")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**q=**")
     assert "老年人乘车补贴办法" in page.content()
     page.get_by_role("link", name="English").click()
     assert "Public register" in page.content() and "large=1" in page.url
