@@ -86,7 +86,13 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     ctx = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True,
                               accept_downloads=True)  # fmt: skip
     page = ctx.new_page()
+    page.set_default_timeout(60_000)  # the machine is shared: a slow moment is not a failure
     found: dict[str, list] = {}
+
+    def go(target) -> None:
+        """Click what navigates, and wait until the next page has loaded."""
+        target.click()
+        page.wait_for_load_state("load")
 
     def check(name: str) -> None:
         shot(page, name)
@@ -96,10 +102,10 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.goto(base + "/")
     assert page.get_by_role("link", name="核验文件").is_visible()
     check("landing")
-    page.get_by_role("link", name="工作人员登录").first.click()
+    go(page.get_by_role("link", name="工作人员登录").first)
     check("signin")
     page.fill("#api_key", ADMIN_KEY)
-    page.get_by_role("button", name="用密钥登录").click()
+    go(page.get_by_role("button", name="用密钥登录"))
     page.wait_for_url("**/admin")
     check("admin")
     page.fill("#p-username", "wang.fang")
@@ -107,11 +113,11 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.select_option("#p-role", "publisher")
     page.select_option("#p-office", site.office_id)
     page.fill("#p-password", PASSWORD)
-    page.get_by_role("button", name="添加人员").click()
+    go(page.get_by_role("button", name="添加人员"))
     assert "人员已添加" in page.content()
-    page.get_by_role("link", name="示范区财政局").click()
+    go(page.get_by_role("link", name="示范区财政局"))
     check("admin-office")
-    page.get_by_role("button", name=re.compile("^退出登录")).click()
+    go(page.get_by_role("button", name=re.compile("^退出登录")))
     page.wait_for_url(base + "/?signed_out=1")
 
     # the clerk signs in with the keyboard only
@@ -123,7 +129,7 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.keyboard.press("Enter")
     page.wait_for_url("**/console")
     check("console-list")
-    page.get_by_role("link", name="发布新文件").click()
+    go(page.get_by_role("link", name="发布新文件"))
     check("publish-form")
     id_number = make_id()
     pdf = pdf_with_id(id_number)
@@ -136,7 +142,7 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.set_input_files("#m-file", files=[
         {"name": "notice.pdf", "mimeType": "application/pdf", "buffer": pdf}
     ])  # fmt: skip
-    page.get_by_role("button", name="发布", exact=True).click()
+    go(page.get_by_role("button", name="发布", exact=True))
 
     # the finding, on its page, masked in the preview; the number itself is never shown
     assert "发现个人信息" in page.content()
@@ -149,7 +155,7 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.set_input_files("#c-corrected", files=[
         {"name": "notice-masked.pdf", "mimeType": "application/pdf", "buffer": pdf_with_id(masked)}
     ])  # fmt: skip
-    page.get_by_role("button", name="继续").click()
+    go(page.get_by_role("button", name="继续"))
 
     # the release page reloads itself until anchored
     page.wait_for_url("**/console/releases/**")
@@ -174,19 +180,19 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.set_input_files("input[type=file]", files=[
         {"name": "photo.png", "mimeType": "image/png", "buffer": png}
     ])  # fmt: skip
-    page.get_by_role("button", name="开始核验").click()
+    go(page.get_by_role("button", name="开始核验"))
     assert "真实有效 · 当前版本" in page.content()
 
     # revise, with a confirmation step
     page.goto(release_url)
-    page.get_by_role("link", name="发布新版本").click()
+    go(page.get_by_role("link", name="发布新版本"))
     check("revise-form")
     page.fill("#c-note", "更正预算表中的合计")
     page.fill("#c-title", "2026 年区级预算公告（更正）")
-    page.get_by_role("button", name="下一步：确认").click()
+    go(page.get_by_role("button", name="下一步：确认"))
     assert "将发布以下新版本" in page.content()
     check("revise-confirm")
-    page.get_by_role("button", name="确认发布新版本").click()
+    go(page.get_by_role("button", name="确认发布新版本"))
     page.locator("#anchor-state", has_text="已上链").wait_for(timeout=60_000)
     assert "新版本已受理" in page.content() or "已上链" in page.content()
     assert "2026 年区级预算公告（更正）" in page.content()
@@ -195,18 +201,18 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
 
     # revoke, with its reason and a confirmation
     page.goto(release_url)
-    page.get_by_role("link", name="撤销").click()
+    go(page.get_by_role("link", name="撤销"))
     page.fill("#c-reason", "预算已由新文件取代")
-    page.get_by_role("button", name="下一步：确认").click()
+    go(page.get_by_role("button", name="下一步：确认"))
     assert "撤销不可恢复" in page.content()
     check("revoke-confirm")
-    page.get_by_role("button", name="确认撤销").click()
+    go(page.get_by_role("button", name="确认撤销"))
     assert "已撤销" in page.content()
     check("revoked")
 
     # a certificate: issued, anchored, and the holder's stamped copy verifies
     page.goto(base + "/console")
-    page.get_by_role("link", name="签发电子证照").click()
+    go(page.get_by_role("link", name="签发电子证照"))
     check("certificate-form")
     holder_id = make_id("310101", "19880521", "047")
     page.fill("#ct-title", "个体工商户营业执照")
@@ -214,7 +220,7 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.fill("#ct-id", holder_id)
     page.fill("#ct-reviewer", "李伟")
     page.fill("#ct-until", "2031-01-01")
-    page.get_by_role("button", name="签发电子证照").click()
+    go(page.get_by_role("button", name="签发电子证照"))
     page.locator("#anchor-state", has_text="已上链").wait_for(timeout=60_000)
     assert holder_id not in page.content()
     check("certificate-issued")
@@ -231,24 +237,24 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.goto(base + "/records?number=" + NUMBER)
     assert "2026 年区级预算公告（更正）" in page.content()
     check("register-results")
-    page.get_by_role("link", name="查看核验页面").first.click()
+    go(page.get_by_role("link", name="查看核验页面").first)
     assert "已撤销" in page.content()
 
     # the auditor's desk: the chain check, the alerts, an audit run
     page.goto(base + "/signin")
-    page.get_by_role("button", name="退出登录 (王芳)").click()
+    go(page.get_by_role("button", name="退出登录 (王芳)"))
     page.goto(base + "/signin")
     page.fill("#api_key", site.keys["auditor"])
-    page.get_by_role("button", name="用密钥登录").click()
+    go(page.get_by_role("button", name="用密钥登录"))
     page.wait_for_url("**/desk")
     assert "完整" in page.locator("#log-check").inner_text()
     check("desk")
-    page.get_by_role("button", name="立即执行比对").click()
+    go(page.get_by_role("button", name="立即执行比对"))
     page.wait_for_url("**/desk?ran=1")
     assert "一致" in page.locator("#last-audit").inner_text()
     check("desk-audited")
     with page.expect_download() as download:
-        page.get_by_role("link", name="导出全部访问日志（CSV）").click()
+        go(page.get_by_role("link", name="导出全部访问日志（CSV）"))
     csv_text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert csv_text.startswith('"seq"') and "publish" in csv_text and "revoke" in csv_text
     ctx.close()
@@ -308,6 +314,7 @@ def test_public_pages_read_at_phone_size_in_large_print(site: ConsoleSite, brows
     page.wait_for_url("**q=**")
     assert "老年人乘车补贴办法" in page.content()
     page.get_by_role("link", name="English").click()
+    page.wait_for_load_state("load")
     assert "Public register" in page.content() and "large=1" in page.url
     ctx.close()
     assert {k: v for k, v in found.items() if v} == {}

@@ -8,6 +8,7 @@ traceback or a JSON body; a page that needs a session redirects to the sign-in f
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import secrets
@@ -34,6 +35,26 @@ CSP = (
     "base-uri 'none'; frame-ancestors 'none'"
 )
 """No script at all: the pages work with HTML forms and links alone."""
+
+
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def when(value: Any, lang: str = "zh") -> str:
+    """A timestamp (datetime or ISO text) as Beijing time, in the page's language."""
+    if value in (None, ""):
+        return ""
+    try:
+        moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    local = moment.astimezone(CHINA_TZ)
+    return local.strftime("%Y年%m月%d日 %H:%M" if lang == "zh" else "%Y-%m-%d %H:%M (UTC+8)")
+
+
+templates.env.filters["when"] = when
 
 
 def secure(response: Response) -> Response:
