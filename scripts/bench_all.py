@@ -55,8 +55,9 @@ OPTIONS: dict[str, tuple[list[str], list[str]]] = {
     "verify": (["--seconds", "10"], ["--seconds", "5", "--records", "60"]),
     "replay": (["--n", "100000"], ["--n", "10000"]),
     "chain_scale": ([], ["--repeat", "5"]),
+    "pages": (["--records", "100000"], ["--records", "100000", "--requests", "60"]),
 }
-ORDER = ["gas", "hash", "anchor", "api", "stamp", "verify", "replay", "chain_scale"]
+ORDER = ["gas", "hash", "anchor", "api", "stamp", "verify", "replay", "chain_scale", "pages"]
 TIMEOUT_S = {"full": 3600, "quick": 600}
 
 

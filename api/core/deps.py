@@ -79,6 +79,14 @@ async def _caller(
     return caller
 
 
+def lookup_caller(db: Database, settings: Settings, plain: str) -> Caller:
+    """The caller a presented API key stands for (the console's key sign-in); raises
+    `Unauthenticated` or `Forbidden` as a request with that key would be refused."""
+    if not 0 < len(plain) <= MAX_KEY_LENGTH:
+        raise Unauthenticated("invalid or revoked API key")
+    return _lookup_key(db, settings, plain)
+
+
 def _lookup_key(db: Database, settings: Settings, plain: str) -> Caller:
     # A session of its own, ended at once: on SQLite a transaction left open would hold a
     # snapshot while the body is read, and the route's own session may need the write lock.

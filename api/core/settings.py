@@ -155,6 +155,13 @@ class Settings(BaseSettings):
         description="How long an Idempotency-Key's first answer is replayed; older rows are "
         "never replayed, and the worker deletes them (it reads the same variable).",
     )
+    console_session_minutes: int = Field(
+        default=8 * 60,
+        ge=1,
+        le=7 * 24 * 60,
+        description="How long a console sign-in lasts (the cookie and its row expire "
+        "together; sign-out and revoking the key end it sooner).",
+    )
     run_migrations: bool = True
 
     @model_validator(mode="after")
@@ -193,6 +200,11 @@ class Settings(BaseSettings):
             max_xml_depth=self.pii_max_xml_depth,
             seconds=self.pii_scan_seconds,
         )
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether console cookies carry `Secure` (always, outside development)."""
+        return self.mode != "development"
 
     @property
     def db_url(self) -> str:

@@ -17,6 +17,7 @@ Tables, by who writes them:
   `anchor_txs` (the transaction outbox), `access_log_anchors`
 - every request: `access_log` (append-only, hash-chained per office)
 - the audit: `alerts`
+- the web console: `people`, `console_sessions`
 """
 
 from __future__ import annotations
@@ -444,3 +445,41 @@ class Alert(Base):
     """The last audit run that raised the same fingerprint again."""
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When the webhook took it; None: not yet (the scheduled audit retries)."""
+
+
+# -- the web console ---------------------------------------------------------------------
+
+
+class Person(Base):
+    """Office staff or an administrator who signs in to the console with a password.
+
+    A person acts through an API key of their own: its role and office are theirs, the
+    access log names it, and revoking it ends their sessions at once.
+    """
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    """argon2id, with its parameters and salt (`api.services.people`)."""
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    api_key: Mapped[ApiKey] = relationship()
+
+
+class ConsoleSession(Base):
+    """One signed-in browser: the cookie holds a random token, this row its SHA-256."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(Hex32, unique=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
