@@ -1,8 +1,10 @@
-"""Language and large print for the site's pages, read as the verify pages read them.
+"""Language and large print for every page (the verify pages, the register, the console).
 
 Chinese by default, `?lang=en` for English, `?large=1` for large print; any other value is
-read leniently (an odd link still gets the page). The strings are in `locales/<lang>.json`,
-one file per language with the same keys (a test checks they match).
+read leniently (an odd link still gets the page). The words are JSON files, one per
+language with the same keys (tests check they match), in two books: the citizen's verify
+pages (`api/pages/locales/<lang>.json`) and the rest of the site
+(`api/pages/web/locales/<lang>.json`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from fastapi import Request
 
 LANGS = ("zh", "en")
 LOCALE_DIR = Path(__file__).resolve().parent / "locales"
+"""The site's book (landing page, register, sign-in, console, desk, admin)."""
+VERIFY_LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
+"""The verify pages' book."""
 
 
 def page_lang(value: str | None) -> str:
@@ -29,9 +34,9 @@ def is_large(value: str | None) -> bool:
 
 
 @functools.cache
-def strings(lang: str) -> dict[str, str]:
-    """The page strings of a language (read once)."""
-    return json.loads((LOCALE_DIR / f"{page_lang(lang)}.json").read_text(encoding="utf-8"))
+def strings(lang: str, book: Path = LOCALE_DIR) -> dict[str, str]:
+    """The strings of a language in a book (read once)."""
+    return json.loads((book / f"{page_lang(lang)}.json").read_text(encoding="utf-8"))
 
 
 def query(lang: str, large: bool, **extra: str | int | None) -> str:
