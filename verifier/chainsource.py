@@ -149,14 +149,13 @@ class ChainRegistry:
         except Exception as exc:  # a node answering garbage is as good as no node
             raise SourceUnavailable(f"{name}: undecodable answer: {exc}") from exc
 
-    def _logs(
-        self, event: str, topics: list[str | None], from_block: int = 0, to_block: Any = "latest"
+    def _read_logs(
+        self, flt: dict[str, Any], from_block: int, to_block: int | str
     ) -> list[dict[str, Any]]:
-        self._ensure_checked()
-        ev = self._abi.event(event)
-        flt = {"address": self.address, "topics": [_hex(ev.topic), *topics]}
-        try:  # paged within the node's limit, from the deployment block, confirmed only
-            logs = read_logs(
+        """Raw logs matching `flt`, paged within the node's limit, from the deployment block,
+        confirmed only (`verifier.logpages.read_logs`); a node failure is `SourceUnavailable`."""
+        try:
+            return read_logs(
                 self._http.call,
                 self._window,
                 flt,
@@ -168,6 +167,14 @@ class ChainRegistry:
             )
         except RpcHttpError as exc:
             raise SourceUnavailable(f"{exc}") from exc
+
+    def _logs(
+        self, event: str, topics: list[str | None], from_block: int = 0, to_block: Any = "latest"
+    ) -> list[dict[str, Any]]:
+        self._ensure_checked()
+        ev = self._abi.event(event)
+        flt = {"address": self.address, "topics": [_hex(ev.topic), *topics]}
+        logs = self._read_logs(flt, from_block, to_block)
         out = []
         for log in logs:
             try:
@@ -213,19 +220,7 @@ class ChainRegistry:
             topics: list[Any] = [[_hex(t) for t in self._abi.topics("RevisionAnchored")]]
         else:
             topics = [[_hex(t) for t in self._record_topics], _topic(record_id)]
-        try:  # paged within the node's limit, from the deployment block, confirmed only
-            logs = read_logs(
-                self._http.call,
-                self._window,
-                {"address": self.address, "topics": topics},
-                from_block=from_block,
-                to_block=None if to_block == "latest" else int(to_block),
-                deployment_block=self.entry.deployment_block,
-                confirmations=self.entry.confirmations,
-                safe_block=self._safe_block(),
-            )
-        except RpcHttpError as exc:
-            raise SourceUnavailable(f"{exc}") from exc
+        logs = self._read_logs({"address": self.address, "topics": topics}, from_block, to_block)
         out = []
         for log in logs or []:
             try:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from notary.chain.nodes import NodeRing
 from notary.chain.paging import refusal_text
 
 _REFUSED_STATUS = frozenset({408, 413, 502, 503, 504})
@@ -155,35 +156,24 @@ class RpcPool:
     def __init__(self, urls: Sequence[str], *, timeout: float) -> None:
         if isinstance(urls, str) or not urls:
             raise RpcHttpError("no RPC URL given")
-        self.nodes = [RpcHttp(url, timeout=timeout) for url in urls]
-        self.urls = tuple(urls)
-        self._current = 0
-        self._lock = threading.Lock()
+        self.ring = NodeRing(urls, lambda url: RpcHttp(url, timeout=timeout))
+        self.nodes, self.urls = self.ring.nodes, self.ring.urls
 
     @property
     def current_url(self) -> str:
         """The URL of the node calls go to now."""
-        return self.urls[self._current]
+        return self.ring.current_url
 
     def call(self, method: str, params: list[Any]) -> Any:
         """The `result` of one JSON-RPC call from the first node that answers it."""
-        first = self._current
-        error: RpcHttpError | None = None
-        for step in range(len(self.nodes)):
-            index = (first + step) % len(self.nodes)
-            try:
-                result = self.nodes[index].call(method, params)
-            except RpcHttpError as exc:
-                if exc.is_range_refusal and exc.code is not None:
-                    raise  # every node refuses it: the caller pages
-                error = exc
-                continue
-            if index != first:
-                with self._lock:
-                    self._current = index
-            return result
-        assert error is not None
-        raise error
+
+        def fails_over(exc: Exception) -> bool:
+            # A range refusal with a JSON-RPC code: every node refuses it, the caller pages.
+            return isinstance(exc, RpcHttpError) and not (
+                exc.is_range_refusal and exc.code is not None
+            )
+
+        return self.ring.call(lambda node: node.call(method, params), fails_over)
 
     def close(self) -> None:
         """Close this thread's connections to every node."""

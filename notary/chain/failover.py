@@ -17,13 +17,14 @@ large" (`notary.chain.logs`), and every node would take as long.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import requests
 from web3 import HTTPProvider
 from web3.types import RPCEndpoint, RPCResponse
+
+from notary.chain.nodes import NodeRing
 
 
 def _fails_over(method: str, exc: Exception) -> bool:
@@ -42,42 +43,25 @@ class FailoverHTTPProvider(HTTPProvider):
         if isinstance(urls, str) or not urls:
             raise ValueError("FailoverHTTPProvider needs at least one URL")
         super().__init__(urls[0], **kwargs)
-        self.nodes = [HTTPProvider(url, **kwargs) for url in urls]
-        self.urls = tuple(urls)
-        self._current = 0
-        self._lock = threading.Lock()
+        self.ring = NodeRing(urls, lambda url: HTTPProvider(url, **kwargs))
+        self.nodes, self.urls = self.ring.nodes, self.ring.urls
 
     @property
     def current_url(self) -> str:
         """The node calls go to now."""
-        return self.urls[self._current]
+        return self.ring.current_url
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         """One JSON-RPC call, from the first node that answers it."""
-        first = self._current
-        error: Exception | None = None
-        for step in range(len(self.nodes)):
-            index = (first + step) % len(self.nodes)
-            try:
-                response = self.nodes[index].make_request(method, params)
-            except Exception as exc:
-                if not _fails_over(str(method), exc):
-                    raise
-                error = exc
-                continue
-            if index != first:
-                with self._lock:
-                    self._current = index
-                self.logger.warning(
-                    "RPC node %s is down: now using %s", self.urls[first], self.urls[index]
-                )
-            return response
-        assert error is not None
-        raise error
+        return self.ring.call(
+            lambda node: node.make_request(method, params),
+            lambda exc: _fails_over(str(method), exc),
+            lambda old, new: self.logger.warning("RPC node %s is down: now using %s", old, new),
+        )
 
     def make_batch_request(self, requests_: list[tuple[RPCEndpoint, Any]]) -> Any:  # type: ignore[override]
         """A batch, on the current node (batches are not failed over call by call)."""
-        return self.nodes[self._current].make_batch_request(requests_)
+        return self.ring.current.make_batch_request(requests_)
 
     def is_connected(self, show_traceback: bool = False) -> bool:
         """True when any node answers."""
