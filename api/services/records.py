@@ -27,6 +27,7 @@ from notary.publishing.content import NewContent
 from notary.publishing.metadata import (
     CLIENT_METADATA_KEYS,
     build_metadata,
+    document_number_fragment,
     parse_metadata_json,
     precheck_metadata,
     tier_of,
@@ -250,6 +251,11 @@ def supersede(
     return record
 
 
+def _like_escape(text: str) -> str:
+    """`text` taken literally inside a LIKE pattern (escape character `\\`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def search(
     session: Session,
     caller: Caller,
@@ -284,8 +290,18 @@ def search(
     if date_to:
         stmt = stmt.where(Record.published_on <= date_to)
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(Record.title.ilike(f"%{escaped}%", escape="\\"))
+        # Text in the title, or exactly the current revision's document number (文号).
+        number = _like_escape(document_number_fragment(q))
+        has_number = (
+            select(Revision.id)
+            .where(
+                Revision.record_id == Record.record_id,
+                Revision.version == Record.head_version,
+                Revision.metadata_json.like(f"%{number}%", escape="\\"),
+            )
+            .exists()
+        )
+        stmt = stmt.where(or_(Record.title.ilike(f"%{_like_escape(q)}%", escape="\\"), has_number))
     if kind:
         stmt = stmt.where(Record.kind == kind)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
