@@ -58,6 +58,11 @@ def test_the_public_record_is_in_the_api_the_page_and_the_verifier(stack: Stack,
     found = stack.c.get("/api/v1/records", params={"q": NUMBER}).json()
     assert [r["id"] for r in found["items"]] == [rid]
     assert stack.c.get("/api/v1/records", params={"q": "京财预〔2026〕1号"}).json()["total"] == 0
+    hidden = "京财内〔2026〕3号"
+    stack.publish(pdf + b"\n", tier="internal", md={**MD, "extra": {DOCUMENT_NUMBER: hidden}})
+    assert stack.c.get("/api/v1/records", params={"q": hidden}).json()["total"] == 0
+    own = stack.c.get("/api/v1/records", params={"q": hidden}, headers=stack.publisher).json()
+    assert own["total"] == 1 and own["items"][0]["document_number"] == hidden
 
     zh, en = _page(stack, url), _page(stack, url, lang="en")
     for text, labels in ((zh, ("发布部门", "审核人", "文号", "类别")), (en, ("Department",))):
