@@ -15,7 +15,7 @@ from notary.formats.fields import bad_character, free_text_error
 Role = Literal["publisher", "auditor", "admin"]
 Tier = Literal["public", "restricted", "internal"]
 AnchorState = Literal["pending", "sending", "anchored", "failed"]
-RecordStatus = Literal["current", "replaced", "revoked", "expired"]
+RecordStatus = Literal["current", "replaced", "revoked", "expired", "not_yet_valid"]
 
 
 def _no_nul(value: str | None) -> str | None:
@@ -128,6 +128,12 @@ class RevisionPublic(_Out):
     block_number: int | None
     created_at: dt.datetime
     anchored_at: dt.datetime | None
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="The revision's metadata document (office, reviewer, publication_date, "
+        "category, extra.document_number …) exactly as hashed into metadataHash; the bytes "
+        "themselves: GET /api/v1/records/{id}/metadata?version=N.",
+    )
 
 
 class RecordPublic(_Out):
@@ -144,6 +150,9 @@ class RecordPublic(_Out):
     superseded_by: str | None
     revocation_reason: str | None
     valid_until: dt.datetime | None = None
+    valid_from: dt.datetime | None = None
+    document_number: str | None = None
+    """The current revision's `extra.document_number` (文号), searchable with `q`."""
     created_at: dt.datetime
 
 

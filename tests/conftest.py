@@ -147,6 +147,7 @@ def registry_office(registry_client, governance) -> RegistryOffice:
 # --- shared service fixtures: an API client, and the whole stack (API, worker, anvil) ---
 from support.api_client import api  # noqa: E402, F401 - found by name
 from support.publish_stack import stack  # noqa: E402, F401 - found by name
+from support.verify_site import browser, site  # noqa: E402, F401 - found by name
 
 
 @pytest.fixture

@@ -7,6 +7,10 @@
     verifier scan IMAGE    a photo or scan of a page (PNG, JPEG …)
     verifier url URL       a verify URL or bare payload (optionally --file FILE to compare)
 
+`--metadata FILE` (check, url): the revision's metadata as the office serves it
+(`/api/v1/records/{id}/metadata`); shown, and a certificate's valid_from enforced, only when
+its SHA-256 matches the chain's metadataHash (verifier.metadata).
+
 Trust comes from `--trust FILE` (a trust list, see verifier.trust) or from one registry
 given as `--rpc URL --registry ADDR --name NAME [--chain-id N]`.
 
@@ -23,6 +27,7 @@ Exit codes (one per verdict, 0 only for "authentic and current"):
     17 issued_by_office_status_unchecked    offline: signature ok, status unchecked
     18 unavailable                          the chain could not be reached
     19 authentic_current, but its codes point to a host the trust list does not name
+    20 not_yet_valid                        authentic certificate before its valid_from
     2  usage error (bad arguments, unreadable trust list or input file)
 
 Every code's host is compared with the trust list's `verify_hosts` for its registry
@@ -42,6 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from verifier.hosts import HostCheck, check_hosts, stamped_code_texts
+from verifier.metadata import check_metadata, public_record
 from verifier.result import EXIT_CODES, STEP_LOOK, VERDICT_LOOK, VerificationResult
 from verifier.trust import TrustEntry, TrustList, TrustListError, load_trust
 
@@ -135,6 +141,12 @@ def _parser() -> argparse.ArgumentParser:
     url = sub.add_parser("url", parents=[shared], help="check a verify URL or bare payload")
     url.add_argument("url", metavar="URL")
     url.add_argument("--file", metavar="FILE", help="also check that FILE is the anchored content")
+    for command in (check, url):
+        command.add_argument(
+            "--metadata",
+            metavar="FILE",
+            help="the revision's served metadata JSON, checked against the chain's metadataHash",
+        )
     return parser
 
 
@@ -232,6 +244,8 @@ def render(
         ("revocation reason hash", result.revoked_reason_hash),
         ("revoked", _when(result.revoked_at) if result.revoked_at else None),
         ("valid until", _when(result.valid_until) if result.valid_until else None),
+        ("valid from", _when(result.valid_from) if result.valid_from else None),
+        *((f"metadata: {k}", v) for k, v in public_record(result).items()),
     ]
     if hosts is not None and hosts.unchecked:
         rows.append(("hosts not checked", ", ".join(hosts.unchecked)))
@@ -272,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             data = Path(args.file).read_bytes() if args.file else None
             result, texts = verify_payload(args.url, trust, data), (args.url,)
+        metadata = getattr(args, "metadata", None)
+        result = check_metadata(result, Path(metadata).read_bytes() if metadata else None)
     except OSError as exc:
         print(f"verifier: cannot read input: {exc}", file=sys.stderr)
         return USAGE_ERROR

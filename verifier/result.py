@@ -22,6 +22,8 @@ class Verdict(enum.StrEnum):
     """Authentic, but the office revoked the record (reason hash on chain)."""
     EXPIRED = "expired"
     """An authentic certificate past its validity end."""
+    NOT_YET_VALID = "not_yet_valid"
+    """An authentic certificate whose validity has not begun (its hash-checked `valid_from`)."""
     UNKNOWN = "unknown"
     """The trusted registry has no such record, version or content."""
     TAMPERED = "tampered"
@@ -58,6 +60,7 @@ EXIT_CODES: dict[Verdict, int] = {
     Verdict.INVALID_CODE: 16,
     Verdict.ISSUED_BY_OFFICE_STATUS_UNCHECKED: 17,
     Verdict.UNAVAILABLE: 18,
+    Verdict.NOT_YET_VALID: 20,  # 19 is the CLI's foreign-host warning (verifier.cli)
 }
 
 SEVERITY: tuple[Verdict, ...] = (
@@ -66,6 +69,7 @@ SEVERITY: tuple[Verdict, ...] = (
     Verdict.INVALID_CODE,
     Verdict.REVOKED,
     Verdict.EXPIRED,
+    Verdict.NOT_YET_VALID,
     Verdict.SUPERSEDED,
     Verdict.UNKNOWN,
     Verdict.UNAVAILABLE,
@@ -140,6 +144,11 @@ class VerificationResult:
     replaced_reason_hash: str | None = None
     revoked_at: int | None = None
     valid_until: int | None = None
+    valid_from: int | None = None
+    """From the record's hash-checked metadata (`verifier.metadata`), never from the code."""
+    metadata: dict[str, Any] | None = None
+    """The revision's metadata document, only once its SHA-256 matched the chain's
+    `metadataHash` (`verifier.metadata.check_metadata`)."""
     signer: str | None = None
     timeline: tuple[RevisionInfo, ...] = field(default_factory=tuple)
 
@@ -183,6 +192,7 @@ VERDICT_LOOK: dict[Verdict, Look] = {
     Verdict.SUPERSEDED: Look("⚠", "warn", "authentic but superseded"),
     Verdict.REVOKED: Look("✘", "bad", "revoked"),
     Verdict.EXPIRED: Look("⚠", "warn", "expired"),
+    Verdict.NOT_YET_VALID: Look("⚠", "warn", "not yet valid"),
     Verdict.UNKNOWN: Look("?", "neutral", "unknown"),
     Verdict.TAMPERED: Look("✘", "bad", "tampered"),
     Verdict.UNTRUSTED_ISSUER: Look("✘", "bad", "untrusted issuer"),

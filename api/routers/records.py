@@ -134,7 +134,9 @@ def search(
     category: Annotated[str | None, Query(max_length=100)] = None,
     date_from: Annotated[dt.date | None, Query(alias="from")] = None,
     date_to: Annotated[dt.date | None, Query(alias="to")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="text in the title")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="text in the title, or a document number")
+    ] = None,
     kind: RecordKind | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

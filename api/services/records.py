@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from notary.publishing.content import NewContent
 from notary.publishing.metadata import (
     CLIENT_METADATA_KEYS,
     build_metadata,
+    document_number_fragment,
     parse_metadata_json,
     precheck_metadata,
     tier_of,
@@ -255,6 +255,11 @@ MAX_NUMBER_MATCHES = 1000
 """Revisions one document-number search may match (an office's reference is unique)."""
 
 
+def _like_escape(text: str) -> str:
+    """`text` taken literally inside a LIKE pattern (escape character `\\`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def search(
     session: Session,
     caller: Caller,
@@ -295,15 +300,22 @@ def search(
     if date_to:
         stmt = stmt.where(Record.published_on <= date_to)
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(Record.title.ilike(f"%{escaped}%", escape="\\"))
+        # Text in the title, or exactly the current revision's document number (文号).
+        number = _like_escape(document_number_fragment(q))
+        has_number = (
+            select(Revision.id)
+            .where(
+                Revision.record_id == Record.record_id,
+                Revision.version == Record.head_version,
+                Revision.metadata_json.like(f"%{number}%", escape="\\"),
+            )
+            .exists()
+        )
+        stmt = stmt.where(or_(Record.title.ilike(f"%{_like_escape(q)}%", escape="\\"), has_number))
     if kind:
         stmt = stmt.where(Record.kind == kind)
     if document_number:
-        member = json.dumps(
-            {"document_number": document_number}, ensure_ascii=False, separators=(",", ":")
-        )[1:-1]
-        escaped = member.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = _like_escape(document_number_fragment(document_number))
         # One scan of the revisions' metadata, read once for the count and the page (the
         # member is exact, so few revisions match); only records whose head matched count.
         heads = session.execute(

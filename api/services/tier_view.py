@@ -3,15 +3,16 @@
 Every route that shows a record to someone who is not its office (the JSON API's reads, the
 `/v/` pages, `/verify` upload results) asks `record_view` what it may show. The tiers:
 
-| tier | title, office, revocation reason | replacement id | published file |
+| tier | title, office, metadata, reasons | replacement id, title | published file |
 | --- | --- | --- | --- |
 | `public` | shown | shown unless the replacement is internal | shown |
 | `restricted` | shown | shown unless the replacement is internal | its office only |
 | `internal` | its office only | its office only | nobody |
 | not in the database | never | never | never |
 
-A view that withholds a revocation reason says "revoked by the office"; one that withholds a
-replacement says "replaced by another record" (docs/privacy.md).
+"Reasons" are the revocation and the supersede reason. A view that withholds a revocation
+reason says "revoked by the office"; one that withholds a replacement says "replaced by
+another record" (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class RecordFacts:
     replaced_by: str | None = None
     replacement_tier: AccessTier | None = None
     """The replacing record's tier (None: the database does not know that record)."""
+    supersede_reason: str | None = None
+    """Why the office replaced the record (stored in `replacements.reason`, hash on chain)."""
+    replacement_title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,11 @@ class RecordView:
     replaced_by: str | None
     replacement_withheld: bool
     """The record was replaced by a record this caller may not be told of."""
+    supersede_reason: str | None
+    """Why it was replaced: shown with the record's metadata (the reason is about this
+    record), withheld with it."""
+    replacement_title: str | None
+    """The replacing record's title: shown exactly when its id is."""
     file: bool
     """The published file (and its page images) may be served to this caller."""
 
@@ -77,5 +86,7 @@ def record_view(facts: RecordFacts, caller: Caller | None = None) -> RecordView:
         reason_withheld=not visible,
         replaced_by=facts.replaced_by if replacement_shown else None,
         replacement_withheld=facts.replaced_by is not None and not replacement_shown,
+        supersede_reason=facts.supersede_reason if visible else None,
+        replacement_title=facts.replacement_title if replacement_shown else None,
         file=facts.tier is AccessTier.PUBLIC or (facts.tier is AccessTier.RESTRICTED and own),
     )

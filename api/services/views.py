@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
@@ -13,6 +16,7 @@ from api.services.tier_view import RecordFacts, RecordView, record_view
 from notary.db.models import Blob, Record, Replacement, Revision
 from notary.db.types import AccessTier, RecordKind, RecordStatus, utcnow
 from notary.publishing.blobs import SALTED_PARAM
+from notary.publishing.metadata import DOCUMENT_NUMBER
 
 
 def document_type(media_type: str | None) -> str | None:
@@ -33,8 +37,34 @@ def _size(blob: Blob | None) -> int | None:
     return None if blob is None else document_size(blob.size, blob.media_type)
 
 
+def metadata_of(rev: Revision) -> dict[str, Any] | None:
+    """The revision's metadata document as stored (the exact JSON its `metadata_hash`
+    covers); None if the stored text is not a JSON object (it always is when written by
+    `notary.publishing`)."""
+    try:
+        doc = json.loads(rev.metadata_json or "null")
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _extra(rev: Revision, key: str) -> str | None:
+    value = ((metadata_of(rev) or {}).get("extra") or {}).get(key)
+    return value if isinstance(value, str) else None
+
+
+def valid_from_of(rev: Revision) -> dt.datetime | None:
+    """A certificate's start of validity, from its metadata (`extra.valid_from`)."""
+    text = _extra(rev, "valid_from")
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 def revision_public(rev: Revision, *, kind: RecordKind, blob: Blob | None = None) -> RevisionPublic:
-    """A revision as clients see it."""
+    """A revision as clients see it, with its metadata document (the record's public
+    record: office, reviewer, publication date, category, document number …)."""
     return RevisionPublic(
         id=str(rev.id),
         record_id=rev.record_id,
@@ -51,17 +81,24 @@ def revision_public(rev: Revision, *, kind: RecordKind, blob: Blob | None = None
         block_number=rev.block_number,
         created_at=rev.accepted_at,
         anchored_at=rev.anchored_at,
+        metadata=metadata_of(rev),
     )
 
 
-def status_of(record: Record) -> str:
-    """Record status with certificate expiry applied at read time."""
-    if (
-        record.status is RecordStatus.CURRENT
-        and record.valid_until is not None
-        and record.valid_until <= utcnow()
-    ):
-        return RecordStatus.EXPIRED.value
+NOT_YET_VALID = "not_yet_valid"
+"""The status of a current certificate before its `valid_from` (read time, not stored)."""
+
+
+def status_of(record: Record, head: Revision | None = None) -> str:
+    """Record status with certificate expiry (and, given its head revision, the start of
+    validity) applied at read time."""
+    if record.status is RecordStatus.CURRENT:
+        now = utcnow()
+        if record.valid_until is not None and record.valid_until <= now:
+            return RecordStatus.EXPIRED.value
+        start = valid_from_of(head) if head is not None else None
+        if start is not None and start > now:
+            return NOT_YET_VALID
     return record.status.value
 
 
@@ -104,9 +141,12 @@ def view_of(
     caller: Caller | None,
     tiers: dict[str, AccessTier],
     replaced_by: str | None = None,
+    *,
+    supersede_reason: str | None = None,
 ) -> RecordView:
     """What `caller` may learn of a loaded record (`tiers`: its replacement's tier, if any;
-    `replaced_by`: the replacement named by a supersession row, else the record's own)."""
+    `replaced_by`: the replacement named by a supersession row, else the record's own;
+    `supersede_reason`: that row's reason)."""
     reason = record.revocation.reason if record.revocation is not None else None
     replaced_by = replaced_by or record.replaced_by
     facts = RecordFacts(
@@ -116,6 +156,7 @@ def view_of(
         revocation_reason=reason,
         replaced_by=replaced_by,
         replacement_tier=tiers.get(replaced_by or ""),
+        supersede_reason=supersede_reason,
     )
     return record_view(facts, caller)
 
@@ -155,7 +196,7 @@ def _record_public(
         office_id=record.office.office_id,
         kind=record.kind.value,
         tier=record.access_tier.value,
-        status=status_of(record),
+        status=status_of(record, head),
         title=record.title,
         category=record.category or "",
         published_on=record.published_on,
@@ -164,6 +205,8 @@ def _record_public(
         superseded_by=view.replaced_by,
         revocation_reason=view.revocation_reason,
         valid_until=record.valid_until,
+        valid_from=valid_from_of(head),
+        document_number=_extra(head, DOCUMENT_NUMBER),
         created_at=record.created_at,
     )
 
@@ -207,13 +250,14 @@ def history(session: Session, record: Record, *, caller: Caller | None = None) -
             )
         )
     if rep is not None:
-        by_view = view_of(record, caller, tiers, replaced_by=by)
+        by_view = view_of(record, caller, tiers, replaced_by=by, supersede_reason=rep.reason)
         events.append(
             HistoryEvent(
                 event="supersession",
                 at=rep.replaced_at,
                 superseded_by=by_view.replaced_by,
-                reason=None,
+                reason=by_view.supersede_reason or None,
+                reason_hash=rep.reason_hash,
                 anchor_state=rep.anchor_state.value,
             )
         )

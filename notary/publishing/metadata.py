@@ -15,6 +15,16 @@ DOCUMENT_NUMBER = "document_number"
 """The `extra` member holding a release's document number (文号): hashed and anchored with
 the rest of the metadata, served and searchable (docs/formats.md)."""
 
+
+def document_number_fragment(number: str) -> str:
+    """The exact text `"document_number":"…"` that a stored (RFC 8785 canonical) metadata
+    document holds when its document number is `number`. Every quote inside a value is
+    escaped in canonical JSON, so the fragment can only match the member itself."""
+    import rfc8785
+
+    return json.dumps(DOCUMENT_NUMBER) + ":" + rfc8785.dumps(number).decode()
+
+
 CLIENT_METADATA_KEYS = frozenset(
     {"title", "category", "publication_date", "reviewer", "language", "extra", "access_tier"}
 )

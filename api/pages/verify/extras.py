@@ -41,6 +41,13 @@ class RecordExtras:
     tier: str | None = None
     replacement_tier: str | None = None
     """The tier of the record the chain says replaced this one (None: unknown)."""
+    metadata_json: bytes | None = None
+    """The scanned revision's stored metadata document, exactly as hashed: the page shows it
+    only once `verifier.metadata.check_metadata` found its hash on chain."""
+    supersede_reason: str | None = None
+    replacement_title: str | None = None
+    replacement_link: str | None = None
+    """A verify link for the replacing record's current anchored version (its own leaf)."""
     file_bytes: bytes | None = None
     file_path: Path | None = None
     """The authentic file on disk, read only when a page image is asked for."""
@@ -84,11 +91,18 @@ def _extras_query() -> Any:
     runs on every verify page)."""
     from sqlalchemy import and_, bindparam, select
 
-    from notary.db.models import Blob, Record, Revision, Revocation
+    from notary.db.models import Blob, Record, Replacement, Revision, Revocation
 
     return (
-        select(Revision.metadata_json, Record.access_tier, Revocation.reason, Blob.sha256)
+        select(
+            Revision.metadata_json,
+            Record.access_tier,
+            Revocation.reason,
+            Blob.sha256,
+            Replacement.reason,
+        )
         .outerjoin(Revocation, Revocation.record_id == Record.record_id)
+        .outerjoin(Replacement, Replacement.record_id == Record.record_id)
         .outerjoin(
             Revision,
             and_(Revision.record_id == Record.record_id, Revision.version == bindparam("version")),
@@ -110,16 +124,57 @@ def _tier_name(tier: Any) -> str | None:
     return None if tier is None else str(getattr(tier, "value", tier))
 
 
-def _record_tier(conn: Any, record_id: str | None) -> str | None:
-    """The tier the database holds for a record (None: it does not know it)."""
-    if not record_id:
-        return None
-    from sqlalchemy import select
+@dataclass(frozen=True, slots=True)
+class _Replacement:
+    tier: str | None = None
+    title: str | None = None
+    version: int | None = None
+    leaf: str | None = None
 
-    from notary.db.models import Record
+
+def _replacement(conn: Any, record_id: str | None) -> _Replacement:
+    """What the database holds of a replacing record: its tier (None: it does not know it),
+    its title and its current anchored version's leaf (for a verify link)."""
+    if not record_id:
+        return _Replacement()
+    from sqlalchemy import and_, select
+
+    from notary.db.models import Record, Revision
 
     rid = record_id.removeprefix("0x").lower()
-    return _tier_name(conn.scalar(select(Record.access_tier).where(Record.record_id == rid)))
+    row = conn.execute(
+        select(Record.access_tier, Record.title, Revision.version, Revision.leaf)
+        .outerjoin(
+            Revision,
+            and_(Revision.record_id == Record.record_id, Revision.version == Record.head_version),
+        )
+        .where(Record.record_id == rid)
+    ).first()
+    if row is None:
+        return _Replacement()
+    tier, title, version, leaf = row
+    return _Replacement(_tier_name(tier), title, version, leaf)
+
+
+def _replacement_link(result: VerificationResult, rep: _Replacement) -> str | None:
+    """`/v/…` for the replacing record's current version, on this same registry."""
+    if not (rep.leaf and rep.version and result.replaced_by and result.registry):
+        return None
+    try:
+        from urllib.parse import quote
+
+        from notary.formats.qr_payload import QrPayload, encode
+
+        payload = QrPayload.for_page(
+            chain_id=int(result.chain_id or 0),
+            registry=result.registry,
+            record_id=bytes.fromhex(result.replaced_by.removeprefix("0x")),
+            version=rep.version,
+            leaf=bytes.fromhex(rep.leaf.removeprefix("0x")),
+        )
+        return "/v/" + quote(encode(payload), safe="")
+    except Exception:  # a missing link is better than a broken page
+        return None
 
 
 def database_extras(request: Request, result: VerificationResult) -> RecordExtras | None:
@@ -148,10 +203,10 @@ def database_extras(request: Request, result: VerificationResult) -> RecordExtra
     with db.engine.connect() as conn:  # a read: no SQLite write lock
         conn = conn.execution_options(**READ_ONLY)
         row = conn.execute(_extras_query(), params).first()
-        replacement_tier = _record_tier(conn, result.replaced_by) if row is not None else None
+        rep = _replacement(conn, result.replaced_by) if row is not None else _Replacement()
     if row is None:
         return RecordExtras()
-    metadata_json, tier, reason, stored_sha = row
+    metadata_json, tier, reason, stored_sha, supersede_reason = row
     tier_name = _tier_name(tier)
     sha = (result.content_hash or "").removeprefix("0x")
     path = None
@@ -164,7 +219,11 @@ def database_extras(request: Request, result: VerificationResult) -> RecordExtra
         title=_title(metadata_json),
         revocation_reason=reason,
         tier=tier_name,
-        replacement_tier=replacement_tier,
+        replacement_tier=rep.tier,
+        metadata_json=metadata_json.encode() if metadata_json is not None else None,
+        supersede_reason=supersede_reason or None,
+        replacement_title=rep.title,
+        replacement_link=_replacement_link(result, rep),
         file_path=path,
         download_url=f"/api/v1/files/{sha}" if path is not None else None,
     )
@@ -195,6 +254,8 @@ def anonymous_view(result: VerificationResult, extras: RecordExtras | None) -> R
         revocation_reason=extras.revocation_reason,
         replaced_by=result.replaced_by,
         replacement_tier=AccessTier(extras.replacement_tier) if extras.replacement_tier else None,
+        supersede_reason=extras.supersede_reason,
+        replacement_title=extras.replacement_title,
     )
     return record_view(facts)
 
@@ -238,6 +299,7 @@ def shown_result(result: VerificationResult, view: RecordView | None) -> Verific
         if view.visible
         else tuple(replace(r, signer="") for r in result.timeline),
         replaced_by=view.replaced_by,
+        metadata=result.metadata if view.visible else None,
         steps=steps,
     )
 
@@ -251,6 +313,10 @@ def shown_extras(extras: RecordExtras | None, view: RecordView | None) -> Record
         extras,
         title=view.title,
         revocation_reason=view.revocation_reason,
+        metadata_json=extras.metadata_json if view.visible else None,
+        supersede_reason=view.supersede_reason,
+        replacement_title=view.replacement_title,
+        replacement_link=extras.replacement_link if view.replaced_by else None,
         file_bytes=extras.file_bytes if keep_file else None,
         file_path=extras.file_path if keep_file else None,
         download_url=extras.download_url if keep_file else None,

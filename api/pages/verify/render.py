@@ -18,6 +18,7 @@ from api.pages.templating import templates
 from api.pages.verify.extras import anonymous_view, extras_for, shown_extras, shown_result
 from api.pages.verify.images import upload_page_images
 from api.pages.verify.locale import STRINGS
+from verifier.metadata import check_metadata, public_record
 from verifier.result import STEP_LOOK, VERDICT_LOOK, Verdict, VerificationResult
 
 CHINA_TZ = timezone(timedelta(hours=8))
@@ -80,6 +81,9 @@ def render_result(
     """The verdict page for `result`: what the tier view lets an anonymous reader see."""
     t = STRINGS[lang]
     raw = extras_for(request, result)
+    # The stored metadata counts only if it hashes to the chain's metadataHash (and a
+    # certificate's valid_from in it is enforced whatever the tier lets the page show).
+    result = check_metadata(result, raw.metadata_json if raw is not None else None)
     view = anonymous_view(result, raw)
     extras = shown_extras(raw, view)
     current_link = _current_link(result, lang, large)
@@ -116,6 +120,12 @@ def render_result(
         "anchored_at": fmt_time(result.anchored_at, lang),
         "revoked_at": fmt_time(result.revoked_at, lang),
         "valid_until": fmt_time(result.valid_until, lang),
+        "valid_from": fmt_time(result.valid_from, lang),
+        "public_record": public_record(result),
+        "updated_at": fmt_time(result.current_anchored_at or result.anchored_at, lang),
+        "replacement_link": (
+            extras.replacement_link + query(lang, large) if extras.replacement_link else None
+        ),
         "timeline": [
             {
                 "version": rev.version,
