@@ -239,6 +239,7 @@ def _serve(args: argparse.Namespace, data_dir: Path) -> int:
         print("Disclosure notary is running (Ctrl-C stops it; state is kept).")
         print(f"  chain:             {setup.chain_url} (chain id {setup.chain_id})")
         print(f"  registry:          {setup.registry}")
+        print(f"  home page:         {base}/   (register, sign-in, console)")
         print(f"  interactive docs:  {base}/api/v1/docs")
         print(f"  verify page:       {base}/verify")
         print(f"  demo office key:   {api_key}   (publisher role)")
