@@ -134,15 +134,17 @@ def search(
     category: Annotated[str | None, Query(max_length=100)] = None,
     date_from: Annotated[dt.date | None, Query(alias="from")] = None,
     date_to: Annotated[dt.date | None, Query(alias="to")] = None,
-    q: Annotated[
-        str | None, Query(max_length=200, description="text in the title, or a document number")
+    q: Annotated[str | None, Query(max_length=200, description="text in the title")] = None,
+    number: Annotated[
+        str | None, Query(max_length=200, description="a document number (文号), exactly")
     ] = None,
     kind: RecordKind | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RecordPage:
-    """Search records by office, category, publication date range and title text."""
-    if any("\x00" in (v or "") for v in (office, category, q)):
+    """Search records by office, category, publication date range, title text and document
+    number."""
+    if any("\x00" in (v or "") for v in (office, category, q, number)):
         raise InvalidInput("search terms must not contain NUL characters")
     rows, total = svc.search(
         session,
@@ -152,6 +154,7 @@ def search(
         date_from=date_from,
         date_to=date_to,
         q=q,
+        document_number=number,
         kind=kind,
         limit=limit,
         offset=offset,

@@ -300,18 +300,7 @@ def search(
     if date_to:
         stmt = stmt.where(Record.published_on <= date_to)
     if q:
-        # Text in the title, or exactly the current revision's document number (文号).
-        number = _like_escape(document_number_fragment(q))
-        has_number = (
-            select(Revision.id)
-            .where(
-                Revision.record_id == Record.record_id,
-                Revision.version == Record.head_version,
-                Revision.metadata_json.like(f"%{number}%", escape="\\"),
-            )
-            .exists()
-        )
-        stmt = stmt.where(or_(Record.title.ilike(f"%{_like_escape(q)}%", escape="\\"), has_number))
+        stmt = stmt.where(Record.title.ilike(f"%{_like_escape(q)}%", escape="\\"))
     if kind:
         stmt = stmt.where(Record.kind == kind)
     if document_number:

@@ -293,3 +293,31 @@ def test_with_confirmations_a_fresh_anchor_is_not_yet_authentic(verifier_registr
     assert not first.verdict.name.startswith("AUTHENTIC"), first
     rpc_call(reg.chain.url, "anvil_mine", ["0x3"])
     assert verify_payload(code, trust, connect=connect).verdict is Verdict.AUTHENTIC_CURRENT
+
+
+def test_an_anchor_seen_only_in_an_unconfirmed_block_leaves_the_revision_pending(
+    outbox, chain_config, registry_office
+):
+    """The chain refuses our revision because another process anchored it, in a block not
+    yet confirmed: the revision stays pending (not anchored from that event, not failed),
+    and is settled from the event once it is confirmed."""
+    from notary.db.leaf import to_struct
+    from notary.db.models import Record, Revision
+
+    db_url, factory, office = outbox
+    seed_pending(factory, office, records=1)
+    with unit_of_work(factory) as session:
+        row = session.scalars(select(Revision)).one()
+        record = session.get(Record, row.record_id)
+        struct = to_struct(row, record, bytes(32))
+    config = dataclasses.replace(chain_config, confirmations=2)
+    RegistryClient.connect(config.replace(confirmations=0)).anchor(registry_office.signer, struct)
+    worker = Worker(worker_settings(db_url, config, registry_office), client=None)
+    worker.run_once()  # estimation refuses it; the only anchor has no block on top
+    (rev,) = _revisions_of(factory)
+    assert rev.anchor_state is AnchorState.PENDING, rev.anchor_state
+    rpc_call(config.rpc_url, "anvil_mine", [hex(3)])  # now that anchor is confirmed
+    worker.run_once()
+    (rev,) = _revisions_of(factory)
+    assert rev.anchor_state is AnchorState.ANCHORED
+    assert_exactly_once(RegistryClient.connect(config), factory)

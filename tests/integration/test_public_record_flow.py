@@ -55,13 +55,15 @@ def test_the_public_record_is_in_the_api_the_page_and_the_verifier(stack: Stack,
     assert got["current"]["metadata"]["extra"][DOCUMENT_NUMBER] == NUMBER
     history = stack.c.get(f"/api/v1/records/{rid}/history").json()
     assert history["events"][0]["revision"]["metadata"]["office"] == "Tax office"
-    found = stack.c.get("/api/v1/records", params={"q": NUMBER}).json()
+    found = stack.c.get("/api/v1/records", params={"number": NUMBER}).json()
     assert [r["id"] for r in found["items"]] == [rid]
-    assert stack.c.get("/api/v1/records", params={"q": "京财预〔2026〕1号"}).json()["total"] == 0
+    assert (
+        stack.c.get("/api/v1/records", params={"number": "京财预〔2026〕1号"}).json()["total"] == 0
+    )
     hidden = "京财内〔2026〕3号"
     stack.publish(pdf + b"\n", tier="internal", md={**MD, "extra": {DOCUMENT_NUMBER: hidden}})
-    assert stack.c.get("/api/v1/records", params={"q": hidden}).json()["total"] == 0
-    own = stack.c.get("/api/v1/records", params={"q": hidden}, headers=stack.publisher).json()
+    assert stack.c.get("/api/v1/records", params={"number": hidden}).json()["total"] == 0
+    own = stack.c.get("/api/v1/records", params={"number": hidden}, headers=stack.publisher).json()
     assert own["total"] == 1 and own["items"][0]["document_number"] == hidden
 
     zh, en = _page(stack, url), _page(stack, url, lang="en")

@@ -134,12 +134,13 @@ class RevisionsMixin(WorkerBase):
     def _resolve_refused(
         self, session: Session, client: RegistryClient, items: Sequence[Item], exc: RegistryRevert
     ) -> None:
-        """Items the chain refused: anchored already (found by event) or failed for good."""
+        """Items the chain refused: anchored already (found by a confirmed event), seen in a
+        block not yet confirmed (left pending: the next round looks again), or failed."""
         for item in items:
-            event = self._find_event(client, item)
+            event = self._find_event(client, item, confirmed=True)
             if event is not None:
                 self._anchor_from_event(session, item, event)
-            else:
+            elif self._find_event(client, item) is None:
                 self._fail(session, [item.revision_id], f"{type(exc).__name__}: {exc}")
 
     def _find_event(

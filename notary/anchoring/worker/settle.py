@@ -119,11 +119,13 @@ class SettleMixin(RevisionsMixin, OthersMixin):
             culprit = exc.values.get("recordId")
             retry: list[int] = []
             for item in items:
-                event = self._find_event(self.client, item)
+                event = self._find_event(self.client, item, confirmed=True)
                 if event is not None:
                     self._anchor_from_event(session, item, event)
                 elif isinstance(culprit, bytes) and culprit != item.struct.record_id:
                     retry.append(item.revision_id)
+                elif self._find_event(self.client, item) is not None:
+                    retry.append(item.revision_id)  # seen, not yet confirmed: look again
                 else:
                     self._fail(session, [item.revision_id], message)
             release(session, tx_hash=tx.tx_hash, revision_ids=retry, error=message)
@@ -138,7 +140,7 @@ class SettleMixin(RevisionsMixin, OthersMixin):
                 return
             retry = []
             for item in self._items_of(session, tx):
-                event = self._find_event(self.client, item)
+                event = self._find_event(self.client, item, confirmed=True)
                 if event is not None:
                     self._anchor_from_event(session, item, event)
                 else:
