@@ -17,6 +17,7 @@ from api.core.deps import Caller, MaybeCallerDep, SessionDep, SettingsDep
 from api.core.limits import rate_limited, retry_after
 from api.core.settings import Settings
 from api.routers._access import log_ok, logged
+from api.schemas import ErrorBody
 from api.services import holder_access
 
 router = APIRouter(prefix="/certificates", tags=["certificates"])
@@ -63,7 +64,10 @@ def document_response(doc: holder_access.HolderDocument) -> Response:
 @router.post(
     "/{record_id}/holder-copy",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        429: {"model": ErrorBody, "description": "Too many requests from this client; retry"},
+    },
 )
 def get_holder_copy(
     record_id: str,

@@ -178,3 +178,23 @@ def test_the_database_holds_no_salt_and_no_capability_in_plain(stack: Stack) -> 
     )
     assert again.json()["holder_url"] == replay.json()["holder_url"]
     assert _copy(stack, replay.json()["record"]["id"], _capability(again.json())).status_code == 200
+
+
+def test_the_holder_routes_are_rate_limited_like_the_other_anonymous_ones(stack: Stack) -> None:
+    from api.core.limits import RateLimiter
+
+    issued = _issue(stack)
+    rid, cap = issued["record"]["id"], _capability(issued)
+    stack.c.app.state.rate_limiter = RateLimiter(per_minute=1, burst=2)  # the app's one bucket
+    assert [_copy(stack, rid, cap).status_code for _ in range(2)] == [200, 200]
+    api = _copy(stack, rid, cap)
+    assert api.status_code == 429 and int(api.headers["retry-after"]) >= 1
+    page = stack.c.post(f"/holder/{rid}", data={"code": issued["salt"]})
+    assert page.status_code == 429 and "%PDF" not in page.text
+    # the same bucket as the verify uploads: the holder routes spent it
+    assert (
+        stack.c.post(
+            "/verify", files={"file": ("x.pdf", b"%PDF-1.4", "application/pdf")}
+        ).status_code
+        == 429
+    )
