@@ -213,6 +213,10 @@ class CertificateIssued(CertificatePublic):
     document_url: str = Field(
         description="The certificate document (office keys): contentHash = sha256(salt || it)."
     )
+    holder_url: str = Field(
+        description="The holder's link, `<base>/holder/<record id>#<salt hex>`: hand it to the "
+        "holder (it carries the salt); shown only here."
+    )
 
 
 # --- receipts, access log ---------------------------------------------------------------

@@ -7,7 +7,9 @@ is raised from `receive`, so form parsing stops there. A body that does not arri
 `body_seconds` of the request's start is cut off with 408, so a client trickling a body
 cannot hold a worker.
 
-`RateLimiter` is a token bucket per client address for the expensive anonymous routes.
+`RateLimiter` is a token bucket per client address for the expensive anonymous routes;
+`rate_limited` spends one token of the app's single bucket set (the verify uploads and page
+images, the holder's link: `NOTARY_RATE_LIMIT_*`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections import OrderedDict
 
 import anyio
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -105,6 +108,27 @@ class RateLimiter:
             while len(self._buckets) > self.clients:
                 self._buckets.popitem(last=False)
         return None if allowed else (1.0 - tokens) / self.rate
+
+
+def _app_limiter(request: Request) -> RateLimiter:
+    """The app's limiter of expensive anonymous requests (`NOTARY_RATE_LIMIT_*`)."""
+    state = request.app.state
+    limiter = getattr(state, "rate_limiter", None)
+    if limiter is None:
+        from api.core.settings import Settings
+
+        settings = getattr(state, "settings", None) or Settings()
+        limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        state.rate_limiter = limiter
+    return limiter
+
+
+def rate_limited(request: Request) -> float | None:
+    """None if this client may make one more expensive anonymous request now, else the
+    seconds to wait."""
+    settings = getattr(request.app.state, "settings", None)
+    proxies = frozenset(getattr(settings, "trusted_proxies", ()) or ())
+    return _app_limiter(request).take(client_address(request.scope, proxies))
 
 
 def retry_after(seconds: float) -> str:

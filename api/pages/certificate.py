@@ -3,8 +3,9 @@
 The form takes the certificate's title, the holder's name and ID number and its validity;
 the API's own issue route (`api.pages.web.actions`) renders the PDF (the holder's data
 masked on its face), commits the holder data under a salt and publishes it restricted. The
-release page then follows it until anchored and offers the stamped PDF, whose codes carry
-the salt: that file is what the holder is given (their link is on every page of it).
+answer page shows the holder's link and code once (docs/privacy.md, "The holder's link");
+the release page then follows it until anchored and offers the stamped PDF, whose codes
+carry the salt: either is what the holder is given.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from api.pages.web import actions, auth, csrf, forms
-from api.pages.web.render import page, redirect, render
+from api.pages.web.render import page, render
 from api.services.console_sessions import SignedIn
 from notary.db.types import KeyRole
 from notary.errors import InvalidInput
@@ -56,7 +57,8 @@ def _day(value: dt.date | None) -> dt.datetime | None:
 @router.post("/new", response_class=HTMLResponse)
 @page
 async def issue(request: Request) -> Response:
-    """Issue the certificate; then its release page (anchoring, the holder's stamped PDF)."""
+    """Issue the certificate; the answer shows the holder's link, then its release page
+    follows it (anchoring, the holder's stamped PDF)."""
     form = await request.form()
     me = await run_in_threadpool(_publisher, request)
     csrf.check(request, form.get(csrf.FIELD), me.token_hash)
@@ -83,4 +85,16 @@ async def issue(request: Request) -> Response:
         )
     except InvalidInput as exc:
         return _form(request, me, values, str(exc), 400)
-    return redirect(request, f"/console/releases/{body['record']['id']}", issued=1)
+    # The holder's link carries the salt: shown on this answer only, never put in a URL the
+    # server sees (a redirect's query would be in every log), never stored in plain.
+    salt = body["salt"]
+    return render(
+        request,
+        "web/certificate_issued.html",
+        {
+            "holder_url": body["holder_url"],
+            "holder_code": " ".join(salt[i : i + 8] for i in range(0, len(salt), 8)),
+            "release": f"/console/releases/{body['record']['id']}",
+        },
+        me=me,
+    )

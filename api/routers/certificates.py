@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from api.core.deps import IdemKey, MaybeCallerDep, PublisherDep, SessionDep, SettingsDep
 from api.routers._access import log_ok, logged
 from api.schemas import CertificateIssued, CertificatePublic, RevokeCreate
-from api.services import idempotency, publishing
+from api.services import holder_access, idempotency, publishing
 from api.services import records as svc
 from api.services.certificate_pdf import render_certificate_pdf
 from api.services.idempotency import run_write
@@ -53,7 +53,7 @@ MAX_HOLDER_DEPTH = 32
 """Nesting levels of holder data at most: canonicalising it recurses once per level."""
 SERVICE_EXTRA_KEYS = frozenset({"holder_commitment", "valid_from"})
 """Members of a certificate's `extra` that the service writes; a client may not."""
-SECRET_ANSWER_KEYS = frozenset({"salt", "holder"})
+SECRET_ANSWER_KEYS = frozenset({"salt", "holder", "holder_url"})
 """Members of the issue answer never stored in its idempotency row (docs/privacy.md)."""
 
 
@@ -230,6 +230,7 @@ async def issue(
             data=holder_preimage,
             media_type=HOLDER_MEDIA_TYPE,
         )
+        holder_access.remember(session, record.id, salt)
         return CertificateIssued(
             record=record,
             valid_from=start,
@@ -237,10 +238,11 @@ async def issue(
             holder=data,
             salt=salt.hex(),
             document_url=f"/api/v1/files/{record.current.content_hash}",
+            holder_url=holder_access.holder_link(settings.public_base_url, record.id, salt),
         ).model_dump(mode="json")
 
     def restore(kept: dict) -> dict:
-        return _with_secrets(session, settings.blobs, kept)
+        return _with_secrets(session, settings.blobs, kept, settings.public_base_url)
 
     return await run_in_threadpool(
         functools.partial(run_write, keep=_without_secrets, restore=restore),
@@ -269,8 +271,9 @@ def _without_secrets(issued: dict) -> dict:
     return {k: v for k, v in issued.items() if k not in SECRET_ANSWER_KEYS}
 
 
-def _with_secrets(session: Session, blob_root: Path, kept: dict) -> dict:
-    """A stored issue answer completed again with its salt and holder data (a replay).
+def _with_secrets(session: Session, blob_root: Path, kept: dict, base_url: str) -> dict:
+    """A stored issue answer completed again with its salt, holder data and holder link
+    (a replay).
 
     Read from the holder preimage the issue wrote in the same transaction as the answer:
     `salt || holder JSON`, named by the revision's `holder_commitment`, or the old
@@ -284,7 +287,8 @@ def _with_secrets(session: Session, blob_root: Path, kept: dict) -> dict:
     sha = extra["holder_commitment"] if salted else revision.content_hash
     stored = blobs.read(blob_root, blobs.stored(session, sha))
     salt = stored[:SALT_LENGTH].hex() if salted else json.loads(stored)["salt"]
-    return {**kept, "holder": _holder_data(stored, salted=salted), "salt": salt}
+    link = holder_access.holder_link(base_url, kept["record"]["id"], bytes.fromhex(salt))
+    return {**kept, "holder": _holder_data(stored, salted=salted), "salt": salt, "holder_url": link}
 
 
 @router.get("/{record_id}", response_model=CertificatePublic)

@@ -173,6 +173,9 @@ class Record(Base):
     replaced_by: Mapped[str | None] = mapped_column(Hex32, ForeignKey("records.record_id"))
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """Certificates only: the registry's `validUntil` (whole seconds)."""
+    holder_cap_sha256: Mapped[str | None] = mapped_column(Hex32)
+    """Certificates only: `sha256(capability)` of the holder's link, never the capability
+    nor the salt (`notary.formats.certificate.holder_capability`, docs/privacy.md)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -52,3 +52,23 @@ def canonical_holder(holder: Mapping[str, Any]) -> bytes:
 def holder_data_commitment(salt: bytes, holder: Mapping[str, Any]) -> bytes:
     """`sha256(salt || RFC 8785 JSON of holder)`: the metadata's `holder_commitment`."""
     return holder_commitment(salt, canonical_holder(holder))
+
+
+HOLDER_CAPABILITY_TAG = b"holder"
+"""Domain tag of the holder's capability, so it is no other hash of the salt."""
+
+
+def holder_capability(salt: bytes, record_id: bytes) -> bytes:
+    """`sha256("holder" || salt || record id)`: what the holder shows to download their
+    certificate (docs/privacy.md, "The holder's link"). Bound to the record, so one
+    certificate's salt opens no other record."""
+    if not isinstance(salt, bytes) or len(salt) not in SALT_LENGTHS:
+        raise ValueError("salt must be 16 or 32 bytes")
+    if not isinstance(record_id, bytes) or len(record_id) != 32:
+        raise ValueError("record id must be 32 bytes")
+    return hashlib.sha256(HOLDER_CAPABILITY_TAG + salt + record_id).digest()
+
+
+def capability_digest(capability: bytes) -> str:
+    """`sha256(capability)` in hex: all the service keeps of a holder's capability."""
+    return hashlib.sha256(capability).hexdigest()

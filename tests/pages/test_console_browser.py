@@ -4,7 +4,7 @@ against uvicorn on loopback, with the anchoring worker running on anvil.
 The journey: an admin adds a clerk; the clerk signs in with the keyboard alone, publishes a
 PDF with a resident ID number, sees the finding on its page, masks it, watches the release
 get anchored, downloads the stamped PDF, and its page image, scanned, verifies as authentic;
-then revises and revokes it, and issues a certificate whose holder's copy verifies. The
+then revises and revokes it, and issues a certificate whose holder's copy and link verify. The
 auditor runs the chain-vs-database audit. Every page is checked by axe-core (no serious or
 critical violation) and kept as a screenshot under test-artifacts/screenshots/; the public
 pages are checked at phone size in large print.
@@ -221,6 +221,10 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.fill("#ct-reviewer", "李伟")
     page.fill("#ct-until", "2031-01-01")
     go(page.get_by_role("button", name="签发电子证照"))
+    holder_link = page.locator("#holder-link").get_attribute("href") or ""
+    assert "/holder/" in holder_link and "#" in holder_link and holder_id not in page.content()
+    check("certificate-holder-link")
+    go(page.locator("#to-release"))
     page.locator("#anchor-state", has_text="已上链").wait_for(timeout=60_000)
     assert holder_id not in page.content()
     check("certificate-issued")
@@ -232,6 +236,18 @@ def test_publish_mask_anchor_stamp_scan_revise_revoke_and_audit_in_a_browser(
     page.goto(holder_codes[0])
     assert "真实有效" in page.content() and holder_id not in page.content()
     check("certificate-verify")
+
+    # the holder's link: the page's one hashed script moves the fragment into the form
+    page.goto(holder_link)
+    salt = holder_link.partition("#")[2]
+    assert page.input_value("#code") == salt and "#" not in page.url
+    check("holder-form")
+    go(page.get_by_role("button", name="核验我的证照"))
+    assert "真实有效" in page.content() and holder_id not in page.content()
+    check("holder-verified")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载我的证照").click()
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF-")
 
     # the public register finds it by document number, with its verify page
     page.goto(base + "/records?number=" + NUMBER)

@@ -8,6 +8,7 @@ key is revoked or its person disabled; cookies carry their flags; passwords are 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -364,10 +365,23 @@ def test_a_certificate_is_issued_from_the_console_without_showing_the_holders_nu
     missing = web.post("/console/certificates/new", {**fields, "holder_name": ""})
     assert missing.status_code == 400 and "holder_name is required" in missing.text
     r = web.post("/console/certificates/new", fields)
-    assert r.status_code == 303 and "issued=1" in r.headers["location"]
-    rows = sql(api, "SELECT kind, access_tier FROM records")
-    assert [(str(k), str(t)) for k, t in rows] == [("certificate", "restricted")]
-    page = web.get(r.headers["location"])
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    rows = sql(api, "SELECT record_id, kind, access_tier FROM records")
+    assert [(str(k), str(t)) for _, k, t in rows] == [("certificate", "restricted")]
+    # the answer hands out the holder's link (the salt in its fragment) and code, once
+    rid = rows[0][0]
+    link = re.search(r'id="holder-link" href="([^"]+)"', r.text)
+    assert link and f"/holder/{rid}#" in link.group(1)
+    salt = link.group(1).partition("#")[2]
+    code = re.search(r'id="holder-code">([^<]+)<', r.text)
+    assert code and code.group(1).replace(" ", "") == salt and len(salt) == 64
+    assert valid_resident_id() not in r.text
+    again = web.post("/console/certificates/new", fields)  # a reload: the same answer
+    assert again.status_code == 200 and link.group(1) in again.text
+    assert len(sql(api, "SELECT record_id FROM records")) == 1
+    release = re.search(r'id="to-release" href="([^"]+)"', r.text)
+    assert release and "issued=1" in release.group(1)
+    page = web.get(release.group(1).replace("&amp;", "&"))
     assert page.status_code == 200 and "证照已签发" in page.text
     assert valid_resident_id() not in page.text
 

@@ -18,7 +18,6 @@ from typing import Any
 import anyio
 from fastapi import Request
 
-from api.core.limits import RateLimiter, client_address
 from api.services.page_fields import bind_pages
 from verifier.result import VerificationResult
 from verifier.trust import TrustList, load_trust
@@ -104,27 +103,6 @@ def verify_code(request: Request, code: str) -> VerificationResult:
     return _cache(request).get(
         code, lambda: bind_pages(verify_payload(code, trust, connect=connect), blobs)
     )
-
-
-def _rate_limiter(request: Request) -> RateLimiter:
-    """The app's limiter of expensive anonymous requests (`NOTARY_RATE_LIMIT_*`)."""
-    state = request.app.state
-    limiter = getattr(state, "rate_limiter", None)
-    if limiter is None:
-        from api.core.settings import Settings
-
-        settings = getattr(state, "settings", None) or Settings()
-        limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-        state.rate_limiter = limiter
-    return limiter
-
-
-def rate_limited(request: Request) -> float | None:
-    """None if this client may make one more expensive request now, else the seconds to
-    wait."""
-    settings = getattr(request.app.state, "settings", None)
-    proxies = frozenset(getattr(settings, "trusted_proxies", ()) or ())
-    return _rate_limiter(request).take(client_address(request.scope, proxies))
 
 
 def expensive_slots(request: Request) -> anyio.CapacityLimiter:

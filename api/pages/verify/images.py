@@ -15,8 +15,8 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import Response
 
-from api.core.limits import retry_after
-from api.pages.verify.context import rate_limited, verify_code
+from api.core.limits import rate_limited, retry_after
+from api.pages.verify.context import verify_code
 from api.pages.verify.extras import (
     SHOW_FILE_VERDICTS,
     RecordExtras,

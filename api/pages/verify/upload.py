@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from api.core.limits import retry_after
-from api.pages.verify.context import connector, page_trust, rate_limited
+from api.core.limits import rate_limited, retry_after
+from api.pages.verify.context import connector, page_trust
 from api.pages.verify.extras import anonymous_view, extras_for, shown_extras, shown_result
 from api.pages.verify.images import page_bounds, within_bounds
 from api.pages.verify.locale import STRINGS
