@@ -99,6 +99,11 @@ class Chain:
         )  # fmt: skip
 
 
+SEED_BATCH = 200
+"""Transactions sent before waiting for anvil to mine them (a queue of thousands reset
+its connections under load)."""
+
+
 def seed_history(chain: Chain, url: str, count: int) -> None:
     """`count` anchored records, sent as plain `eth_sendTransaction` calls over one
     keep-alive connection (anvil signs for its unlocked accounts and mines each at once;
@@ -119,6 +124,8 @@ def seed_history(chain: Chain, url: str, count: int) -> None:
             answer = rpc.post(url, json=call).json()
             if "error" in answer:
                 raise SystemExit(f"seeding failed: {answer['error']}")
+            if i % SEED_BATCH == SEED_BATCH - 1:  # let anvil mine the queue in batches
+                chain.w3.eth.wait_for_transaction_receipt(answer["result"], timeout=900)
     # anvil mines the queue behind its answers (~50 blocks/s here, slower under load).
     receipt = chain.w3.eth.wait_for_transaction_receipt(answer["result"], timeout=900)
     if receipt["status"] != 1:
