@@ -12,6 +12,7 @@ from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
 from api.core.errors import Forbidden
+from api.pages.web.cookies import clear_site_cookie, set_site_cookie
 from api.services import console_sessions
 from api.services.console_sessions import SignedIn
 from notary.db.types import KeyRole
@@ -56,21 +57,9 @@ def signed_in_as(request: Request, *roles: KeyRole) -> SignedIn:
 
 def set_cookie(request: Request, response: Response, token: str) -> None:
     """Put the session token in the browser (the rules in the module docstring)."""
-    settings = request.app.state.settings
-    response.set_cookie(
-        COOKIE,
-        token,
-        max_age=settings.console_session_minutes * 60,
-        httponly=True,
-        secure=settings.secure_cookies,
-        samesite="strict",
-        path="/",
-    )
+    set_site_cookie(request, response, COOKIE, token)
 
 
 def clear_cookie(request: Request, response: Response) -> None:
     """Remove the session cookie from the browser."""
-    settings = request.app.state.settings
-    response.delete_cookie(
-        COOKIE, httponly=True, secure=settings.secure_cookies, samesite="strict", path="/"
-    )
+    clear_site_cookie(request, response, COOKIE)

@@ -16,6 +16,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from api.core.errors import Forbidden
+from api.pages.web.cookies import set_site_cookie
 
 FIELD = "csrf_token"
 PRE_COOKIE = "notary_pre"
@@ -40,16 +41,7 @@ def ensure_pre_session(request: Request, response: Response) -> str:
     value = request.cookies.get(PRE_COOKIE)
     if not value or len(value) > 64:
         value = secrets.token_urlsafe(24)
-        settings = request.app.state.settings
-        response.set_cookie(
-            PRE_COOKIE,
-            value,
-            max_age=settings.console_session_minutes * 60,
-            httponly=True,
-            secure=settings.secure_cookies,
-            samesite="strict",
-            path="/",
-        )
+        set_site_cookie(request, response, PRE_COOKIE, value)
     return value
 
 

@@ -24,6 +24,7 @@ from api.core.errors import status_for
 from api.pages.templating import templates
 from api.pages.web import csrf
 from api.pages.web.auth import SignInNeeded
+from api.pages.web.cookies import set_site_cookie
 from api.pages.web.locale import query, request_look, strings, toggled
 from api.services.console_sessions import SignedIn
 from notary.errors import NotaryError
@@ -98,16 +99,7 @@ def render(
     }
     response = templates.TemplateResponse(request, name, ctx, status_code=status)
     if pre_new is not None:
-        settings = request.app.state.settings
-        response.set_cookie(
-            csrf.PRE_COOKIE,
-            pre_new,
-            max_age=settings.console_session_minutes * 60,
-            httponly=True,
-            secure=settings.secure_cookies,
-            samesite="strict",
-            path="/",
-        )
+        set_site_cookie(request, response, csrf.PRE_COOKIE, pre_new)
     return secure(response)
 
 
