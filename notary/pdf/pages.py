@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import io
 
+from notary.formats.qr_payload import PAGES_MAX  # the largest page count a code carries
 from notary.pdf import bounds
-
-MAX_PAGES = 65535
-"""The largest page count a code can carry (docs/qr-payload.md)."""
 
 
 def count_pages(data: bytes) -> int | None:
@@ -21,7 +19,7 @@ def count_pages(data: bytes) -> int | None:
     if not bytes(data[:1024]).lstrip().startswith(b"%PDF"):
         return None
     try:
-        bounds.check_pdf(data, max_pages=MAX_PAGES)
+        bounds.check_pdf(data, max_pages=PAGES_MAX)
         from pypdf import PdfReader
 
         return len(PdfReader(io.BytesIO(data), strict=False).pages)

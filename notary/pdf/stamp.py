@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from notary.errors import InvalidInput
-from notary.formats.qr_payload import InvalidPayload, parse_verify_url
+from notary.formats.qr_payload import PAGES_MAX, InvalidPayload, parse_verify_url
 from notary.pdf import layout
 from notary.pdf.bounds import EntryBudget, PdfTooLarge
 from notary.pdf.increment import Increment, chained_update_end
@@ -87,9 +87,9 @@ MARKER_TAG = MARKER_PREFIX + b"%d " % STAMP_VERSION
 TRAILING_WHITESPACE = b"\r\n\t\f\0 "
 """The PDF white-space bytes (ISO 32000-1, 7.2.2), in any number, are all that may follow a
 stamp's own update in a stamped copy (mail and web tools append line ends)."""
-MAX_PAGES = 65535
-"""Most pages a stamp has: a verify URL's page count is at most 65535 (docs/qr-payload.md).
-`check_stamp` refuses a file with more links before rebuilding anything."""
+MAX_PAGES = PAGES_MAX
+"""Most pages a stamp has: a verify URL's page count (docs/qr-payload.md). `check_stamp`
+refuses a file with more links before rebuilding anything."""
 XOBJECT_NAME = "/DisclosureNotaryStamp"
 STAMP_CORNER: Corner = "bottom-right"
 """The corner every checkable stamp sits in. The corner is not the stamp holder's choice: a
