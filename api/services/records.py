@@ -304,21 +304,23 @@ def search(
     if kind:
         stmt = stmt.where(Record.kind == kind)
     if document_number:
-        escaped = _like_escape(document_number_fragment(document_number))
+        fragment = document_number_fragment(document_number)
         # One scan of the revisions' metadata, read once for the count and the page (the
         # member is exact, so few revisions match); only records whose head matched count.
-        heads = session.execute(
-            select(Revision.record_id, Revision.version)
-            .where(Revision.metadata_json.like(f"%{escaped}%", escape="\\"))
+        # LIKE ignores case on SQLite: the exact member is checked again here.
+        found = session.execute(
+            select(Revision.record_id, Revision.version, Revision.metadata_json)
+            .where(Revision.metadata_json.like(f"%{_like_escape(fragment)}%", escape="\\"))
             .limit(MAX_NUMBER_MATCHES + 1)
         ).all()
-        if len(heads) > MAX_NUMBER_MATCHES:
+        heads = [(r.record_id, r.version) for r in found if fragment in r.metadata_json]
+        if len(found) > MAX_NUMBER_MATCHES:
             raise InvalidInput("that document number matches too many records; narrow it")
         if not heads:
             return [], 0
         stmt = stmt.where(
-            Record.record_id.in_([h.record_id for h in heads]),  # by primary key
-            tuple_(Record.record_id, Record.head_version).in_([tuple(h) for h in heads]),
+            Record.record_id.in_([rid for rid, _ in heads]),  # by primary key
+            tuple_(Record.record_id, Record.head_version).in_(heads),
         )
     # The ids first (narrow rows to count and sort), then only the page's records with
     # what their views need: sorting the joined rows of every match cost ten times more.

@@ -266,3 +266,18 @@ def test_idempotent_revision_never_creates_a_second_revision(api: Api) -> None:
     r2 = api.c.post(url, headers=hdrs, **args)
     assert r1.status_code == r2.status_code == 201 and r1.json() == r2.json()
     assert sql(api, "SELECT count(*) FROM revisions")[0][0] == 2
+
+
+def test_a_document_number_is_found_exactly_case_included(api: Api) -> None:
+    office = api.office()
+    upper = api.published(office, b"upper", md={**MD, "extra": {"document_number": "C-1"}})
+    lower = api.published(office, b"lower", md={**MD, "extra": {"document_number": "c-1"}})
+
+    def ids(number: str) -> list[str]:
+        r = api.c.get("/api/v1/records", params={"number": number})
+        assert r.status_code == 200, r.text
+        return [item["id"] for item in r.json()["items"]]
+
+    assert ids("C-1") == [upper["id"]]
+    assert ids("c-1") == [lower["id"]]
+    assert ids("C-") == [] and ids("c_1") == []  # neither a prefix nor a LIKE pattern
